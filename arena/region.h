@@ -1,0 +1,79 @@
+/*
+ * arena/region.h - private interface of the region (placement) layer.
+ *
+ * A region is a segment (segment.h) mapped aligned to SEG_SIZE, with a
+ * policy applied by mbind before any page is touched, checked against the
+ * target nodes' capacity before anything is committed, then prefaulted.
+ * Arena chunks and pool segments are built with region_segment_map(); user
+ * regions, large blocks and interleaved allocations are struct nslab_region.
+ *
+ * Layout of a struct nslab_region mapping:
+ *     [ struct nslab_region header, padded to data_off ][ user data ... ]
+ * data_off is the page size (the huge page size for HUGETLB, or `align`
+ * when larger), so user data is page aligned and lies in the first segment.
+ */
+#ifndef NSLAB_REGION_H
+#define NSLAB_REGION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "numaslab.h"
+#include "segment.h"
+
+/* Largest number of sub-ranges an emulated weighted interleave uses. */
+#define REGION_MAX_SUBRANGES 256
+
+/* What a region records (also what its report is derived from). */
+struct nslab_region {
+    struct seg_hdr hdr;        /* kind SEG_REGION; hdr.node = first node */
+    uint32_t flags;            /* REGION_F_* */
+    int32_t fd;                /* memfd, or -1 */
+    size_t data_off;           /* user data = (char *)this + data_off */
+    size_t size;               /* user bytes */
+    nslab_policy_t policy;     /* as asked; policy.weights points to wcopy */
+    unsigned char wcopy[NSLAB_MAX_NODES]; /* weights, copied */
+    nslab_region_report_t report;
+};
+
+#define REGION_F_LARGE       0x1u  /* a large block of the arena */
+#define REGION_F_INTERLEAVED 0x2u  /* from numa_malloc_interleaved */
+#define REGION_F_USER        0x4u  /* from nslab_region_create */
+
+/* Validate a policy against the topology.  0 or a positive errno (the
+ * errno list of nslab_region_create). */
+int policy_check(const nslab_policy_t *pol);
+
+/* Map `total` bytes (a multiple of the page size) at a SEG_SIZE-aligned
+ * address, apply `pol` (NULL = local) to all of it, run the capacity check
+ * under BIND (before committing), apply opts->pages and prefault per
+ * opts->prefault (NULL opts = defaults).  Does not write or register a
+ * header: the caller writes its own seg_hdr at *base and seg_register()s it.
+ * Returns 0 or a positive errno.  fd_out (may be NULL) receives the memfd
+ * for NSLAB_REGION_MEMFD. */
+int region_segment_map(size_t total, const nslab_policy_t *pol,
+                       const nslab_region_opts_t *opts, void **base,
+                       int *fd_out, nslab_region_report_t *report);
+int region_segment_unmap(void *base, size_t total);
+
+/* Create a struct nslab_region with user data of `size` bytes aligned to
+ * `align` (0 = page).  kind_flags is REGION_F_*.  Positive errno on error. */
+int region_create(size_t size, size_t align, const nslab_policy_t *pol,
+                  const nslab_region_opts_t *opts, uint32_t kind_flags,
+                  struct nslab_region **out);
+int region_destroy(struct nslab_region *r);
+
+static inline void *region_data(const struct nslab_region *r)
+{
+    return (char *)r + r->data_off;
+}
+
+/* Capacity ledger (promise 6): bytes reserved on each node by callers that
+ * will commit later (pools).  region capacity checks subtract them.
+ * 0 or ENOMEM. */
+int capacity_reserve(int node, size_t bytes);
+void capacity_release(int node, size_t bytes);
+/* Would `bytes` fit on the node set now? 0 or ENOMEM. */
+int capacity_check(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve);
+
+#endif /* NSLAB_REGION_H */

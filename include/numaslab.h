@@ -1,0 +1,549 @@
+/*
+ * numaslab.h - the one public header of numaslab, a NUMA-aware allocator.
+ *
+ * numaslab puts memory on the NUMA node where it will be used and keeps it
+ * there: every chunk it hands blocks from was mapped, bound to its node with
+ * mbind(2) and prefaulted before the first block was given out, so placement
+ * is decided at allocation time, not by first touch.
+ *
+ * Naming: the allocation entry points use the names the design card gives
+ * (numa_malloc_on, numa_malloc_local, numa_malloc_interleaved); everything
+ * else uses the prefix nslab_ / NSLAB_.  None of them collides with libnuma's
+ * exported names (numa_alloc_*, numa_free, numa_realloc, ...).
+ *
+ * Errors: functions that return a pointer return NULL and set errno; functions
+ * that return int return 0 (or a count) on success and a negative errno value
+ * on failure, and also set errno.  The errno values each function can set are
+ * listed with it.  The library never prints or aborts unless asked to (the
+ * printers below, NUMASLAB_STATS, or a debug build's asserts).
+ *
+ * Thread safety: every function may be called from any thread, unless its
+ * comment says otherwise.
+ */
+#ifndef NUMASLAB_H
+#define NUMASLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NUMASLAB_VERSION_MAJOR 0
+#define NUMASLAB_VERSION_MINOR 1
+#define NUMASLAB_VERSION_PATCH 0
+
+#if defined(NUMASLAB_BUILD)
+#define NSLAB_API __attribute__((visibility("default")))
+#else
+#define NSLAB_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Nodes and node sets                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* The calling thread's local node: the node of the CPU it runs on, or, for a
+ * memoryless node, the nearest node with memory by distance. */
+#define NSLAB_NODE_LOCAL (-1)
+
+/* Largest node count a node set can hold (the kernel's MAX_NUMNODES limit for
+ * NODES_SHIFT=10).  Kernel calls are passed only the possible nodes' bits. */
+#define NSLAB_MAX_NODES 1024
+
+/* A set of node ids, a plain value type (128 bytes).  Zero-initialise it, or
+ * use nslab_nodeset_zero().  Bit n stands for node n. */
+typedef struct nslab_nodeset {
+    uint64_t bits[NSLAB_MAX_NODES / 64];
+} nslab_nodeset_t;
+
+static inline void nslab_nodeset_zero(nslab_nodeset_t *s)
+{
+    for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
+        s->bits[i] = 0;
+}
+static inline void nslab_nodeset_add(nslab_nodeset_t *s, int node)
+{
+    if (node >= 0 && node < NSLAB_MAX_NODES)
+        s->bits[node / 64] |= UINT64_C(1) << (node % 64);
+}
+static inline void nslab_nodeset_del(nslab_nodeset_t *s, int node)
+{
+    if (node >= 0 && node < NSLAB_MAX_NODES)
+        s->bits[node / 64] &= ~(UINT64_C(1) << (node % 64));
+}
+static inline int nslab_nodeset_has(const nslab_nodeset_t *s, int node)
+{
+    return node >= 0 && node < NSLAB_MAX_NODES &&
+           ((s->bits[node / 64] >> (node % 64)) & 1);
+}
+static inline int nslab_nodeset_count(const nslab_nodeset_t *s)
+{
+    int n = 0;
+    for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
+        n += __builtin_popcountll(s->bits[i]);
+    return n;
+}
+/* The smallest node in s that is >= from, or -1.  Iterate with
+ * for (n = nslab_nodeset_next(s, 0); n >= 0; n = nslab_nodeset_next(s, n + 1)) */
+static inline int nslab_nodeset_next(const nslab_nodeset_t *s, int from)
+{
+    if (from < 0)
+        from = 0;
+    for (int i = from / 64; i < NSLAB_MAX_NODES / 64; i++) {
+        uint64_t w = s->bits[i];
+        if (i == from / 64)
+            w &= ~UINT64_C(0) << (from % 64);
+        if (w)
+            return i * 64 + __builtin_ctzll(w);
+    }
+    return -1;
+}
+static inline nslab_nodeset_t nslab_nodeset_of(int node)
+{
+    nslab_nodeset_t s;
+    nslab_nodeset_zero(&s);
+    nslab_nodeset_add(&s, node);
+    return s;
+}
+
+/* Parse "all", "0", "0-3", "0,2-3", ... into *out ("all" = the allowed
+ * nodes with memory).  Does not allocate.
+ * Returns 0, or -EINVAL (syntax, or a node >= NSLAB_MAX_NODES). */
+NSLAB_API int nslab_nodeset_parse(const char *text, nslab_nodeset_t *out);
+
+/* Format s as "0-3,5" into buf (always NUL-terminated when len > 0).
+ * Returns the length it needed (like snprintf). */
+NSLAB_API int nslab_nodeset_format(const nslab_nodeset_t *s, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Topology                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The library discovers the topology on first use (or at nslab_init()),
+ * from sysfs and the process's cpuset, without calling malloc.  The answers
+ * below reflect that snapshot; nslab_topology_refresh() takes a new one. */
+
+/* Explicit initialisation.  Optional: every entry point initialises lazily.
+ * Returns 0, or -ENOSYS (kernel without NUMA support / no sysfs), -EIO. */
+NSLAB_API int nslab_init(void);
+
+/* Re-read the topology (hotplug, cpuset change).  Not safe to call while
+ * other threads allocate.  Returns 0 or a negative errno as nslab_init(). */
+NSLAB_API int nslab_topology_refresh(void);
+
+/* Number of possible node ids (highest possible node + 1).  Node masks and
+ * per-node arrays are sized from this.  Never fails once initialised; returns
+ * -errno if initialisation fails. */
+NSLAB_API int nslab_node_count(void);
+
+/* Which set nslab_nodes() returns. */
+typedef enum nslab_nodes_which {
+    NSLAB_NODES_POSSIBLE = 0, /* /sys/devices/system/node/possible */
+    NSLAB_NODES_ONLINE,       /* online */
+    NSLAB_NODES_MEMORY,       /* online nodes with memory */
+    NSLAB_NODES_CPU,          /* online nodes with CPUs */
+    NSLAB_NODES_ALLOWED,      /* the cpuset's mems_allowed, with memory */
+    NSLAB_NODES_MEMORYLESS,   /* CPUs and no memory */
+    NSLAB_NODES_MEMORY_ONLY,  /* memory and no CPUs (CXL-like) */
+} nslab_nodes_which_t;
+
+/* Fill *out with the chosen set.  Returns its node count, or -EINVAL for an
+ * unknown `which` or NULL out. */
+NSLAB_API int nslab_nodes(nslab_nodes_which_t which, nslab_nodeset_t *out);
+
+/* Facts about one node. */
+typedef struct nslab_node_info {
+    int node;
+    int online;         /* 1 if online */
+    int has_memory;     /* 1 if the node has memory */
+    int has_cpus;       /* 1 if the node has CPUs */
+    int allowed;        /* 1 if in the cpuset's mems_allowed */
+    int ncpus;          /* number of CPUs */
+    int local_node;     /* where "local" allocations of this node's CPUs go:
+                           itself, or for a memoryless node the nearest node
+                           with memory by distance; -1 if none */
+    uint64_t mem_total; /* bytes (MemTotal of the node's meminfo) */
+    uint64_t mem_free;  /* bytes (MemFree), read at the call */
+} nslab_node_info_t;
+
+/* Fill *out for `node`.  mem_free is read fresh from sysfs.
+ * Returns 0, or -EINVAL (node < 0, >= nslab_node_count(), NULL out),
+ * -ENODEV (possible but not online; *out still describes it). */
+NSLAB_API int nslab_node_info(int node, nslab_node_info_t *out);
+
+/* The node of a CPU, or -EINVAL for a CPU that does not exist. */
+NSLAB_API int nslab_node_of_cpu(int cpu);
+
+/* The CPUs of `node`, written to cpus[0 .. max-1] in ascending order.
+ * Returns the node's CPU count (may exceed max), or -EINVAL. */
+NSLAB_API int nslab_node_cpus(int node, int *cpus, size_t max);
+
+/* The SLIT distance from node a to node b (10 = local), or -EINVAL. */
+NSLAB_API int nslab_distance(int a, int b);
+
+/* The node of the CPU the calling thread runs on.  Cheap: read from rseq's
+ * cpu id where the kernel and libc provide it (exact at the time of the
+ * read), else from getcpu() refreshed every NSLAB_NODE_REFRESH calls, so
+ * it can lag a migration by that many calls.  Never fails. */
+NSLAB_API int nslab_current_node(void);
+
+/* The calling thread's local node for allocation: nslab_current_node(), or
+ * for a memoryless node its nearest node with memory by distance.  Never a
+ * memory-only node (they have no CPUs, so no thread is local to them).
+ * Returns -ENOMEM only if no node has memory. */
+NSLAB_API int nslab_local_node(void);
+
+/* Print the topology like `numactl --hardware` (nodes, cpus, sizes, free,
+ * distances) plus each node's class (normal, memoryless -> local node,
+ * memory-only) and the cpuset.  Returns 0 or -EIO. */
+NSLAB_API int nslab_topology_print(FILE *out);
+
+/* ------------------------------------------------------------------------ */
+/* Policies and regions: the placement layer                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum nslab_policy_mode {
+    NSLAB_POLICY_LOCAL = 0,          /* the touching CPU's node (MPOL_LOCAL) */
+    NSLAB_POLICY_BIND,               /* strict: only `nodes` (MPOL_BIND) */
+    NSLAB_POLICY_PREFERRED,          /* `node` first, then fall back */
+    NSLAB_POLICY_PREFERRED_MANY,     /* `nodes` first, then fall back (5.15+) */
+    NSLAB_POLICY_INTERLEAVE,         /* round robin over `nodes`, page by page */
+    NSLAB_POLICY_WEIGHTED_INTERLEAVE /* by `weights` over `nodes` (6.9+, or
+                                        emulated by sub-ranges) */
+} nslab_policy_mode_t;
+
+/* Mode flags (the kernel's MPOL_F_STATIC_NODES / MPOL_F_RELATIVE_NODES). */
+#define NSLAB_POLICY_STATIC_NODES   0x1u
+#define NSLAB_POLICY_RELATIVE_NODES 0x2u
+
+typedef struct nslab_policy {
+    nslab_policy_mode_t mode;
+    unsigned flags;                /* NSLAB_POLICY_*_NODES, at most one */
+    int node;                      /* PREFERRED: the node */
+    nslab_nodeset_t nodes;         /* BIND, PREFERRED_MANY, (WEIGHTED_)INTERLEAVE */
+    const unsigned char *weights;  /* WEIGHTED_INTERLEAVE: one weight (1..255)
+                                      per node of `nodes`, ascending node order */
+    size_t nweights;               /* must equal nslab_nodeset_count(&nodes) */
+} nslab_policy_t;
+
+/* Convenience constructors. */
+NSLAB_API nslab_policy_t nslab_policy_local(void);
+NSLAB_API nslab_policy_t nslab_policy_bind(int node);
+NSLAB_API nslab_policy_t nslab_policy_preferred(int node);
+NSLAB_API nslab_policy_t nslab_policy_interleave(const nslab_nodeset_t *nodes);
+
+typedef enum nslab_prefault {
+    NSLAB_PREFAULT_DEFAULT = 0, /* POPULATE for regions and chunks */
+    NSLAB_PREFAULT_NONE,     /* first touch decides (under the bound policy) */
+    NSLAB_PREFAULT_TOUCH,    /* write one byte per (huge) page */
+    NSLAB_PREFAULT_POPULATE  /* MADV_POPULATE_WRITE, or touch where missing */
+} nslab_prefault_t;
+
+typedef enum nslab_pages {
+    NSLAB_PAGES_DEFAULT = 0, /* the system's THP setting */
+    NSLAB_PAGES_THP,         /* MADV_HUGEPAGE */
+    NSLAB_PAGES_NO_THP,      /* MADV_NOHUGEPAGE: exact 4 KiB placement */
+    NSLAB_PAGES_HUGETLB      /* MAP_HUGETLB (default size); ENOMEM if none
+                                are reserved */
+} nslab_pages_t;
+
+/* Region flags. */
+#define NSLAB_REGION_MEMFD 0x1u /* back the region by a memfd (MAP_SHARED) that
+                                   another process can map: nslab_region_fd() */
+
+/* Options for a region.  Zero-initialised = defaults (populate, system THP,
+ * the library's default reserve, anonymous memory). */
+typedef struct nslab_region_opts {
+    nslab_prefault_t prefault;
+    nslab_pages_t pages;
+    unsigned flags;            /* NSLAB_REGION_* */
+    size_t reserve;            /* bytes per node kept free by the capacity
+                                  check; 0 = nslab_set_reserve()'s value */
+} nslab_region_opts_t;
+
+/* An opaque region: a page-aligned mapping with a placement policy. */
+typedef struct nslab_region nslab_region_t;
+
+/* Create a region of at least `size` bytes (rounded up to the page size,
+ * or the huge page size for HUGETLB) with `policy` (NULL = local) and
+ * `opts` (NULL = defaults).  Its memory starts at nslab_region_addr() and is
+ * page aligned (huge-page aligned for HUGETLB / THP).
+ * Under BIND, the capacity check refuses a region larger than the bound
+ * nodes' free memory minus the reserve before committing any page.
+ * Errors (NULL, errno):
+ *   EINVAL  size 0; bad policy (unknown mode, empty node set, node set
+ *           without memory, weights that do not match the set, weight 0,
+ *           STATIC and RELATIVE together); node < 0 or >= nslab_node_count()
+ *   ENODEV  a node that is not online
+ *   EXDEV   a node outside the cpuset's allowed memory nodes
+ *   ENOMEM  size too large (overflow); capacity check failed; mmap failed;
+ *           HUGETLB asked and no huge pages reserved
+ *   EOPNOTSUPP  a mode the kernel lacks that cannot be emulated
+ *           (PREFERRED_MANY before 5.15)
+ */
+NSLAB_API nslab_region_t *nslab_region_create(size_t size,
+                                              const nslab_policy_t *policy,
+                                              const nslab_region_opts_t *opts);
+
+/* Unmap a region.  Returns 0, or -EINVAL for NULL or a handle that is not a
+ * live region (detected by magic; freed handles are not reliably detected). */
+NSLAB_API int nslab_region_destroy(nslab_region_t *r);
+
+NSLAB_API void *nslab_region_addr(const nslab_region_t *r);
+NSLAB_API size_t nslab_region_size(const nslab_region_t *r);
+/* The memfd of a NSLAB_REGION_MEMFD region (owned by the region: dup() it to
+ * keep it), or -EINVAL. */
+NSLAB_API int nslab_region_fd(const nslab_region_t *r);
+
+/* The region whose memory `ptr` was returned as (nslab_region_addr() or a
+ * numa_malloc_interleaved() result), or NULL with errno EINVAL. */
+NSLAB_API nslab_region_t *nslab_region_of(const void *ptr);
+
+/* What the kernel was asked to do and what it does. */
+typedef enum nslab_enforce {
+    NSLAB_ENFORCE_NONE = 0,   /* no policy (first touch) */
+    NSLAB_ENFORCE_STRICT,     /* MPOL_BIND */
+    NSLAB_ENFORCE_PREFERRED,  /* MPOL_PREFERRED(_MANY): may fall back */
+    NSLAB_ENFORCE_INTERLEAVE, /* MPOL_INTERLEAVE / MPOL_WEIGHTED_INTERLEAVE */
+    NSLAB_ENFORCE_EMULATED    /* weighted interleave emulated by binding
+                                 sub-ranges (kernel < 6.9) */
+} nslab_enforce_t;
+
+typedef struct nslab_region_report {
+    nslab_policy_mode_t asked; /* the policy mode asked for */
+    unsigned flags;            /* the mode flags asked for */
+    nslab_nodeset_t nodes;     /* the node set asked for */
+    nslab_enforce_t enforced;  /* what the kernel applies */
+    int kernel_mode;           /* MPOL_* mode passed to mbind, -1 if emulated */
+    int thp;                   /* 1 THP asked, 0 refused, -1 system default */
+    int hugetlb;               /* 1 if MAP_HUGETLB */
+    nslab_prefault_t prefault; /* what was done */
+    size_t size;               /* bytes of user memory */
+    size_t nsubranges;         /* emulated weighted interleave: sub-ranges */
+} nslab_region_report_t;
+
+/* Describe the region.  Returns 0, or -EINVAL. */
+NSLAB_API int nslab_region_report(const nslab_region_t *r,
+                                  nslab_region_report_t *out);
+
+/* A per-node page histogram from move_pages(2) (nodes = NULL). */
+typedef struct nslab_placement {
+    size_t pages;                     /* pages examined (base pages) */
+    size_t page_size;                 /* base page size used */
+    size_t not_present;               /* -ENOENT: not faulted in */
+    size_t errors;                    /* other negative statuses */
+    size_t on_node[NSLAB_MAX_NODES];  /* pages found on each node */
+} nslab_placement_t;
+
+/* Check where the pages of [addr, addr + len) are.  Any mapped range may be
+ * given (it is rounded out to pages).  Returns 0, or -EINVAL (NULL, len 0),
+ * -EFAULT (range not mapped), -ENOMEM, -EPERM, -ENOSYS from move_pages. */
+NSLAB_API int nslab_placement(const void *addr, size_t len,
+                              nslab_placement_t *out);
+
+/* nslab_placement() over the region's user memory. */
+NSLAB_API int nslab_region_verify(const nslab_region_t *r,
+                                  nslab_placement_t *out);
+
+/* The free memory each node keeps back in capacity checks (bytes; default
+ * 64 MiB, or NUMASLAB_RESERVE_MB from the environment).  Returns the old value. */
+NSLAB_API size_t nslab_set_reserve(size_t bytes);
+
+/* Spread one allocation over `nodes` (NULL = all allowed nodes with memory),
+ * page by page (MPOL_INTERLEAVE, populated).  Free with nslab_free().  With
+ * transparent huge pages the kernel interleaves 2 MiB at a time; ask for
+ * exact 4 KiB interleave with nslab_region_create(NSLAB_PAGES_NO_THP).
+ * Errors (NULL, errno): as nslab_region_create(). */
+NSLAB_API void *numa_malloc_interleaved(size_t size, const nslab_nodeset_t *nodes);
+
+/* ------------------------------------------------------------------------ */
+/* Per-node arenas                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Allocate `size` bytes on `node` under a strict policy: the memory lies on
+ * `node` (its chunk was bound and prefaulted before any block was handed
+ * out).  node may be NSLAB_NODE_LOCAL: then the calling thread's local node,
+ * falling back to the nearest node with memory if it is full (counted as a
+ * fallback).  Alignment: at least 16, and the size's natural alignment up to
+ * 4 KiB for power-of-two sizes.
+ * Errors (NULL, errno):
+ *   EINVAL  size 0; node < 0 other than NSLAB_NODE_LOCAL; node >= count
+ *   ENODEV  node not online or without memory (memoryless / memory-less)
+ *   EXDEV   node outside the cpuset's allowed memory nodes
+ *   ENOMEM  size too large; the node cannot hold a new chunk
+ */
+NSLAB_API void *numa_malloc_on(int node, size_t size);
+
+/* numa_malloc_on(NSLAB_NODE_LOCAL, size). */
+NSLAB_API void *numa_malloc_local(size_t size);
+
+/* Zeroed n * size bytes on node.  Errors: as numa_malloc_on, and ENOMEM for
+ * n * size overflow. */
+NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size);
+
+/* `size` bytes aligned to `align` (a power of two, <= NSLAB_MAX_ALIGN).
+ * Errors: as numa_malloc_on, and EINVAL for a bad alignment. */
+#define NSLAB_MAX_ALIGN ((size_t)2 << 20)
+NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size);
+
+/* Resize a block of the library's (any kind); the new block stays on the old
+ * block's node (a region of numa_malloc_interleaved keeps its node set).
+ * ptr NULL = numa_malloc_local(size).  size 0 with a non-NULL ptr: frees it
+ * and returns NULL with errno unchanged.  On failure the old block is
+ * untouched.  Errors: EINVAL (ptr not the library's), ENOMEM. */
+NSLAB_API void *nslab_realloc(void *ptr, size_t size);
+
+/* Free any pointer the library returned (numa_malloc_*, nslab_*alloc*,
+ * numa_malloc_interleaved, pool buffers are NOT accepted: use
+ * nslab_pool_put).  NULL is a no-op.  Any thread may free.
+ * Returns 0, or -EINVAL for a pointer the library does not own (nothing is
+ * touched). */
+NSLAB_API int nslab_free(void *ptr);
+
+/* Usable bytes of a block (>= the size asked), or 0 with errno EINVAL. */
+NSLAB_API size_t nslab_usable_size(const void *ptr);
+
+/* The node a block was allocated for (for an interleaved region: the first
+ * node of its set), or -EINVAL for a pointer the library does not own. */
+NSLAB_API int nslab_node_of(const void *ptr);
+
+/* Flush the calling thread's caches back to the arenas (done automatically
+ * at thread exit). */
+NSLAB_API void nslab_thread_flush(void);
+
+/* ------------------------------------------------------------------------ */
+/* Statistics and audit                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define NSLAB_STATS_VERSION 1
+
+/* Per-node counters.  Set `size` = sizeof(nslab_node_stats_t) and
+ * `version` = NSLAB_STATS_VERSION before the call; fields past what the
+ * caller's size holds are not written. */
+typedef struct nslab_node_stats {
+    uint32_t size;
+    uint32_t version;
+    int node;
+    uint64_t bytes_mapped;      /* address space of chunks + large regions */
+    uint64_t bytes_committed;   /* of that, prefaulted / resident by design */
+    uint64_t bytes_in_use;      /* handed out to callers (block sizes) */
+    uint64_t chunks;            /* live chunks */
+    uint64_t large;             /* live large / interleaved regions */
+    uint64_t allocs;            /* successful allocations */
+    uint64_t frees;
+    uint64_t remote_frees_in;   /* blocks of this node freed by threads
+                                   running on another node */
+    uint64_t remote_frees_out;  /* blocks of other nodes freed by threads
+                                   running on this node */
+    uint64_t fallbacks;         /* local allocations served elsewhere */
+    uint64_t failures;          /* allocations refused (ENOMEM etc.) */
+} nslab_node_stats_t;
+
+/* Read node's counters (per-thread counters merged on read: a snapshot, not
+ * atomic across fields).  Returns 0, or -EINVAL (bad node, NULL, size 0,
+ * unknown version). */
+NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out);
+
+/* Print all nodes' counters, one line each.  Returns 0 or -EIO.  The
+ * environment variable NUMASLAB_STATS=1 prints them to stderr at exit. */
+NSLAB_API int nslab_stats_print(FILE *out);
+
+/* Check the arenas' invariants (every block is in a slab's free list, a
+ * cache, a remote batch, or in use; counters add up).  Expensive: takes the
+ * arena locks.  Returns 0, or -EFAULT if an invariant is broken (and, if
+ * `out` is non-NULL, prints what). */
+NSLAB_API int nslab_audit(FILE *out);
+
+/* ------------------------------------------------------------------------ */
+/* Per-node buffer pools                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct nslab_pool nslab_pool_t;
+typedef struct nslab_poolset nslab_poolset_t;
+
+#define NSLAB_POOL_DEBUG 0x1u /* detect double puts (per-buffer state) */
+
+typedef struct nslab_pool_opts {
+    size_t elt_size;       /* buffer size, > 0 */
+    size_t align;          /* power of two, 0 = 64 (a cache line) */
+    size_t count;          /* buffers created (and prefaulted) up front */
+    size_t max_count;      /* grow up to this many; 0 = count (fixed) */
+    unsigned cache_size;   /* per-thread cache capacity, 0 = default */
+    unsigned flags;        /* NSLAB_POOL_* */
+    nslab_prefault_t prefault;
+    void (*ctor)(void *buf, size_t idx, void *arg); /* optional, per buffer */
+    void *ctor_arg;
+} nslab_pool_opts_t;
+
+/* Create a pool of fixed-size buffers on `node` (or NSLAB_NODE_LOCAL).
+ * Capacity for max_count buffers is reserved on the node at creation.
+ * Errors (NULL, errno): EINVAL (NULL opts, elt_size 0, bad align, count 0,
+ * max_count < count), ENODEV, EXDEV (as numa_malloc_on), ENOMEM (the node
+ * cannot hold max_count buffers). */
+NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opts);
+
+/* Destroy a pool.  Returns 0, -EBUSY if buffers are still out (the pool is
+ * left intact), or -EINVAL. */
+NSLAB_API int nslab_pool_destroy(nslab_pool_t *p);
+
+/* Take one buffer.  NULL with errno ENOENT when the pool is empty (and at its
+ * cap). */
+NSLAB_API void *nslab_pool_get(nslab_pool_t *p);
+
+/* Take one buffer, waiting up to timeout_ms (-1 = forever) for a put.
+ * NULL with errno ETIMEDOUT. */
+NSLAB_API void *nslab_pool_get_wait(nslab_pool_t *p, int timeout_ms);
+
+/* Return a buffer to its pool (p may be NULL: found from the pointer).
+ * Returns 0, or -EINVAL (not a buffer of p / of any pool; nothing changed),
+ * -EALREADY (double put, NSLAB_POOL_DEBUG only). */
+NSLAB_API int nslab_pool_put(nslab_pool_t *p, void *buf);
+
+/* All-or-nothing bulk operations: either all n buffers are taken/returned
+ * and n is returned, or none and a negative errno (-ENOENT, -EINVAL). */
+NSLAB_API int nslab_pool_get_bulk(nslab_pool_t *p, void **bufs, unsigned n);
+NSLAB_API int nslab_pool_put_bulk(nslab_pool_t *p, void *const *bufs, unsigned n);
+
+/* The pool a buffer belongs to, or NULL (EINVAL). */
+NSLAB_API nslab_pool_t *nslab_pool_of(const void *buf);
+NSLAB_API int nslab_pool_node(const nslab_pool_t *p);
+
+typedef struct nslab_pool_stats {
+    uint32_t size;
+    uint32_t version;
+    int node;
+    uint64_t total;        /* buffers created */
+    uint64_t free;         /* in the pool or in caches */
+    uint64_t in_use;       /* handed out */
+    uint64_t cache_hits;
+    uint64_t cache_misses;
+    uint64_t remote_puts;  /* puts by threads on another node */
+    uint64_t migrations;   /* gets that noticed the thread moved node */
+} nslab_pool_stats_t;
+
+NSLAB_API int nslab_pool_stats(const nslab_pool_t *p, nslab_pool_stats_t *out);
+NSLAB_API int nslab_pool_print(const nslab_pool_t *p, FILE *out);
+/* Prove no buffer is lost or duplicated.  Returns 0 or -EFAULT. */
+NSLAB_API int nslab_pool_audit(nslab_pool_t *p, FILE *out);
+
+/* One pool per node with memory (allowed by the cpuset), all of one shape. */
+NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts);
+NSLAB_API int nslab_poolset_destroy(nslab_poolset_t *s);
+/* The pool of the calling thread's local node. */
+NSLAB_API nslab_pool_t *nslab_poolset_local(nslab_poolset_t *s);
+NSLAB_API nslab_pool_t *nslab_poolset_pool(nslab_poolset_t *s, int node);
+NSLAB_API void *nslab_poolset_get(nslab_poolset_t *s);
+NSLAB_API int nslab_poolset_put(nslab_poolset_t *s, void *buf);
+
+/* Bind the calling thread to `node`'s CPUs (sched_setaffinity).  Returns 0,
+ * -EINVAL, -ENODEV (node without CPUs), -EXDEV (CPUs not allowed). */
+NSLAB_API int nslab_bind_thread(int node);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NUMASLAB_H */

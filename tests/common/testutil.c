@@ -1,0 +1,78 @@
+/* tests/common/testutil.c - see testutil.h. */
+#include "testutil.h"
+
+#include <numaif.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void testutil_skip_msg(const char *test, const char *fmt, ...)
+{
+    va_list ap;
+    printf("SKIP %s: ", test);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+}
+
+int testutil_memory_nodes(nslab_nodeset_t *out)
+{
+    nslab_nodeset_t s;
+    int n = nslab_nodes(NSLAB_NODES_ALLOWED, &s);
+    if (out)
+        *out = s;
+    return n;
+}
+
+size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ps - 1);
+    uintptr_t e = ((uintptr_t)p + len + ps - 1) & ~(uintptr_t)(ps - 1);
+    size_t n = (e - a) / ps, on = 0;
+    enum { BATCH = 1024 };
+    void *pages[BATCH];
+    int status[BATCH];
+    for (size_t i = 0; i < n; i += BATCH) {
+        size_t k = n - i < BATCH ? n - i : BATCH;
+        for (size_t j = 0; j < k; j++)
+            pages[j] = (void *)(a + (i + j) * ps);
+        if (move_pages(0, k, pages, NULL, status, 0) != 0)
+            fail_msg("move_pages failed");
+        for (size_t j = 0; j < k; j++)
+            if (status[j] == node)
+                on++;
+    }
+    *total = n;
+    return on;
+}
+
+size_t testutil_resident_pages(const void *p, size_t len)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ps - 1);
+    size_t n = ((uintptr_t)p + len - a + ps - 1) / ps, r = 0;
+    unsigned char *vec = calloc(n, 1);
+    if (!vec || mincore((void *)a, n * ps, vec) != 0)
+        fail_msg("mincore failed");
+    for (size_t i = 0; i < n; i++)
+        r += vec[i] & 1;
+    free(vec);
+    return r;
+}
+
+size_t testutil_scale(size_t n)
+{
+    const char *s = getenv("NUMASLAB_TEST_SCALE");
+    long div = s ? atol(s) : 1;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    if (!s)
+        div = 8;
+#endif
+    if (div < 1)
+        div = 1;
+    return n / div ? n / div : 1;
+}

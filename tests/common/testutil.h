@@ -1,0 +1,49 @@
+/*
+ * tests/common/testutil.h - helpers shared by the cmocka tests.
+ * Tests must run unchanged on the one-node build machine and inside the
+ * multi-node VM: what a machine cannot show is skipped visibly, with a reason.
+ */
+#ifndef NSLAB_TESTUTIL_H
+#define NSLAB_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "numaslab.h"
+
+/* Print "SKIP <test>: <reason>" to stdout and skip the current test. */
+#define TEST_SKIP(...)                                                   \
+    do {                                                                 \
+        testutil_skip_msg(__func__, __VA_ARGS__);                        \
+        skip();                                                          \
+        return;                                                          \
+    } while (0)
+void testutil_skip_msg(const char *test, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Number of online nodes with memory that the cpuset allows. */
+int testutil_memory_nodes(nslab_nodeset_t *out);
+
+/* Pages of [p, p+len) per node, via move_pages(nodes=NULL) called directly
+ * (not through the library), so tests do not trust the code they test.
+ * Returns the count of pages on `node`; *total gets the pages examined. */
+size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total);
+
+/* Assert every page of [p, p+len) is on `node`. */
+#define assert_all_on_node(p, len, node)                                 \
+    do {                                                                 \
+        size_t total_;                                                   \
+        size_t on_ = testutil_pages_on((p), (len), (node), &total_);     \
+        assert_int_equal(on_, total_);                                   \
+    } while (0)
+
+/* Resident pages of [p, p+len) via mincore(2). */
+size_t testutil_resident_pages(const void *p, size_t len);
+
+/* Scale a loop count down under sanitizers / valgrind (NUMASLAB_TEST_SCALE). */
+size_t testutil_scale(size_t n);
+
+#endif

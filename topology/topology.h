@@ -1,0 +1,122 @@
+/*
+ * topology/topology.h - private interface of topology/: the machine's NUMA
+ * layout and the library's only boundary with the kernel's memory calls.
+ *
+ * OS boundary contract (as mimalloc's prim.h): every os_* function returns 0
+ * on success or a positive errno value, never -1, and never sets errno as
+ * its result channel.  Nothing outside topology/ calls mmap, munmap, mbind,
+ * madvise, get_mempolicy, set_mempolicy, move_pages, getcpu or reads sysfs.
+ *
+ * Nothing here calls malloc (the malloc replacement runs this code while it
+ * bootstraps): discovery parses sysfs with open/read into static storage.
+ *
+ * Threads: topology_get() returns a snapshot that is written once (first
+ * use, under a pthread_once-like guard) and is read-only afterwards;
+ * topology_refresh() rewrites it and must not race with allocation.
+ */
+#ifndef NSLAB_TOPOLOGY_H
+#define NSLAB_TOPOLOGY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "numaslab.h"
+
+/* Largest CPU id + 1 the snapshot holds. */
+#define TOPO_MAX_CPUS 8192
+
+struct topo_node {
+    uint8_t online;
+    uint8_t has_memory;
+    uint8_t has_cpus;
+    uint8_t allowed;      /* in mems_allowed */
+    int16_t local_node;   /* itself, nearest node with memory, or -1 */
+    int32_t ncpus;
+    uint64_t mem_total;   /* bytes */
+};
+
+/* Where discovery reads from.  Tests point these at a fake tree. */
+struct topo_source {
+    const char *sysfs_root;   /* default "/sys" (reads devices/system/node,
+                                 devices/system/cpu) */
+    const char *status_path;  /* default "/proc/self/status" (for
+                                 Mems_allowed_list, Cpus_allowed_list) */
+};
+
+struct topology {
+    int nr_nodes;                    /* possible node ids: max possible + 1 */
+    int nr_cpus;                     /* possible cpu ids: max possible + 1 */
+    nslab_nodeset_t possible, online, memory, cpu, allowed;
+    struct topo_node node[NSLAB_MAX_NODES];
+    uint8_t distance[NSLAB_MAX_NODES][NSLAB_MAX_NODES]; /* [from][to] */
+    int16_t cpu_node[TOPO_MAX_CPUS];  /* -1 for a CPU that does not exist */
+    int16_t cpu_local[TOPO_MAX_CPUS]; /* local node with memory of the CPU */
+    uint64_t cpus_allowed[TOPO_MAX_CPUS / 64];
+    /* kernel features, detected once */
+    uint8_t has_preferred_many;      /* MPOL_PREFERRED_MANY (5.15) */
+    uint8_t has_weighted_interleave; /* MPOL_WEIGHTED_INTERLEAVE (6.9) */
+    uint8_t has_populate_write;      /* MADV_POPULATE_WRITE (5.14) */
+    size_t page_size;
+    size_t thp_size;                 /* PMD huge page size, 0 if no THP */
+    char sysfs_root[256];
+};
+
+/* Parse the layout from `src` (NULL fields = defaults) into *t.
+ * Returns 0 or a positive errno (ENOENT: no node directory, EIO). */
+int topology_discover(struct topology *t, const struct topo_source *src);
+
+/* The process-wide snapshot, discovered on first call from the real system
+ * (or from NUMASLAB_SYSFS_ROOT if set: used by tests).  Never NULL; if
+ * discovery failed, topology_error() tells why. */
+const struct topology *topology_get(void);
+int topology_error(void);
+
+/* Replace the snapshot with a fresh discovery (tests use a fake src). */
+int topology_reload(const struct topo_source *src);
+
+/* Validate a node for an allocation target: 0, or EINVAL (out of range),
+ * ENODEV (offline or without memory), EXDEV (not allowed by the cpuset). */
+int topology_check_node(const struct topology *t, int node);
+
+/* Check a node set the same way (every member), and that it is non-empty:
+ * EINVAL for an empty set. */
+int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s);
+
+/* Current free bytes of a node (read from sysfs now), or 0. */
+uint64_t topology_node_free(int node);
+
+/* The calling thread's CPU and node, cheaply (rseq cpu_id where registered,
+ * else getcpu() every TOPO_NODE_REFRESH calls). */
+#define TOPO_NODE_REFRESH 64
+int topology_current_cpu(void);
+int topology_current_node(void);
+int topology_local_node(void);  /* memoryless -> nearest with memory */
+
+/* ---- OS boundary: 0 or a positive errno ------------------------------- */
+
+#define OS_MAP_HUGETLB   0x1u  /* MAP_HUGETLB */
+#define OS_MAP_NORESERVE 0x2u  /* MAP_NORESERVE, PROT_NONE-free reservation */
+
+/* Map len bytes (a multiple of the page size) at an address aligned to
+ * `align` (a power of two >= page size), anonymous private, or MAP_SHARED
+ * of fd when fd >= 0.  Over-maps and trims to get the alignment. */
+int os_map(size_t len, size_t align, unsigned flags, int fd, void **out);
+int os_unmap(void *addr, size_t len);
+
+/* mbind(2) with a node set: passes maxnode = nr_nodes bits + 1. */
+int os_mbind(void *addr, size_t len, int mode, unsigned mode_flags,
+             const nslab_nodeset_t *nodes, unsigned mbind_flags);
+int os_madvise(void *addr, size_t len, int advice);
+int os_get_mempolicy(int *mode, nslab_nodeset_t *nodes, const void *addr,
+                     unsigned flags);
+int os_set_mempolicy(int mode, unsigned mode_flags, const nslab_nodeset_t *nodes);
+/* move_pages(2) for the calling process: nodes NULL = query. */
+int os_move_pages(unsigned long count, void **pages, const int *nodes,
+                  int *status, int flags);
+/* memfd_create + ftruncate to size. */
+int os_memfd(const char *name, size_t size, int *fd);
+int os_close(int fd);
+/* sched_setaffinity of the calling thread to the CPUs of `node`. */
+int os_bind_thread_to_node(int node);
+
+#endif /* NSLAB_TOPOLOGY_H */
