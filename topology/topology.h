@@ -116,7 +116,15 @@ int os_move_pages(unsigned long count, void **pages, const int *nodes,
 /* memfd_create + ftruncate to size. */
 int os_memfd(const char *name, size_t size, int *fd);
 int os_close(int fd);
-/* sched_setaffinity of the calling thread to the CPUs of `node`. */
+/* getcpu(2) (the vDSO is not used: callers cache the answer). */
+int os_getcpu(unsigned *cpu, unsigned *node);
+/* Tell the boundary how many node ids are possible, so node masks are
+ * passed with maxnode = that many bits (rounded to words) + 1.  Discovery
+ * calls it; until then NSLAB_MAX_NODES bits are passed. */
+void os_set_node_bits(int nr_nodes);
+/* sched_setaffinity of the calling thread to the allowed CPUs of `node`:
+ * 0, EINVAL (out of range), ENODEV (offline / no CPUs), EXDEV (none of its
+ * CPUs allowed), or sched_setaffinity's errno. */
 int os_bind_thread_to_node(int node);
 
 #endif /* NSLAB_TOPOLOGY_H */
