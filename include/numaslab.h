@@ -110,12 +110,15 @@ static inline nslab_nodeset_t nslab_nodeset_of(int node)
 }
 
 /* Parse "all", "0", "0-3", "0,2-3", ... into *out ("all" = the allowed
- * nodes with memory).  Does not allocate.
- * Returns 0, or -EINVAL (syntax, or a node >= NSLAB_MAX_NODES). */
+ * nodes with memory).  No blanks inside; one trailing newline is accepted.
+ * Does not allocate, and does not check the nodes against the machine.
+ * Returns 0, or -EINVAL (syntax, empty text, reversed range, a node >=
+ * NSLAB_MAX_NODES, NULL argument). */
 NSLAB_API int nslab_nodeset_parse(const char *text, nslab_nodeset_t *out);
 
-/* Format s as "0-3,5" into buf (always NUL-terminated when len > 0).
- * Returns the length it needed (like snprintf). */
+/* Format s as "0-3,5" into buf (always NUL-terminated when len > 0; the
+ * empty set is "").  Returns the length it needed (like snprintf), or
+ * -EINVAL for NULL s, or NULL buf with len > 0. */
 NSLAB_API int nslab_nodeset_format(const nslab_nodeset_t *s, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------ */
@@ -181,7 +184,8 @@ NSLAB_API int nslab_node_of_cpu(int cpu);
  * Returns the node's CPU count (may exceed max), or -EINVAL. */
 NSLAB_API int nslab_node_cpus(int node, int *cpus, size_t max);
 
-/* The SLIT distance from node a to node b (10 = local), or -EINVAL. */
+/* The SLIT distance from node a to node b (10 = local), or -EINVAL (out of
+ * range, or a node that is not online: no distance is known). */
 NSLAB_API int nslab_distance(int a, int b);
 
 /* The node of the CPU the calling thread runs on.  Cheap: read from rseq's

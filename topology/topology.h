@@ -30,7 +30,9 @@ struct topo_node {
     uint8_t has_memory;
     uint8_t has_cpus;
     uint8_t allowed;      /* in mems_allowed */
-    int16_t local_node;   /* itself, nearest node with memory, or -1 */
+    int16_t local_node;   /* itself, nearest node with memory and CPUs by
+                             distance[n][m] (ties: lower id), or -1 for
+                             memory-only and offline nodes */
     int32_t ncpus;
     uint64_t mem_total;   /* bytes */
 };
@@ -59,6 +61,9 @@ struct topology {
     size_t page_size;
     size_t thp_size;                 /* PMD huge page size, 0 if no THP */
     char sysfs_root[256];
+    nslab_nodeset_t normal_memory;   /* has_normal_memory (not only
+                                        ZONE_MOVABLE) */
+    uint8_t thp_always;              /* THP "enabled" is [always] */
 };
 
 /* Parse the layout from `src` (NULL fields = defaults) into *t.
@@ -91,6 +96,14 @@ uint64_t topology_node_free(int node);
 int topology_current_cpu(void);
 int topology_current_node(void);
 int topology_local_node(void);  /* memoryless -> nearest with memory */
+/* Staleness: with rseq the CPU is exact at the read (the thread may migrate
+ * right after); without rseq (GLIBC_TUNABLES=glibc.pthread.rseq=0, libc or
+ * kernel too old) it can lag a migration by up to TOPO_NODE_REFRESH - 1
+ * calls of this thread.  topology_local_node() returns -1 only when no
+ * node with memory and CPUs exists. */
+int topology_rseq_active(void); /* 1 if the rseq fast path is in use */
+int topology_cpu_getcpu(void);  /* the getcpu fallback path alone (tests,
+                                   measurements) */
 
 /* ---- OS boundary: 0 or a positive errno ------------------------------- */
 

@@ -1,0 +1,41 @@
+/*
+ * topology/check.c - validation of allocation targets against a topology
+ * snapshot: the one place that maps "bad node" to an errno, so every
+ * caller reports the same error for the same input.
+ */
+#include "topology.h"
+
+#include <errno.h>
+
+int topology_check_node(const struct topology *t, int node)
+{
+    if (node < 0 || node >= t->nr_nodes)
+        return EINVAL;
+    if (!t->node[node].online || !t->node[node].has_memory)
+        return ENODEV;
+    if (!t->node[node].allowed)
+        return EXDEV;
+    return 0;
+}
+
+/* A set's error is its worst member's, in the order EINVAL (a member out of
+ * range, or the set empty), ENODEV, EXDEV, so the answer does not depend on
+ * which member comes first. */
+int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s)
+{
+    int worst = 0;
+
+    if (!s || nslab_nodeset_count(s) == 0)
+        return EINVAL;
+    if (nslab_nodeset_next(s, t->nr_nodes) >= 0)
+        return EINVAL;
+    for (int n = nslab_nodeset_next(s, 0); n >= 0;
+         n = nslab_nodeset_next(s, n + 1)) {
+        int e = topology_check_node(t, n);
+        if (e == ENODEV)
+            worst = ENODEV;
+        else if (e == EXDEV && worst == 0)
+            worst = EXDEV;
+    }
+    return worst;
+}
