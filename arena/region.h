@@ -68,6 +68,26 @@ static inline void *region_data(const struct nslab_region *r)
     return (char *)r + r->data_off;
 }
 
+/* Emulated weighted interleave: the plan of consecutive sub-ranges, each
+ * bound to one node of `nodes` (ascending order, weights[i] for the i-th
+ * node).  [0, len) is cut in granules of `granule` bytes (a power of two;
+ * the last granule may be partial); node i gets exactly the largest-
+ * remainder rounding of n * w_i / sum(w) granules (within one granule of
+ * the weights, summing to n), dealt out in as many rounds as `max`
+ * sub-ranges allow.  Pure function.  Returns the number of sub-ranges
+ * written to out[], or 0 for bad input (empty set, a weight 0, more nodes
+ * than REGION_MAX_SUBRANGES or than `max`). */
+struct region_subrange {
+    size_t off, len;
+    int node;
+};
+size_t region_weighted_plan(const nslab_nodeset_t *nodes, const unsigned char *weights,
+                            size_t len, size_t granule, struct region_subrange *out,
+                            size_t max);
+/* Tests: force emulation of weighted interleave even where the kernel mode
+ * exists and the weights match the system's (1 = on). */
+void region_set_emulate_weighted(int on);
+
 /* Capacity ledger (promise 6): bytes reserved on each node by callers that
  * will commit later (pools).  region capacity checks subtract them.
  * 0 or ENOMEM. */

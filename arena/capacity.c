@@ -1,0 +1,197 @@
+/*
+ * arena/capacity.c - capacity known before it is spent (DESIGN promise 6).
+ *
+ * A node's room for new strict memory is
+ *     free memory (sysfs, read now) - reserve - ledger[node]
+ * where the reserve is kept back for the rest of the system (nslab_set_reserve,
+ * NUMASLAB_RESERVE_MB, or a region's own opts.reserve) and the ledger holds
+ * bytes promised but not yet committed: pools reserve their whole capacity
+ * up front (capacity_reserve), and a strict region holds its size while it
+ * maps and prefaults (capacity_hold_*), so two callers working at the same
+ * time never both count the same free memory.
+ *
+ * Concurrency: ledger[node] is the only shared state besides `reserve_bytes`.
+ * A reservation is a compare-and-swap loop on ledger[node]: it re-reads the
+ * ledger after any concurrent change and re-checks the room, so concurrent
+ * reservations on a node cannot over-commit what the free memory read
+ * allowed.  Free memory itself is read outside any lock: it can only
+ * overstate the room by what other processes (or this one, outside the
+ * library) allocate meanwhile; that is why the reserve exists.
+ * A region's hold is released once its pages are committed: from then on the
+ * free memory reading itself accounts for them.
+ */
+#include "region-internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+static uint64_t ledger[NSLAB_MAX_NODES];  /* bytes reserved, not yet committed */
+#define RESERVE_UNSET SIZE_MAX
+static size_t reserve_bytes = RESERVE_UNSET; /* the reserve in force */
+
+#define DEFAULT_RESERVE ((size_t)64 << 20)
+
+/* NUMASLAB_RESERVE_MB, parsed without allocating; default 64 MiB. */
+static size_t reserve_from_env(void)
+{
+    const char *s = getenv("NUMASLAB_RESERVE_MB");
+    if (!s || !*s)
+        return DEFAULT_RESERVE;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > (UINT64_MAX >> 20) / 10)
+            return DEFAULT_RESERVE;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (v > (SIZE_MAX >> 20))
+        return DEFAULT_RESERVE;
+    return (size_t)v << 20;
+}
+
+/* The reserve in force; read from the environment on first use.  Racy
+ * first use is safe: racers compute the same value and only the first
+ * compare-and-swap from "unset" stores it (a concurrent nslab_set_reserve
+ * wins over the environment either way). */
+size_t capacity_default_reserve(void)
+{
+    size_t v = __atomic_load_n(&reserve_bytes, __ATOMIC_RELAXED);
+    if (v != RESERVE_UNSET)
+        return v;
+    size_t env = reserve_from_env();
+    if (__atomic_compare_exchange_n(&reserve_bytes, &v, env, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        return env;
+    return v; /* someone else set it */
+}
+
+NSLAB_API size_t nslab_set_reserve(size_t bytes)
+{
+    if (bytes == RESERVE_UNSET)
+        bytes--; /* "everything" either way */
+    size_t old = __atomic_exchange_n(&reserve_bytes, bytes, __ATOMIC_RELAXED);
+    return old == RESERVE_UNSET ? reserve_from_env() : old;
+}
+
+/* Room on a node given the free memory read now. */
+static uint64_t room(uint64_t free_b, size_t reserve, uint64_t held)
+{
+    uint64_t used = (uint64_t)reserve + held;
+    return free_b > used ? free_b - used : 0;
+}
+
+/* Take `bytes` on `node` if they fit: 0 or ENOMEM. */
+static int take(int node, size_t bytes, size_t reserve)
+{
+    if (node < 0 || node >= NSLAB_MAX_NODES)
+        return EINVAL;
+    if (bytes == 0)
+        return 0;
+    uint64_t free_b = topology_node_free(node);
+    uint64_t held = __atomic_load_n(&ledger[node], __ATOMIC_RELAXED);
+    do {
+        if (room(free_b, reserve, held) < bytes)
+            return ENOMEM;
+    } while (!__atomic_compare_exchange_n(&ledger[node], &held, held + bytes, 1,
+                                          __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+    return 0;
+}
+
+static void give(int node, size_t bytes)
+{
+    if (node >= 0 && node < NSLAB_MAX_NODES && bytes)
+        __atomic_fetch_sub(&ledger[node], bytes, __ATOMIC_ACQ_REL);
+}
+
+int capacity_reserve(int node, size_t bytes)
+{
+    const struct topology *t = topology_get();
+    if (node < 0 || node >= t->nr_nodes)
+        return EINVAL;
+    return take(node, bytes, capacity_default_reserve());
+}
+
+void capacity_release(int node, size_t bytes)
+{
+    give(node, bytes);
+}
+
+int capacity_check(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve)
+{
+    const struct topology *t = topology_get();
+    uint64_t total = 0;
+    if (!nodes)
+        return EINVAL;
+    for (int n = nslab_nodeset_next(nodes, 0); n >= 0 && n < t->nr_nodes;
+         n = nslab_nodeset_next(nodes, n + 1)) {
+        total += room(topology_node_free(n), reserve,
+                      __atomic_load_n(&ledger[n], __ATOMIC_RELAXED));
+        if (total >= bytes)
+            return 0;
+    }
+    return total >= bytes ? 0 : ENOMEM;
+}
+
+void capacity_unhold(struct capacity_hold *h)
+{
+    for (int i = 0; i < h->n; i++)
+        give(h->node[i], h->bytes[i]);
+    h->n = 0;
+}
+
+/* Record a taken amount; past CAPACITY_HOLD_MAX entries it is given back at
+ * once (the check was made; only the hold against racers is lost). */
+static void hold_add(struct capacity_hold *h, int node, size_t bytes)
+{
+    if (h->n < CAPACITY_HOLD_MAX) {
+        h->node[h->n] = node;
+        h->bytes[h->n] = bytes;
+        h->n++;
+    } else {
+        give(node, bytes);
+    }
+}
+
+int capacity_hold_nodes(const int *node, const size_t *need, int n, size_t reserve,
+                        struct capacity_hold *h)
+{
+    h->n = 0;
+    for (int i = 0; i < n; i++) {
+        int e = take(node[i], need[i], reserve);
+        if (e) {
+            capacity_unhold(h);
+            return e;
+        }
+        hold_add(h, node[i], need[i]);
+    }
+    return 0;
+}
+
+int capacity_hold_set(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve,
+                      struct capacity_hold *h)
+{
+    const struct topology *t = topology_get();
+    size_t left = bytes;
+    h->n = 0;
+    for (int n = nslab_nodeset_next(nodes, 0); n >= 0 && n < t->nr_nodes && left;
+         n = nslab_nodeset_next(nodes, n + 1)) {
+        /* Take what this node has room for, up to what is left; retry
+         * smaller if a racer took some between the read and the take. */
+        for (int tries = 0; tries < 4; tries++) {
+            uint64_t r = room(topology_node_free(n), reserve,
+                              __atomic_load_n(&ledger[n], __ATOMIC_RELAXED));
+            size_t want = r < left ? (size_t)r : left;
+            if (want == 0)
+                break;
+            if (take(n, want, reserve) == 0) {
+                hold_add(h, n, want);
+                left -= want;
+                break;
+            }
+        }
+    }
+    if (left) {
+        capacity_unhold(h);
+        return ENOMEM;
+    }
+    return 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * arena/region-internal.h - what the region layer's own files share
+ * (policy.c, capacity.c, region*.c); nothing outside arena/region*.c,
+ * policy.c and capacity.c includes it.  The interface for the rest of the
+ * library is region.h.
+ */
+#ifndef NSLAB_REGION_INTERNAL_H
+#define NSLAB_REGION_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "numaslab.h"
+#include "region.h"
+#include "topology.h"
+
+/* Kernel policy modes and flags (linux/mempolicy.h); the two newest modes
+ * are spelled out because Debian 12's headers predate them. */
+#define RG_MPOL_DEFAULT 0
+#define RG_MPOL_PREFERRED 1
+#define RG_MPOL_BIND 2
+#define RG_MPOL_INTERLEAVE 3
+#define RG_MPOL_LOCAL 4
+#define RG_MPOL_PREFERRED_MANY 5
+#define RG_MPOL_WEIGHTED_INTERLEAVE 6
+#define RG_MPOL_F_STATIC_NODES (1u << 15)
+#define RG_MPOL_F_RELATIVE_NODES (1u << 14)
+
+/* A policy resolved against the topology: what mbind is told, and which
+ * real nodes that means.
+ * Invariants: kernel_mode == -1 <=> enforced == NSLAB_ENFORCE_EMULATED;
+ * strict <=> memory must fit on `nodes` (BIND, emulated weighted
+ * interleave); `nodes` is never empty. */
+struct policy_plan {
+    int kernel_mode;              /* RG_MPOL_*, or -1 (emulated by sub-ranges) */
+    unsigned kernel_flags;        /* RG_MPOL_F_* */
+    nslab_nodeset_t kernel_nodes; /* the mask mbind gets (relative ids stay
+                                     relative); empty for MPOL_LOCAL */
+    nslab_nodeset_t nodes;        /* the real nodes meant (relative ids
+                                     mapped onto the cpuset's nodes) */
+    nslab_nodeset_t asked;        /* the node set asked, for the report */
+    int first_node;               /* seg_hdr.node: first real node */
+    nslab_enforce_t enforced;
+    int strict;
+};
+
+/* Validate `pol` (NULL = local) and resolve it.  0 or a positive errno
+ * (the list of nslab_region_create).  Reads the topology snapshot only. */
+int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out);
+
+/* The real node a relative node id means under the cpuset (the kernel's
+ * fold-and-onto mapping), or -1 when no allowed node has memory. */
+int policy_relative_node(const struct topology *t, int rel);
+
+/* Capacity held while a strict region commits its pages, so that two
+ * regions (or a region and a pool reservation) created at the same time do
+ * not both count the same free memory.  Bounded so it lives on the stack:
+ * a region spread over more than CAPACITY_HOLD_MAX nodes holds the first
+ * ones only (the check itself covers every node). */
+#define CAPACITY_HOLD_MAX 64
+struct capacity_hold {
+    int n;
+    int node[CAPACITY_HOLD_MAX];
+    size_t bytes[CAPACITY_HOLD_MAX];
+};
+
+/* Check and hold `need[i]` bytes on node `node[i]` for i < n (each node at
+ * most once): all or nothing.  A node's room is its free memory minus
+ * `reserve` minus what the ledger already holds.  0 or ENOMEM. */
+int capacity_hold_nodes(const int *node, const size_t *need, int n,
+                        size_t reserve, struct capacity_hold *h);
+/* Hold `bytes` over a node set, filling nodes in ascending order (where
+ * MPOL_BIND will take them from is the kernel's choice; only the total is
+ * guaranteed).  0 or ENOMEM. */
+int capacity_hold_set(const nslab_nodeset_t *nodes, size_t bytes,
+                      size_t reserve, struct capacity_hold *h);
+void capacity_unhold(struct capacity_hold *h);
+/* The reserve in force (nslab_set_reserve / NUMASLAB_RESERVE_MB). */
+size_t capacity_default_reserve(void);
+
+/* Options: 0 or EINVAL (unknown enum values or flags, HUGETLB with MEMFD). */
+int region_opts_check(const nslab_region_opts_t *o);
+/* The granule a region's placement works in: the hugetlb page, the THP
+ * size unless THP is refused (or the kernel has none), else the page. */
+size_t region_granule(const nslab_region_opts_t *opts);
+
+/* Is r a live, registered region header?  Never dereferences a pointer
+ * the segment bitmap does not know. */
+int region_valid(const struct nslab_region *r);
+
+/* Test knob of region.h (region_set_emulate_weighted). */
+extern int region_emulate_weighted;
+
+#endif /* NSLAB_REGION_INTERNAL_H */

@@ -1,0 +1,251 @@
+/*
+ * arena/region-map.c - region_segment_map(): the one path by which the
+ * library turns address space into placed memory (user regions, large and
+ * interleaved blocks, arena chunks, pool segments).
+ *
+ * Order, each step undone if a later one fails:
+ *   1. validate options and resolve the policy (policy.c): nothing is asked
+ *      of the kernel for bad input, a node outside the cpuset included;
+ *   2. strict policies (BIND, emulated weighted interleave): check and hold
+ *      the capacity (capacity.c) - ENOMEM here, not an OOM kill later;
+ *   3. map (os_map: SEG_SIZE aligned; memfd MAP_SHARED; MAP_HUGETLB);
+ *   4. mbind the whole mapping (or each sub-range when emulating);
+ *   5. MADV_HUGEPAGE / MADV_NOHUGEPAGE, before any page exists;
+ *   6. prefault: MADV_POPULATE_WRITE where the kernel has it, else a write
+ *      per page (per huge page when the region asked for THP or hugetlb);
+ *   7. release the capacity hold (the pages now show in free memory).
+ *
+ * Threads: no shared state of its own; the capacity ledger is atomic.
+ */
+#include "region-internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* Default hugetlb page size when the topology does not know the PMD size. */
+#define REGION_HUGETLB_DEFAULT ((size_t)2 << 20)
+
+static size_t hugetlb_size(const struct topology *t)
+{
+    return t->thp_size ? t->thp_size : REGION_HUGETLB_DEFAULT;
+}
+
+size_t region_granule(const nslab_region_opts_t *opts)
+{
+    const struct topology *t = topology_get();
+    nslab_pages_t pages = opts ? opts->pages : NSLAB_PAGES_DEFAULT;
+    if (pages == NSLAB_PAGES_HUGETLB)
+        return hugetlb_size(t);
+    if (pages != NSLAB_PAGES_NO_THP && t->thp_size)
+        return t->thp_size;
+    return t->page_size;
+}
+
+int region_opts_check(const nslab_region_opts_t *o)
+{
+    if (!o)
+        return 0;
+    if ((unsigned)o->prefault > NSLAB_PREFAULT_POPULATE ||
+        (unsigned)o->pages > NSLAB_PAGES_HUGETLB || (o->flags & ~NSLAB_REGION_MEMFD))
+        return EINVAL;
+    /* os_memfd makes no hugetlbfs file. */
+    if (o->pages == NSLAB_PAGES_HUGETLB && (o->flags & NSLAB_REGION_MEMFD))
+        return EINVAL;
+    return 0;
+}
+
+/* Write one byte per `step` bytes: the first write to each page faults it in
+ * under the mapping's policy.  Fresh memory reads zero, so writing zero
+ * changes nothing a sharer of a memfd could see. */
+static void touch(char *p, size_t len, size_t step)
+{
+    for (size_t off = 0; off < len; off += step)
+        __atomic_store_n(p + off, (char)0, __ATOMIC_RELAXED);
+}
+
+/* The hold of an emulated weighted interleave: each node its sub-ranges. */
+static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kflags,
+                     size_t reserve, struct capacity_hold *h)
+{
+    const struct topology *t = topology_get();
+    int node[REGION_MAX_SUBRANGES];
+    size_t need[REGION_MAX_SUBRANGES];
+    int n = 0;
+    for (size_t i = 0; i < nsub; i++) {
+        int real = sub[i].node;
+        if (kflags & RG_MPOL_F_RELATIVE_NODES)
+            real = policy_relative_node(t, real);
+        int j = 0;
+        while (j < n && node[j] != real)
+            j++;
+        if (j == n) {
+            node[n] = real;
+            need[n++] = 0;
+        }
+        need[j] += sub[i].len;
+    }
+    return capacity_hold_nodes(node, need, n, reserve, h);
+}
+
+static int apply_policy(char *base, size_t total, const struct policy_plan *pl,
+                        const struct region_subrange *sub, size_t nsub)
+{
+    if (pl->kernel_mode >= 0)
+        return os_mbind(base, total, pl->kernel_mode, pl->kernel_flags,
+                        pl->kernel_mode == RG_MPOL_LOCAL ? NULL : &pl->kernel_nodes, 0);
+    for (size_t i = 0; i < nsub; i++) {
+        nslab_nodeset_t one = nslab_nodeset_of(sub[i].node);
+        int e = os_mbind(base + sub[i].off, sub[i].len, RG_MPOL_BIND, pl->kernel_flags,
+                         &one, 0);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
+static int prefault(char *base, size_t total, nslab_prefault_t mode, size_t step,
+                    nslab_prefault_t *done)
+{
+    const struct topology *t = topology_get();
+    if (mode == NSLAB_PREFAULT_DEFAULT)
+        mode = NSLAB_PREFAULT_POPULATE;
+    *done = mode;
+    if (mode == NSLAB_PREFAULT_NONE)
+        return 0;
+    if (mode == NSLAB_PREFAULT_POPULATE && t->has_populate_write) {
+        int e;
+        do {
+            e = os_madvise(base, total, MADV_POPULATE_WRITE);
+        } while (e == EINTR || e == EAGAIN);
+        if (e == 0)
+            return 0;
+        if (e != EINVAL)
+            return ENOMEM; /* EFAULT / ENOMEM / EHWPOISON: could not commit */
+        /* EINVAL: the kernel lacks it after all; touch instead. */
+    }
+    *done = NSLAB_PREFAULT_TOUCH;
+    touch(base, total, step);
+    return 0;
+}
+
+int region_segment_map(size_t total, const nslab_policy_t *pol,
+                       const nslab_region_opts_t *opts, void **base_out, int *fd_out,
+                       nslab_region_report_t *report)
+{
+    static const nslab_region_opts_t defaults;
+    const struct topology *t = topology_get();
+    struct policy_plan pl;
+    struct region_subrange sub[REGION_MAX_SUBRANGES];
+    size_t nsub = 0;
+    struct capacity_hold hold = {0};
+    int e, fd = -1;
+
+    if (!opts)
+        opts = &defaults;
+    if ((e = region_opts_check(opts)) != 0)
+        return e;
+    if ((e = policy_resolve(pol, &pl)) != 0)
+        return e;
+
+    int hugetlb = opts->pages == NSLAB_PAGES_HUGETLB;
+    size_t page = hugetlb ? hugetlb_size(t) : t->page_size;
+    if (total == 0 || (total & (t->page_size - 1)) || (total & (page - 1)))
+        return EINVAL;
+    if (opts->pages == NSLAB_PAGES_THP && !t->thp_size)
+        return EOPNOTSUPP;
+
+    if (pl.kernel_mode < 0) {
+        nsub = region_weighted_plan(&pol->nodes, pol->weights, total, region_granule(opts),
+                                    sub, REGION_MAX_SUBRANGES);
+        if (nsub == 0)
+            return EINVAL; /* more nodes than REGION_MAX_SUBRANGES */
+    }
+
+    /* Capacity first, before anything exists.  hugetlb memory comes from
+     * the reserved pool, not from MemFree: mmap itself refuses (ENOMEM)
+     * when the pool cannot hold it. */
+    if (pl.strict && !hugetlb) {
+        size_t reserve = opts->reserve ? opts->reserve : capacity_default_reserve();
+        if (nsub)
+            e = hold_plan(sub, nsub, pl.kernel_flags, reserve, &hold);
+        else
+            e = capacity_hold_set(&pl.nodes, total, reserve, &hold);
+        if (e)
+            return e;
+    }
+
+    char *base = NULL;
+    if (opts->flags & NSLAB_REGION_MEMFD) {
+        if ((e = os_memfd("numaslab", total, &fd)) != 0)
+            goto fail;
+    }
+    if ((e = os_map(total, SEG_SIZE, hugetlb ? OS_MAP_HUGETLB : 0, fd, (void **)&base)) != 0) {
+        base = NULL;
+        if (e != ENOMEM && hugetlb)
+            e = ENOMEM; /* no (or too few) huge pages reserved */
+        goto fail;
+    }
+    if ((e = apply_policy(base, total, &pl, sub, nsub)) != 0)
+        goto fail;
+
+    int thp = -1;
+    if (opts->pages == NSLAB_PAGES_THP) {
+        if ((e = os_madvise(base, total, MADV_HUGEPAGE)) != 0) {
+            e = EOPNOTSUPP;
+            goto fail;
+        }
+        thp = 1;
+    } else if (opts->pages == NSLAB_PAGES_NO_THP) {
+        (void)os_madvise(base, total, MADV_NOHUGEPAGE); /* no THP: refused anyway */
+        thp = 0;
+    } else if (hugetlb) {
+        thp = 0;
+    }
+
+    size_t step = t->page_size;
+    if (hugetlb || thp == 1)
+        step = page == t->page_size ? t->thp_size : page;
+    nslab_prefault_t done;
+    if ((e = prefault(base, total, opts->prefault, step, &done)) != 0)
+        goto fail;
+    capacity_unhold(&hold);
+
+    if (report) {
+        *report = (nslab_region_report_t){0};
+        report->asked = pol ? pol->mode : NSLAB_POLICY_LOCAL;
+        report->flags = pol ? pol->flags : 0;
+        report->nodes = pl.asked;
+        report->enforced = pl.enforced;
+        report->kernel_mode = pl.kernel_mode;
+        report->thp = thp;
+        report->hugetlb = hugetlb;
+        report->prefault = done;
+        report->size = total;
+        report->nsubranges = nsub;
+    }
+    *base_out = base;
+    if (fd_out)
+        *fd_out = fd;
+    else if (fd >= 0)
+        os_close(fd); /* the mapping keeps the memory alive */
+    return 0;
+
+fail:
+    if (base)
+        os_unmap(base, total);
+    if (fd >= 0)
+        os_close(fd);
+    capacity_unhold(&hold);
+    return e;
+}
+
+int region_segment_unmap(void *base, size_t total)
+{
+    if (!base || ((uintptr_t)base & SEG_MASK) || total == 0)
+        return EINVAL;
+    return os_unmap(base, total);
+}
