@@ -90,6 +90,10 @@ int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s);
 /* Current free bytes of a node (read from sysfs now), or 0. */
 uint64_t topology_node_free(int node);
 
+/* The system's weighted-interleave weight of a node (1..255, read from
+ * kernel/mm/mempolicy/weighted_interleave/nodeN now), or 0 if unknown. */
+unsigned topology_interleave_weight(int node);
+
 /* The calling thread's CPU and node, cheaply (rseq cpu_id where registered,
  * else getcpu() every TOPO_NODE_REFRESH calls). */
 #define TOPO_NODE_REFRESH 64
