@@ -206,9 +206,15 @@ int region_segment_map(size_t total, const nslab_policy_t *pol,
         thp = 0;
     }
 
+    /* Touch once per huge page where the region uses them: hugetlb, THP
+     * asked, or THP "always" and not refused.  Where the kernel could not
+     * form a huge page at a fault (fragmentation), the rest of that huge
+     * page stays to first touch - still under the region's policy. */
     size_t step = t->page_size;
-    if (hugetlb || thp == 1)
-        step = page == t->page_size ? t->thp_size : page;
+    if (hugetlb)
+        step = page;
+    else if (t->thp_size && (thp == 1 || (thp == -1 && t->thp_always)))
+        step = t->thp_size;
     nslab_prefault_t done;
     if ((e = prefault(base, total, opts->prefault, step, &done)) != 0)
         goto fail;

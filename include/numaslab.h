@@ -219,14 +219,24 @@ typedef enum nslab_policy_mode {
                                         emulated by sub-ranges) */
 } nslab_policy_mode_t;
 
-/* Mode flags (the kernel's MPOL_F_STATIC_NODES / MPOL_F_RELATIVE_NODES). */
+/* Mode flags (the kernel's MPOL_F_STATIC_NODES / MPOL_F_RELATIVE_NODES).
+ * With RELATIVE_NODES the node ids are indexes into the cpuset's allowed
+ * nodes with memory (folded modulo their count, as the kernel does): they
+ * are range-checked, and the nodes they map to are the ones used for the
+ * capacity check and the report's enforcement.  Not allowed with LOCAL. */
 #define NSLAB_POLICY_STATIC_NODES   0x1u
 #define NSLAB_POLICY_RELATIVE_NODES 0x2u
 
 typedef struct nslab_policy {
     nslab_policy_mode_t mode;
     unsigned flags;                /* NSLAB_POLICY_*_NODES, at most one */
-    int node;                      /* PREFERRED: the node */
+    int node;                      /* PREFERRED: the node (or NSLAB_NODE_LOCAL);
+                                      LOCAL: NSLAB_NODE_LOCAL = the touching
+                                      CPU's node (MPOL_LOCAL), or a node with
+                                      CPUs whose local memory is meant (a
+                                      memory-only node is EINVAL).  Note a
+                                      zero-initialised policy is LOCAL with
+                                      node 0: use nslab_policy_local(). */
     nslab_nodeset_t nodes;         /* BIND, PREFERRED_MANY, (WEIGHTED_)INTERLEAVE */
     const unsigned char *weights;  /* WEIGHTED_INTERLEAVE: one weight (1..255)
                                       per node of `nodes`, ascending node order */
@@ -278,15 +288,26 @@ typedef struct nslab_region nslab_region_t;
  * Under BIND, the capacity check refuses a region larger than the bound
  * nodes' free memory minus the reserve before committing any page.
  * Errors (NULL, errno):
- *   EINVAL  size 0; bad policy (unknown mode, empty node set, node set
- *           without memory, weights that do not match the set, weight 0,
- *           STATIC and RELATIVE together); node < 0 or >= nslab_node_count()
- *   ENODEV  a node that is not online
- *   EXDEV   a node outside the cpuset's allowed memory nodes
+ *   EINVAL  size 0; bad policy (unknown mode or flag, empty node set,
+ *           weights that do not match the set, weight 0, STATIC and
+ *           RELATIVE together, mode flags with LOCAL, a memory-only node
+ *           asked as LOCAL); node < 0 (other than NSLAB_NODE_LOCAL where
+ *           allowed) or >= nslab_node_count(); bad opts (unknown prefault
+ *           or pages value, unknown flag, HUGETLB with MEMFD)
+ *   ENODEV  a node that is not online, or has no memory
+ *   EXDEV   a node outside the cpuset's allowed memory nodes (checked
+ *           before the kernel is asked)
  *   ENOMEM  size too large (overflow); capacity check failed; mmap failed;
- *           HUGETLB asked and no huge pages reserved
+ *           populate failed; HUGETLB asked and no huge pages reserved
  *   EOPNOTSUPP  a mode the kernel lacks that cannot be emulated
- *           (PREFERRED_MANY before 5.15)
+ *           (PREFERRED_MANY before 5.15); THP asked where the kernel has
+ *           none (or it is "never")
+ * WEIGHTED_INTERLEAVE uses the kernel's mode (6.9+) only when the weights
+ * asked are proportional to the system's
+ * (/sys/kernel/mm/mempolicy/weighted_interleave/, which the kernel applies
+ * instead of the caller's); otherwise it is emulated by binding
+ * consecutive sub-ranges (granule: the THP size unless NO_THP, else pages)
+ * and the report says NSLAB_ENFORCE_EMULATED.
  */
 NSLAB_API nslab_region_t *nslab_region_create(size_t size,
                                               const nslab_policy_t *policy,
@@ -343,8 +364,10 @@ typedef struct nslab_placement {
 } nslab_placement_t;
 
 /* Check where the pages of [addr, addr + len) are.  Any mapped range may be
- * given (it is rounded out to pages).  Returns 0, or -EINVAL (NULL, len 0),
- * -EFAULT (range not mapped), -ENOMEM, -EPERM, -ENOSYS from move_pages. */
+ * given (it is rounded out to pages).  Pages not mapped (or mapping the
+ * shared zero page: read, never written) count in `errors`.  Does not
+ * allocate.  Returns 0, or -EINVAL (NULL, len 0, wraps), -EFAULT (no page
+ * of the range is mapped), -ENOMEM, -EPERM, -ENOSYS from move_pages. */
 NSLAB_API int nslab_placement(const void *addr, size_t len,
                               nslab_placement_t *out);
 
