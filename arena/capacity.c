@@ -115,6 +115,13 @@ void capacity_release(int node, size_t bytes)
     give(node, bytes);
 }
 
+size_t capacity_held(int node)
+{
+    if (node < 0 || node >= NSLAB_MAX_NODES)
+        return 0;
+    return (size_t)__atomic_load_n(&ledger[node], __ATOMIC_RELAXED);
+}
+
 int capacity_check(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve)
 {
     const struct topology *t = topology_get();

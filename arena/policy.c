@@ -154,8 +154,8 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
     nslab_policy_t local;
     int e;
 
-    if (topology_error())
-        return topology_error();
+    /* A failed discovery leaves a usable one-node snapshot
+     * (topology_error() says why): regions still work on it. */
     if (!pol) {
         local = nslab_policy_local();
         pol = &local;

@@ -93,6 +93,8 @@ void region_set_emulate_weighted(int on);
  * 0 or ENOMEM. */
 int capacity_reserve(int node, size_t bytes);
 void capacity_release(int node, size_t bytes);
+/* Bytes the ledger holds on a node now (0 for a bad node). */
+size_t capacity_held(int node);
 /* Would `bytes` fit on the node set now? 0 or ENOMEM. */
 int capacity_check(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve);
 

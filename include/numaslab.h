@@ -284,7 +284,9 @@ typedef struct nslab_region nslab_region_t;
 /* Create a region of at least `size` bytes (rounded up to the page size,
  * or the huge page size for HUGETLB) with `policy` (NULL = local) and
  * `opts` (NULL = defaults).  Its memory starts at nslab_region_addr() and is
- * page aligned (huge-page aligned for HUGETLB / THP).
+ * page aligned (huge-page aligned for HUGETLB).  The mapping itself is
+ * huge-page aligned with a one-page header, so under THP at most the last
+ * (huge page - page) bytes of the memory fall outside huge pages.
  * Under BIND, the capacity check refuses a region larger than the bound
  * nodes' free memory minus the reserve before committing any page.
  * Errors (NULL, errno):
