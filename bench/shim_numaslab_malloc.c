@@ -1,0 +1,60 @@
+/*
+ * bench/shim_numaslab_malloc.c - numaslab's malloc replacement
+ * (libnumaslab-malloc.so, linked into this binary so it replaces malloc for
+ * the whole process, as LD_PRELOAD would).  ba_alloc/ba_free are plain
+ * malloc/free; pools are malloc/free of the buffer size.  The node, region
+ * and interleave groups belong to the API shim (shim_numaslab.c).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+#include "shim_util.h"
+
+static unsigned caps;
+static char note[256];
+
+int ba_init(void)
+{
+    /* Check that the process's malloc really is numaslab's. */
+    Dl_info info;
+    void *sym = dlsym(RTLD_DEFAULT, "malloc");
+    int ours = sym && dladdr(sym, &info) && info.dli_fname &&
+               strstr(info.dli_fname, "numaslab");
+    if (!ours) {
+        snprintf(note, sizeof note, "malloc is not numaslab's (replacement not linked or not implemented yet)");
+        return -ENOSYS;
+    }
+    caps = BA_MALLOC | BA_POOL;
+    snprintf(note, sizeof note, "malloc/free of libnumaslab-malloc.so; pool = malloc/free of the buffer size");
+    return 0;
+}
+
+const char *ba_name(void) { return "numaslab-malloc"; }
+unsigned ba_caps(void) { return caps; }
+const char *ba_note(void) { return note; }
+
+void *ba_alloc(size_t size) { return malloc(size); }
+void ba_free(void *p) { free(p); }
+
+void *ba_alloc_on_node(int node, size_t size) { return NULL; }
+void ba_free_on_node(void *p, size_t size, int node) { }
+
+void *ba_pool_create(size_t elt_size, size_t count)
+{
+    struct bu_size_pool *p = malloc(sizeof *p);
+    if (p)
+        p->elt_size = elt_size;
+    return p;
+}
+void ba_pool_destroy(void *pool) { free(pool); }
+void *ba_pool_get(void *pool) { return malloc(((struct bu_size_pool *)pool)->elt_size); }
+void ba_pool_put(void *pool, void *buf) { free(buf); }
+
+void *ba_region_populated(size_t size, int node) { return NULL; }
+void ba_region_free(void *p, size_t size) { }
+void *ba_interleaved(size_t size) { return NULL; }
+void ba_interleaved_free(void *p, size_t size) { }
