@@ -1,7 +1,7 @@
 /*
  * arena/region-internal.h - what the region layer's own files share
- * (policy.c, capacity.c, region*.c); nothing outside arena/region*.c,
- * policy.c and capacity.c includes it.  The interface for the rest of the
+ * (policy.c, capacity.c, region*.c) and its unit tests (tests/region/);
+ * nothing else includes it.  The interface for the rest of the
  * library is region.h.
  */
 #ifndef NSLAB_REGION_INTERNAL_H
