@@ -1,0 +1,514 @@
+/*
+ * arena/malloc.c - the malloc replacement (libnumaslab-malloc): the whole
+ * malloc family, forwarded to the per-node arenas.  DESIGN.md promise 11.
+ *
+ * Exported: malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size (C++
+ * new/delete reach them through malloc/free/aligned_alloc).  The shared
+ * object also contains, and exports, the whole library (numaslab.h), so
+ * free() takes pointers from numa_malloc_on() and nslab_free() takes
+ * pointers from malloc(): there is one allocator.  Preloaded in front of a
+ * program that also links libnumaslab.so, the preload's copy of the public
+ * API interposes the other one, so it is still one allocator.
+ *
+ * Use: LD_PRELOAD=libnumaslab-malloc.so.0 PROGRAM, or link the program
+ * with -lnumaslab-malloc (before libc, which the linker does by itself),
+ * or numaslab-run.
+ *
+ * Start-up.  The first malloc of a process may come from the dynamic
+ * loader, from libc before its constructors, or from another library's
+ * constructor (libnuma's calls malloc) - before our own constructor.  So
+ * every entry point works uninitialised: the arena initialises itself
+ * lazily without malloc (arena.h), and the configuration is read on the
+ * first call that finds libc's `environ` set (getenv + hand parsing,
+ * malloc-env.c).  Until then (only possible inside the loader) blocks come
+ * from the local node.  Nothing here uses dlsym, stdio or libc's malloc.
+ *
+ * Policies (NUMASLAB_POLICY) and how each maps onto the arenas:
+ *   local        numa_malloc_local: the thread's local node, falling back
+ *                by distance when it is full (the arena's fallback).
+ *   bind:S       a thread on node n allocates on target[n]: n's local node
+ *                if it is in S, else the member of S nearest to n (ties:
+ *                lower id); computed once per node at start-up, looked up
+ *                through the thread's cached node (cheap, follows
+ *                migration).  When that node is full: the other members
+ *                of S by distance from it; never a node outside S.
+ *   preferred:N  node N; when N is full (or refuses), the local policy.
+ *   interleave:S blocks below MALLOC_INTERLEAVE_MIN go to the members of S
+ *                in turn, per thread (a thread-local cursor, each thread
+ *                starting at a different member); larger blocks are
+ *                numa_malloc_interleaved(S) regions, spread page by page.
+ *                A full member is skipped for the next one.
+ *   weighted:N=W the same turn-taking, member i taking weight[i] blocks in
+ *                a row; large blocks are placed whole by the same turns
+ *                (the kernel's weighted interleave uses system-wide
+ *                weights, so it cannot honour ours).
+ * realloc keeps a block on its node (nslab_realloc), except that under
+ * interleave a block that grows to MALLOC_INTERLEAVE_MIN or more moves to
+ * an interleaved region.
+ *
+ * Foreign pointers (not from this library: e.g. memory the dynamic loader
+ * allocated with its own minimal malloc before the switch, or a program's
+ * bug): free() ignores them and counts them; malloc_usable_size() returns
+ * 0; realloc() returns NULL with ENOMEM and leaves the block alone (its
+ * size is unknown, so it cannot be copied safely).  Each is counted and
+ * shown by NUMASLAB_STATS; none crashes.  free() never changes errno.
+ *
+ * Alignment rules: malloc blocks are 16-byte aligned.  posix_memalign
+ * returns EINVAL unless align is a power of two multiple of sizeof(void *);
+ * aligned_alloc sets EINVAL unless align is a power of two (C17 DR 460,
+ * glibc 2.38); memalign rounds a non-power-of-two align up (glibc).
+ * Alignments above NSLAB_MAX_ALIGN (2 MiB) fail with ENOMEM.  size 0
+ * returns a unique minimal block (malloc, calloc, the aligned family);
+ * realloc(p, 0) frees p and returns NULL (glibc's behaviour).
+ *
+ * Fork: the arena registers pthread_atfork(arena_fork_prepare/parent/
+ * child) from its constructor (arena_fork_register, called again from
+ * ours; it registers once).  glibc 2.36's __register_atfork keeps the
+ * first 48 handlers in a dynarray's inline storage and mallocs only past
+ * that, holding its atfork lock; registering from a constructor (early,
+ * few handlers, never from inside malloc) avoids both the allocation and a
+ * self-deadlock through that lock.
+ *
+ * Statistics (NUMASLAB_STATS=1): printed by a destructor, which runs at
+ * exit() or return from main (not at _exit or a fatal signal).
+ *
+ * Threads: `mode` and `cfg` are written once by the thread that wins
+ * cfg_state 0 -> 1, then published with a release store of mode and
+ * cfg_state = 2; readers load mode with acquire and read cfg only after
+ * seeing it.  A thread that finds the configuration being loaded uses the
+ * local policy for that call instead of waiting (no lock, no deadlock).
+ * The interleave cursors are thread-local; the foreign counters are
+ * relaxed atomics.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "malloc-env.h"
+#include "numaslab.h"
+
+#define MALLOC_API __attribute__((visibility("default")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Blocks of at least this size are interleaved page by page under
+ * interleave:S (smaller ones are handed out by the members in turn). */
+#define MALLOC_INTERLEAVE_MIN ((size_t)256 << 10)
+/* What every block is aligned to without asking. */
+#define MALLOC_MIN_ALIGN ((size_t)16)
+
+extern char **environ;
+
+enum { MODE_BOOT = -1 }; /* configuration not read yet */
+
+static int mode = MODE_BOOT;   /* enum menv_mode once loaded */
+static int cfg_state;          /* 0 unread, 1 being read, 2 read */
+static struct menv_config cfg; /* written once, before mode is published */
+
+static uint64_t foreign_frees, foreign_reallocs, foreign_sizes;
+
+/* Per-thread turn for interleave / weighted: member index and the blocks
+ * left in this member's turn. */
+static __thread int rr_index ARENA_TLS = -1;
+static __thread unsigned rr_left ARENA_TLS;
+static unsigned rr_next_start; /* spreads the threads' first members */
+
+/* ---- configuration ---------------------------------------------------- */
+
+static void config_describe(void)
+{
+    char line[512], pol[256];
+    struct menv_buf b;
+
+    menv_format_policy(&cfg.policy, pol, sizeof pol);
+    menv_buf_init(&b, line, sizeof line - 1);
+    menv_buf_str(&b, "numaslab: malloc replacement active (pid ");
+    menv_buf_int(&b, getpid());
+    menv_buf_str(&b, "): policy=");
+    menv_buf_str(&b, pol);
+    menv_buf_str(&b, " stats=");
+    menv_buf_str(&b, cfg.stats ? "on" : "off");
+    if (cfg.policy.mode == MENV_BIND) {
+        const struct topology *t = topology_get();
+        menv_buf_str(&b, " targets=");
+        for (int n = 0; n < t->nr_nodes; n++) {
+            if (n)
+                menv_buf_str(&b, ",");
+            menv_buf_int(&b, n);
+            menv_buf_str(&b, "->");
+            menv_buf_int(&b, cfg.target[n]);
+        }
+    }
+    if (b.len > b.cap - 1)
+        b.len = b.cap - 1;
+    line[b.len++] = '\n';
+    b.cap = sizeof line;
+    menv_buf_write(&b, 2);
+}
+
+/* Read the environment once it exists.  Returns the mode to use now. */
+static int config_boot(void)
+{
+    int expect = 0;
+    if (environ == NULL) /* inside the loader, before libc set it */
+        return MENV_LOCAL;
+    if (!__atomic_compare_exchange_n(&cfg_state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        int m = __atomic_load_n(&mode, __ATOMIC_ACQUIRE);
+        return m == MODE_BOOT ? MENV_LOCAL : m;
+    }
+    menv_load(&cfg);
+    __atomic_store_n(&mode, (int)cfg.policy.mode, __ATOMIC_RELEASE);
+    __atomic_store_n(&cfg_state, 2, __ATOMIC_RELEASE);
+    if (cfg.verbose)
+        config_describe();
+    return (int)cfg.policy.mode;
+}
+
+static inline int mode_get(void)
+{
+    int m = __atomic_load_n(&mode, __ATOMIC_ACQUIRE);
+    return LIKELY(m != MODE_BOOT) ? m : config_boot();
+}
+
+/* ---- placement -------------------------------------------------------- */
+
+/* One block on `node` (NSLAB_NODE_LOCAL allowed): plain, aligned or zeroed. */
+static void *block_on(int node, size_t size, size_t align, int zero)
+{
+    if (align > MALLOC_MIN_ALIGN)
+        return nslab_aligned_alloc_on(node, align, size);
+    if (zero)
+        return nslab_calloc_on(node, 1, size);
+    return numa_malloc_on(node, size);
+}
+
+/* The member whose turn it is (interleave, weighted). */
+static int turn_member(void)
+{
+    const struct menv_policy *p = &cfg.policy;
+    int i = rr_index;
+    if (UNLIKELY(i < 0 || i >= p->nmembers)) {
+        i = (int)(__atomic_fetch_add(&rr_next_start, 1, __ATOMIC_RELAXED) %
+                  (unsigned)p->nmembers);
+        rr_left = p->weight[i];
+    }
+    if (rr_left == 0) {
+        i = i + 1 < p->nmembers ? i + 1 : 0;
+        rr_left = p->weight[i];
+    }
+    rr_left--;
+    rr_index = i;
+    return p->member[i];
+}
+
+/* `first` failed with ENOMEM: the other nodes the policy allows. */
+static void *block_fallback(int m, int first, size_t size, size_t align, int zero)
+{
+    const struct menv_policy *p = &cfg.policy;
+    const struct topology *t;
+    void *r;
+
+    if (m == MENV_PREFERRED)
+        return block_on(NSLAB_NODE_LOCAL, size, align, zero);
+    if (m == MENV_INTERLEAVE || m == MENV_WEIGHTED) {
+        int i0 = 0;
+        while (i0 < p->nmembers && p->member[i0] != first)
+            i0++;
+        for (int k = 1; k < p->nmembers; k++) {
+            int node = p->member[(i0 + k) % p->nmembers];
+            if ((r = block_on(node, size, align, zero)) != NULL)
+                return r;
+        }
+        return NULL;
+    }
+    /* BIND: the other members, nearest to `first` first. */
+    t = topology_get();
+    uint64_t tried[NSLAB_MAX_NODES / 64] = { 0 };
+    tried[first / 64] |= UINT64_C(1) << (first % 64);
+    for (int k = 1; k < p->nmembers; k++) {
+        int best = -1;
+        unsigned best_d = ~0u;
+        for (int i = 0; i < p->nmembers; i++) {
+            int n = p->member[i];
+            unsigned d = t->distance[first][n] ? t->distance[first][n] : 255u;
+            if (!((tried[n / 64] >> (n % 64)) & 1) && d < best_d) {
+                best = n;
+                best_d = d;
+            }
+        }
+        if (best < 0)
+            break;
+        tried[best / 64] |= UINT64_C(1) << (best % 64);
+        if ((r = block_on(best, size, align, zero)) != NULL)
+            return r;
+    }
+    return NULL;
+}
+
+/* Allocate under the configured policy.  NULL with errno ENOMEM. */
+static void *policy_alloc(size_t size, size_t align, int zero)
+{
+    int m = mode_get();
+    int node;
+    void *r;
+
+    switch (m) {
+    case MENV_LOCAL:
+        r = block_on(NSLAB_NODE_LOCAL, size, align, zero);
+        goto out;
+    case MENV_BIND: {
+        int cur = nslab_current_node();
+        node = cfg.target[cur >= 0 && cur < NSLAB_MAX_NODES ? cur : 0];
+        break;
+    }
+    case MENV_PREFERRED:
+        node = cfg.policy.preferred;
+        break;
+    case MENV_INTERLEAVE:
+        if (size >= MALLOC_INTERLEAVE_MIN && align <= topology_get()->page_size) {
+            r = numa_malloc_interleaved(size, &cfg.policy.nodes);
+            if (r) {
+                /* zero: a region is a fresh mapping, but say it plainly */
+                if (zero)
+                    memset(r, 0, size);
+                return r;
+            }
+        }
+        node = turn_member();
+        break;
+    default: /* MENV_WEIGHTED */
+        node = turn_member();
+        break;
+    }
+    r = block_on(node, size, align, zero);
+    if (!r)
+        r = block_fallback(m, node, size, align, zero);
+out:
+    if (UNLIKELY(!r))
+        errno = ENOMEM;
+    return r;
+}
+
+/* ---- the malloc family ------------------------------------------------ */
+
+MALLOC_API void *malloc(size_t size)
+{
+    if (LIKELY(__atomic_load_n(&mode, __ATOMIC_ACQUIRE) == MENV_LOCAL)) {
+        void *r = numa_malloc_local(size ? size : 1);
+        if (UNLIKELY(!r))
+            errno = ENOMEM;
+        return r;
+    }
+    return policy_alloc(size ? size : 1, 0, 0);
+}
+
+MALLOC_API void free(void *p)
+{
+    if (UNLIKELY(p == NULL))
+        return;
+    if (UNLIKELY(seg_lookup_inline(p) == NULL)) {
+        __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    int saved = errno;
+    if (UNLIKELY(nslab_free(p) != 0)) {
+        /* inside one of our segments but not a block start: a bug of the
+         * caller; ignored like any foreign pointer */
+        __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
+        errno = saved;
+    }
+}
+
+MALLOC_API void *calloc(size_t n, size_t size)
+{
+    size_t total;
+    if (UNLIKELY(__builtin_mul_overflow(n, size, &total))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return policy_alloc(total ? total : 1, 0, 1);
+}
+
+/* Is p an interleaved region (numa_malloc_interleaved)? */
+static int is_interleaved(const void *p)
+{
+    const struct seg_hdr *h = seg_lookup_inline(p);
+    return h && h->kind == SEG_REGION &&
+           (((const struct nslab_region *)h)->flags & REGION_F_INTERLEAVED);
+}
+
+MALLOC_API void *realloc(void *p, size_t size)
+{
+    void *r;
+
+    if (p == NULL)
+        return malloc(size);
+    if (size == 0) {
+        free(p);
+        return NULL;
+    }
+    if (UNLIKELY(seg_lookup_inline(p) == NULL)) {
+        __atomic_fetch_add(&foreign_reallocs, 1, __ATOMIC_RELAXED);
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (UNLIKELY(mode_get() == MENV_INTERLEAVE) && size >= MALLOC_INTERLEAVE_MIN &&
+        !is_interleaved(p)) {
+        size_t old = nslab_usable_size(p);
+        if (old == 0) {
+            __atomic_fetch_add(&foreign_reallocs, 1, __ATOMIC_RELAXED);
+            errno = ENOMEM;
+            return NULL;
+        }
+        r = policy_alloc(size, 0, 0);
+        if (r) {
+            memcpy(r, p, old < size ? old : size);
+            nslab_free(p);
+        }
+        return r;
+    }
+    r = nslab_realloc(p, size);
+    if (UNLIKELY(!r)) {
+        if (errno == EINVAL)
+            __atomic_fetch_add(&foreign_reallocs, 1, __ATOMIC_RELAXED);
+        errno = ENOMEM;
+    }
+    return r;
+}
+
+MALLOC_API void *reallocarray(void *p, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, total);
+}
+
+/* align: a power of two. */
+static void *aligned_common(size_t align, size_t size)
+{
+    if (size == 0)
+        size = 1;
+    if (align <= MALLOC_MIN_ALIGN)
+        return malloc(size);
+    if (align > NSLAB_MAX_ALIGN) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return policy_alloc(size, align, 0);
+}
+
+MALLOC_API int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (align < sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    int saved = errno;
+    void *r = aligned_common(align, size);
+    if (!r) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = r;
+    return 0;
+}
+
+MALLOC_API void *aligned_alloc(size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1))) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_common(align, size);
+}
+
+MALLOC_API void *memalign(size_t align, size_t size)
+{
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align & (align - 1)) /* glibc: round up to a power of two */
+        align = (size_t)1 << (64 - __builtin_clzll(align));
+    return aligned_common(align ? align : 1, size);
+}
+
+static size_t page_size(void)
+{
+    return topology_get()->page_size;
+}
+
+MALLOC_API void *valloc(size_t size)
+{
+    return aligned_common(page_size(), size);
+}
+
+MALLOC_API void *pvalloc(size_t size)
+{
+    size_t pg = page_size(), rounded;
+    if (__builtin_add_overflow(size, pg - 1, &rounded)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    rounded &= ~(pg - 1);
+    return aligned_common(pg, rounded ? rounded : pg);
+}
+
+MALLOC_API size_t malloc_usable_size(void *p)
+{
+    if (p == NULL)
+        return 0;
+    if (UNLIKELY(seg_lookup_inline(p) == NULL)) {
+        __atomic_fetch_add(&foreign_sizes, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    int saved = errno;
+    size_t n = nslab_usable_size(p);
+    if (UNLIKELY(n == 0)) {
+        __atomic_fetch_add(&foreign_sizes, 1, __ATOMIC_RELAXED);
+        errno = saved;
+    }
+    return n;
+}
+
+/* ---- start and exit --------------------------------------------------- */
+
+/* By now libc has set environ: read the configuration if no allocation did
+ * yet, and make sure the fork handlers are registered. */
+__attribute__((constructor(101))) static void malloc_constructor(void)
+{
+    mode_get();
+    arena_fork_register();
+}
+
+__attribute__((destructor(101))) static void malloc_destructor(void)
+{
+    char line[512], pol[256];
+    struct menv_buf b;
+
+    if (__atomic_load_n(&cfg_state, __ATOMIC_ACQUIRE) != 2 || !cfg.stats)
+        return;
+    menv_format_policy(&cfg.policy, pol, sizeof pol);
+    menv_buf_init(&b, line, sizeof line - 1);
+    menv_buf_str(&b, "numaslab: malloc stats (pid ");
+    menv_buf_int(&b, getpid());
+    menv_buf_str(&b, "): policy=");
+    menv_buf_str(&b, pol);
+    menv_buf_str(&b, " foreign_frees=");
+    menv_buf_uint(&b, __atomic_load_n(&foreign_frees, __ATOMIC_RELAXED));
+    menv_buf_str(&b, " foreign_reallocs=");
+    menv_buf_uint(&b, __atomic_load_n(&foreign_reallocs, __ATOMIC_RELAXED));
+    menv_buf_str(&b, " foreign_usable_size=");
+    menv_buf_uint(&b, __atomic_load_n(&foreign_sizes, __ATOMIC_RELAXED));
+    if (b.len > b.cap - 1)
+        b.len = b.cap - 1;
+    line[b.len++] = '\n';
+    b.cap = sizeof line;
+    menv_buf_write(&b, 2);
+    nslab_stats_print(stderr);
+}

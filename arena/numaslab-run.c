@@ -1,0 +1,414 @@
+/*
+ * arena/numaslab-run.c - the launcher: run any program on the numaslab
+ * malloc replacement, with numactl's option names.
+ *
+ * It validates the options against the topology (the same parser the
+ * replacement uses, malloc-env.c), sets NUMASLAB_POLICY / NUMASLAB_STATS /
+ * NUMASLAB_VERBOSE, prepends libnumaslab-malloc to LD_PRELOAD, applies the
+ * process memory policy and CPU binding the options ask for (like numactl,
+ * so memory the allocator does not hand out - stacks, libraries' own
+ * mappings - follows the same policy), and execvp()s the program.
+ *
+ * The library is looked for, in order: $NUMASLAB_MALLOC_LIB; beside this
+ * executable when it runs from the build tree; <bindir>/<relative libdir>
+ * (a relocated install); the install libdir baked in at build time.
+ *
+ * This is an ordinary program (it may allocate); only what it execs runs
+ * on the replacement.  Exit status: the program's (exec replaces us), 0 for
+ * --help / --hardware, 2 for any error of the launcher itself.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/mempolicy.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "malloc-env.h"
+#include "numaslab.h"
+#include "topology.h"
+
+#ifndef NUMASLAB_RUN_BUILD_DIR
+#define NUMASLAB_RUN_BUILD_DIR ""
+#endif
+#ifndef NUMASLAB_MALLOC_BUILD_PATH
+#define NUMASLAB_MALLOC_BUILD_PATH ""
+#endif
+#ifndef NUMASLAB_MALLOC_INSTALL_PATH
+#define NUMASLAB_MALLOC_INSTALL_PATH ""
+#endif
+#ifndef NUMASLAB_MALLOC_REL_PATH
+#define NUMASLAB_MALLOC_REL_PATH "../lib/libnumaslab-malloc.so.0"
+#endif
+
+static const char *prog = "numaslab-run";
+
+static void usage_short(FILE *out)
+{
+    fprintf(out,
+            "usage: %s [--membind=NODES | --preferred=NODE | --interleave=NODES |\n"
+            "                    --weighted=N=W,... | --localalloc] [--cpunodebind=NODES]\n"
+            "                    [--stats] [--verbose] [--heap-only] [--] PROGRAM [ARGS...]\n"
+            "       %s --hardware\n"
+            "       %s --help\n",
+            prog, prog, prog);
+}
+
+static void help(void)
+{
+    printf(
+"NAME\n"
+"    numaslab-run - run a program with the numaslab NUMA-aware malloc\n"
+"\n"
+"SYNOPSIS\n"
+"    numaslab-run [POLICY] [--cpunodebind=NODES] [--stats] [--verbose]\n"
+"                 [--heap-only] [--] PROGRAM [ARGS...]\n"
+"    numaslab-run --hardware\n"
+"    numaslab-run --help\n"
+"\n"
+"DESCRIPTION\n"
+"    numaslab-run executes PROGRAM with libnumaslab-malloc preloaded, so that\n"
+"    every malloc, free, calloc, realloc, posix_memalign, aligned_alloc,\n"
+"    memalign, valloc, pvalloc and malloc_usable_size of the program (and of\n"
+"    C++ new/delete) is served by numaslab's per-node arenas.  The program is\n"
+"    not changed or relinked.  Memory comes from chunks that were bound to\n"
+"    their node with mbind(2) and prefaulted before any block was handed\n"
+"    out, so the placement is decided at allocation, not by first touch.\n"
+"\n"
+"    The option names are numactl's.  Like numactl, a memory policy option\n"
+"    also sets the process memory policy (set_mempolicy(2)), so memory that\n"
+"    the allocator does not hand out (stacks, other libraries' own mappings)\n"
+"    follows it too; --heap-only leaves the process policy alone.\n"
+"\n"
+"OPTIONS\n"
+"    -m, --membind=NODES\n"
+"        Allocate only on NODES.  A thread allocates on its local node if\n"
+"        that is in NODES, else on the node of NODES nearest to it.\n"
+"    -p, --preferred=NODE\n"
+"        Allocate on NODE; when NODE is full, fall back to the thread's\n"
+"        local node and then the nearest nodes.\n"
+"    -i, --interleave=NODES\n"
+"        Spread allocations over NODES: small blocks go to the nodes in\n"
+"        turn (per thread), large blocks (256 KiB and more) are interleaved\n"
+"        page by page over NODES.\n"
+"    -w, --weighted=N=W[,N=W...]\n"
+"        Like --interleave, with node N taking W (1..255) allocations per\n"
+"        turn; large blocks are placed whole, by the same weights.  The\n"
+"        process policy is not changed (the kernel's weighted interleave\n"
+"        uses its own system-wide weights).\n"
+"    -l, --localalloc\n"
+"        Allocate on the thread's local node (the default).\n"
+"    -N, --cpunodebind=NODES\n"
+"        Run the program only on the CPUs of NODES (sched_setaffinity(2)).\n"
+"    --stats\n"
+"        Print per-node allocator statistics to stderr when the program\n"
+"        exits (NUMASLAB_STATS=1).\n"
+"    -v, --verbose\n"
+"        Print what the launcher sets, and the allocator's configuration\n"
+"        at start-up (NUMASLAB_VERBOSE=1).\n"
+"    --heap-only\n"
+"        Do not set the process memory policy; only the allocator follows\n"
+"        the policy option.\n"
+"    -H, --hardware\n"
+"        Print the NUMA topology (nodes, CPUs, memory, distances, node\n"
+"        classes, cpuset) and exit.\n"
+"    -h, --help\n"
+"        Print this help and exit.\n"
+"\n"
+"    NODES is a list such as 2, 0-3, 0,2-3, or all (every node with memory\n"
+"    that the cpuset allows).  Options end at the first non-option\n"
+"    argument or at --.\n"
+"\n"
+"ENVIRONMENT\n"
+"    NUMASLAB_POLICY\n"
+"        local | bind:NODES | preferred:N | interleave:NODES |\n"
+"        weighted:N=W,...  Set by the policy options; read by the allocator.\n"
+"    NUMASLAB_STATS, NUMASLAB_VERBOSE\n"
+"        1 (or yes, true, on) to enable; set by --stats and --verbose.\n"
+"    LD_PRELOAD\n"
+"        libnumaslab-malloc is put first; an existing value is kept after it.\n"
+"    NUMASLAB_MALLOC_LIB\n"
+"        Path of the libnumaslab-malloc shared object to preload, overriding\n"
+"        the search beside this program and in the install directory.\n"
+"    An invalid NUMASLAB_* value reaching the allocator directly is reported\n"
+"    once on stderr and its default used; numaslab-run refuses it instead.\n"
+"\n"
+"EXIT STATUS\n"
+"    The program's own status.  0 after --help or --hardware.  2 when\n"
+"    numaslab-run itself fails: a bad option or node, the library not\n"
+"    found, or the program not executable.\n"
+"\n"
+"EXAMPLES\n"
+"    numaslab-run --hardware\n"
+"    numaslab-run --membind=2 --stats redis-server --port 6380\n"
+"    numaslab-run --interleave=all python3 job.py\n"
+"    numaslab-run --cpunodebind=1 --membind=1 ./server\n"
+"    numaslab-run --weighted=0=3,1=1 ./app      (three blocks on 0 per one on 1)\n"
+"\n"
+"SEE ALSO\n"
+"    numactl(8), set_mempolicy(2), mbind(2), numaslab.h\n");
+}
+
+static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+static int readable(const char *path)
+{
+    return path && path[0] && access(path, R_OK) == 0;
+}
+
+/* Where libnumaslab-malloc is, or NULL (tried[] lists what was looked at). */
+static const char *find_library(char *tried, size_t len)
+{
+    static char buf[PATH_MAX * 2];
+    char self[PATH_MAX], build[PATH_MAX];
+    const char *env = getenv("NUMASLAB_MALLOC_LIB");
+    ssize_t n;
+
+    tried[0] = '\0';
+    if (env && env[0]) {
+        snprintf(tried, len, "%s (NUMASLAB_MALLOC_LIB)", env);
+        return readable(env) ? env : NULL;
+    }
+    n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash)
+            *slash = '\0';
+        if (NUMASLAB_RUN_BUILD_DIR[0] && realpath(NUMASLAB_RUN_BUILD_DIR, build) &&
+            strcmp(build, self) == 0) {
+            snprintf(tried, len, "%s", NUMASLAB_MALLOC_BUILD_PATH);
+            if (readable(NUMASLAB_MALLOC_BUILD_PATH))
+                return NUMASLAB_MALLOC_BUILD_PATH;
+        }
+        snprintf(buf, sizeof buf, "%s/%s", self, NUMASLAB_MALLOC_REL_PATH);
+        size_t used = strlen(tried);
+        snprintf(tried + used, len - used, "%s%s", used ? ", " : "", buf);
+        if (readable(buf))
+            return buf;
+    }
+    size_t used = strlen(tried);
+    snprintf(tried + used, len - used, "%s%s", used ? ", " : "",
+             NUMASLAB_MALLOC_INSTALL_PATH);
+    if (readable(NUMASLAB_MALLOC_INSTALL_PATH))
+        return NUMASLAB_MALLOC_INSTALL_PATH;
+    return NULL;
+}
+
+/* LD_PRELOAD = lib, then the existing value (unless it already has lib). */
+static void set_preload(const char *lib, int verbose)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char *val;
+
+    if (old && old[0]) {
+        size_t ll = strlen(lib);
+        const char *p = old;
+        while ((p = strstr(p, lib)) != NULL) {
+            int start = p == old || p[-1] == ':' || p[-1] == ' ';
+            int end = p[ll] == '\0' || p[ll] == ':' || p[ll] == ' ';
+            if (start && end)
+                return; /* already preloaded */
+            p += ll;
+        }
+        if (asprintf(&val, "%s:%s", lib, old) < 0)
+            die("out of memory");
+    } else {
+        val = strdup(lib);
+        if (!val)
+            die("out of memory");
+    }
+    if (setenv("LD_PRELOAD", val, 1) != 0)
+        die("cannot set LD_PRELOAD: %s", strerror(errno));
+    if (verbose)
+        fprintf(stderr, "%s: LD_PRELOAD=%s\n", prog, val);
+    free(val);
+}
+
+/* Bind this process (and so the program) to the CPUs of `nodes`. */
+static void bind_cpus(const char *arg)
+{
+    nslab_nodeset_t set;
+    cpu_set_t *cpus, *allowed;
+    const struct topology *t = topology_get();
+    size_t sz;
+    int ncpu = t->nr_cpus > 0 ? t->nr_cpus : 1, any = 0;
+
+    if (nslab_nodeset_parse(arg, &set) != 0 || nslab_nodeset_count(&set) == 0)
+        die("--cpunodebind=%s: bad node list (expected all, 1, 0-3, 0,2-3)", arg);
+    if (strcmp(arg, "all") == 0)
+        set = t->cpu;
+    cpus = CPU_ALLOC(ncpu);
+    allowed = CPU_ALLOC(ncpu);
+    if (!cpus || !allowed)
+        die("out of memory");
+    sz = CPU_ALLOC_SIZE(ncpu);
+    CPU_ZERO_S(sz, cpus);
+    if (sched_getaffinity(0, sz, allowed) != 0)
+        die("sched_getaffinity: %s", strerror(errno));
+    for (int n = nslab_nodeset_next(&set, 0); n >= 0;
+         n = nslab_nodeset_next(&set, n + 1)) {
+        nslab_node_info_t info;
+        int rc = nslab_node_info(n, &info);
+        if (rc == -EINVAL)
+            die("--cpunodebind: node %d does not exist", n);
+        if (rc != 0 || !info.online)
+            die("--cpunodebind: node %d is offline", n);
+        if (!info.has_cpus)
+            die("--cpunodebind: node %d has no CPUs", n);
+        for (int c = 0; c < ncpu; c++) {
+            if (t->cpu_node[c] == n && CPU_ISSET_S(c, sz, allowed)) {
+                CPU_SET_S(c, sz, cpus);
+                any = 1;
+            }
+        }
+    }
+    if (!any)
+        die("--cpunodebind=%s: none of these nodes' CPUs is allowed by the cpuset",
+            arg);
+    if (sched_setaffinity(0, sz, cpus) != 0)
+        die("--cpunodebind=%s: sched_setaffinity: %s", arg, strerror(errno));
+    CPU_FREE(cpus);
+    CPU_FREE(allowed);
+}
+
+/* The process policy matching the allocator's (numactl's behaviour). */
+static void set_process_policy(const struct menv_policy *p)
+{
+    int mode, err;
+    nslab_nodeset_t none;
+
+    switch (p->mode) {
+    case MENV_BIND: mode = MPOL_BIND; break;
+    case MENV_PREFERRED: mode = MPOL_PREFERRED; break;
+    case MENV_INTERLEAVE: mode = MPOL_INTERLEAVE; break;
+    case MENV_LOCAL: mode = MPOL_LOCAL; break;
+    default: return; /* weighted: the allocator only (see --help) */
+    }
+    nslab_nodeset_zero(&none);
+    err = os_set_mempolicy(mode, 0, p->mode == MENV_LOCAL ? &none : &p->nodes);
+    if (err)
+        die("set_mempolicy: %s", strerror(err));
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_STATS = 256, OPT_HEAP_ONLY };
+    static const struct option opts[] = {
+        { "membind", required_argument, NULL, 'm' },
+        { "preferred", required_argument, NULL, 'p' },
+        { "interleave", required_argument, NULL, 'i' },
+        { "weighted", required_argument, NULL, 'w' },
+        { "localalloc", no_argument, NULL, 'l' },
+        { "cpunodebind", required_argument, NULL, 'N' },
+        { "stats", no_argument, NULL, OPT_STATS },
+        { "verbose", no_argument, NULL, 'v' },
+        { "heap-only", no_argument, NULL, OPT_HEAP_ONLY },
+        { "hardware", no_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *policy_opt = NULL, *cpunodes = NULL;
+    char policy[4096];
+    int stats = 0, verbose = 0, heap_only = 0, hardware = 0, c;
+
+    policy[0] = '\0';
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+m:p:i:w:lN:vHh", opts, NULL)) != -1) {
+        const char *prefix = NULL;
+        switch (c) {
+        case 'm': prefix = "bind:"; break;
+        case 'p': prefix = "preferred:"; break;
+        case 'i': prefix = "interleave:"; break;
+        case 'w': prefix = "weighted:"; break;
+        case 'l': prefix = "local"; break;
+        case 'N': cpunodes = optarg; break;
+        case OPT_STATS: stats = 1; break;
+        case 'v': verbose = 1; break;
+        case OPT_HEAP_ONLY: heap_only = 1; break;
+        case 'H': hardware = 1; break;
+        case 'h': help(); return 0;
+        case ':':
+            fprintf(stderr, "%s: option %s needs a value\n", prog, argv[optind - 1]);
+            usage_short(stderr);
+            return 2;
+        default:
+            fprintf(stderr, "%s: unknown option %s\n", prog, argv[optind - 1]);
+            usage_short(stderr);
+            return 2;
+        }
+        if (prefix) {
+            const char *name = argv[optind - 1];
+            if (policy_opt)
+                die("%s and %s both set a policy: choose one", policy_opt, name);
+            policy_opt = name;
+            if (c == 'l')
+                snprintf(policy, sizeof policy, "local");
+            else if ((size_t)snprintf(policy, sizeof policy, "%s%s", prefix,
+                                      optarg) >= sizeof policy)
+                die("%s: value too long", name);
+        }
+    }
+
+    if (hardware) {
+        if (nslab_topology_print(stdout) != 0)
+            die("cannot print the topology (%s)", strerror(errno));
+        return 0;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "%s: no program to run\n", prog);
+        usage_short(stderr);
+        return 2;
+    }
+    if (nslab_init() != 0 && verbose)
+        fprintf(stderr, "%s: warning: NUMA topology not found; one node assumed\n",
+                prog);
+
+    /* Validate with the allocator's own parser, so what we set is what it
+     * will accept. */
+    if (policy[0]) {
+        struct menv_policy p;
+        char why[160];
+        if (menv_parse_policy(policy, &p, why, sizeof why) != 0)
+            die("%s: %s", policy_opt, why);
+        if (!heap_only)
+            set_process_policy(&p);
+        if (setenv("NUMASLAB_POLICY", policy, 1) != 0)
+            die("cannot set NUMASLAB_POLICY: %s", strerror(errno));
+        if (verbose)
+            fprintf(stderr, "%s: NUMASLAB_POLICY=%s%s\n", prog, policy,
+                    heap_only || p.mode == MENV_WEIGHTED
+                        ? " (process memory policy unchanged)"
+                        : " (and the process memory policy)");
+    }
+    if (cpunodes)
+        bind_cpus(cpunodes);
+    if (stats && setenv("NUMASLAB_STATS", "1", 1) != 0)
+        die("cannot set NUMASLAB_STATS: %s", strerror(errno));
+    if (verbose && setenv("NUMASLAB_VERBOSE", "1", 1) != 0)
+        die("cannot set NUMASLAB_VERBOSE: %s", strerror(errno));
+
+    char tried[PATH_MAX * 4];
+    const char *lib = find_library(tried, sizeof tried);
+    if (!lib)
+        die("cannot find libnumaslab-malloc (looked at: %s); set NUMASLAB_MALLOC_LIB",
+            tried);
+    set_preload(lib, verbose);
+
+    execvp(argv[optind], &argv[optind]);
+    die("cannot run %s: %s", argv[optind], strerror(errno));
+}
