@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <pthread.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -493,53 +494,101 @@ NSLAB_API int nslab_audit(FILE *out);
 typedef struct nslab_pool nslab_pool_t;
 typedef struct nslab_poolset nslab_poolset_t;
 
-#define NSLAB_POOL_DEBUG 0x1u /* detect double puts (per-buffer state) */
+/* A pool holds fixed-size buffers on one node: mapped under MPOL_BIND to
+ * the node and prefaulted before any is handed out.  Each thread has its
+ * own cache of each pool (up to 255 threads at a time; later threads use a
+ * locked path): a get or put that hits it takes no lock and no atomic
+ * read-modify-write.  A miss moves half a cache from or to the pool's
+ * common stack.  Buffers parked in one thread's cache are not seen by
+ * another thread's get until that thread's cache overflows, it calls
+ * nslab_pool_cache_flush(), or it exits (exit flushes every cache). */
+
+#define NSLAB_POOL_DEBUG 0x1u    /* detect double puts (a state byte per
+                                    buffer; slower puts) */
+#define NSLAB_POOL_NO_CACHE 0x2u /* no per-thread caches: every get and put
+                                    takes the pool's lock */
 
 typedef struct nslab_pool_opts {
     size_t elt_size;       /* buffer size, > 0 */
-    size_t align;          /* power of two, 0 = 64 (a cache line) */
-    size_t count;          /* buffers created (and prefaulted) up front */
+    size_t align;          /* power of two <= NSLAB_MAX_ALIGN, 0 = 64 (a
+                              cache line); buffers are elt_size rounded up
+                              to it apart */
+    size_t count;          /* buffers created (and prefaulted) up front, > 0 */
     size_t max_count;      /* grow up to this many; 0 = count (fixed) */
-    unsigned cache_size;   /* per-thread cache capacity, 0 = default */
+    unsigned cache_size;   /* per-thread cache capacity (<= 1024), 0 = 64
+                              or max_count / 8 when smaller (0 then means
+                              no cache) */
     unsigned flags;        /* NSLAB_POOL_* */
-    nslab_prefault_t prefault;
-    void (*ctor)(void *buf, size_t idx, void *arg); /* optional, per buffer */
+    nslab_prefault_t prefault; /* for each segment of buffers, as regions */
+    void (*ctor)(void *buf, size_t idx, void *arg); /* optional: called once
+                              per buffer when it is created (at creation or
+                              growth), idx = 0 .. max_count-1; it must not
+                              call back into this pool */
     void *ctor_arg;
 } nslab_pool_opts_t;
 
 /* Create a pool of fixed-size buffers on `node` (or NSLAB_NODE_LOCAL).
- * Capacity for max_count buffers is reserved on the node at creation.
+ * Capacity for max_count buffers is reserved on the node at creation (the
+ * capacity ledger of nslab_region_create), so growth never meets an OOM
+ * kill; `count` buffers are committed now, the rest on demand.
  * Errors (NULL, errno): EINVAL (NULL opts, elt_size 0, bad align, count 0,
- * max_count < count), ENODEV, EXDEV (as numa_malloc_on), ENOMEM (the node
- * cannot hold max_count buffers). */
+ * max_count < count, cache_size > 1024, unknown flags or prefault; node < 0
+ * other than NSLAB_NODE_LOCAL, node >= nslab_node_count()), ENODEV (node
+ * offline or without memory), EXDEV (node outside the cpuset), ENOMEM (the
+ * node cannot hold max_count buffers; more than 2^32-1 buffers; size
+ * overflow). */
 NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opts);
 
-/* Destroy a pool.  Returns 0, -EBUSY if buffers are still out (the pool is
- * left intact), or -EINVAL. */
+/* Destroy a pool.  Buffers in threads' caches count as returned.  Must not
+ * run while other threads use the pool.  Returns 0, -EBUSY if buffers are
+ * still out or a thread waits in nslab_pool_get_wait (the pool is left
+ * intact), or -EINVAL (NULL, not a live pool). */
 NSLAB_API int nslab_pool_destroy(nslab_pool_t *p);
 
-/* Take one buffer.  NULL with errno ENOENT when the pool is empty (and at its
- * cap). */
+/* Take one buffer.  The pool grows (up to max_count) when its common stack
+ * is empty.  Never blocks on an empty pool.
+ * Errors (NULL, errno): ENOENT (empty and at its cap; buffers may sit in
+ * other threads' caches), EINVAL (NULL p), ENOMEM (growth could not map its
+ * reserved memory: only if another process took it meanwhile). */
 NSLAB_API void *nslab_pool_get(nslab_pool_t *p);
 
-/* Take one buffer, waiting up to timeout_ms (-1 = forever) for a put.
- * NULL with errno ETIMEDOUT. */
+/* Take one buffer, waiting up to timeout_ms (-1 = forever, 0 = no wait)
+ * for a put.  While a thread waits, puts bypass the caches so the waiter is
+ * served.  Errors (NULL, errno): ETIMEDOUT, EINVAL (NULL p, timeout < -1),
+ * ENOMEM (as nslab_pool_get). */
 NSLAB_API void *nslab_pool_get_wait(nslab_pool_t *p, int timeout_ms);
 
-/* Return a buffer to its pool (p may be NULL: found from the pointer).
- * Returns 0, or -EINVAL (not a buffer of p / of any pool; nothing changed),
- * -EALREADY (double put, NSLAB_POOL_DEBUG only). */
+/* Return a buffer to its pool (p may be NULL: found from the pointer in
+ * O(1)).  Any thread may put any buffer; a put by a thread on another node
+ * than the pool's counts as a remote put.
+ * Returns 0, or -EINVAL (not the start of a buffer of p / of any pool;
+ * nothing changed), -EALREADY (double put, NSLAB_POOL_DEBUG only; nothing
+ * changed).  Without NSLAB_POOL_DEBUG a double put is not detected and
+ * corrupts the pool's accounting (nslab_pool_audit reports it). */
 NSLAB_API int nslab_pool_put(nslab_pool_t *p, void *buf);
 
 /* All-or-nothing bulk operations: either all n buffers are taken/returned
- * and n is returned, or none and a negative errno (-ENOENT, -EINVAL). */
+ * and n is returned, or none and a negative errno.
+ * get_bulk: -ENOENT (fewer than n free, the pool grown to its cap), -EINVAL
+ * (NULL p, NULL bufs, n > INT_MAX), -ENOMEM (as nslab_pool_get).
+ * put_bulk: p may be NULL (then every buffer must belong to the first one's
+ * pool); -EINVAL (any pointer not a buffer of that pool: none is returned),
+ * -EALREADY (NSLAB_POOL_DEBUG: any buffer not out, or twice in bufs). */
 NSLAB_API int nslab_pool_get_bulk(nslab_pool_t *p, void **bufs, unsigned n);
 NSLAB_API int nslab_pool_put_bulk(nslab_pool_t *p, void *const *bufs, unsigned n);
 
-/* The pool a buffer belongs to, or NULL (EINVAL). */
+/* Give the calling thread's cached buffers of p back to p's common stack
+ * (done for every pool when a thread exits). */
+NSLAB_API void nslab_pool_cache_flush(nslab_pool_t *p);
+
+/* The pool a buffer belongs to, or NULL (EINVAL: not the start of a pool
+ * buffer). */
 NSLAB_API nslab_pool_t *nslab_pool_of(const void *buf);
+/* The pool's node, or -EINVAL. */
 NSLAB_API int nslab_pool_node(const nslab_pool_t *p);
 
+/* Per-pool counters (buffers, not calls).  Set `size` and `version` as for
+ * nslab_node_stats_t. */
 typedef struct nslab_pool_stats {
     uint32_t size;
     uint32_t version;
@@ -547,25 +596,67 @@ typedef struct nslab_pool_stats {
     uint64_t total;        /* buffers created */
     uint64_t free;         /* in the pool or in caches */
     uint64_t in_use;       /* handed out */
-    uint64_t cache_hits;
-    uint64_t cache_misses;
+    uint64_t cache_hits;   /* gets and puts served by a thread's cache */
+    uint64_t cache_misses; /* gets and puts through the common stack */
     uint64_t remote_puts;  /* puts by threads on another node */
-    uint64_t migrations;   /* gets that noticed the thread moved node */
+    uint64_t migrations;   /* pool-set gets whose refill found the thread on
+                              a new node and were served here */
+    uint64_t max_count;
+    uint64_t elt_size;
+    uint64_t cache_size;   /* per-thread capacity, 0 = no caches */
+    uint64_t cached;       /* of `free`, in threads' caches */
+    uint64_t gets;         /* buffers handed out, ever */
+    uint64_t puts;         /* buffers returned, ever */
+    uint64_t segments;     /* SEG_POOL mappings */
+    uint64_t bytes_committed; /* bytes mapped for buffers */
+    uint64_t bytes_reserved;  /* capacity still reserved for growth */
 } nslab_pool_stats_t;
 
+/* Read p's counters: per-thread counters merged on read, a snapshot (not
+ * atomic across fields while threads work).  Returns 0, or -EINVAL (bad p,
+ * NULL out, size < 8, unknown version). */
 NSLAB_API int nslab_pool_stats(const nslab_pool_t *p, nslab_pool_stats_t *out);
+/* Print p's counters (three lines; out NULL = stderr).  0, -EINVAL, -EIO. */
 NSLAB_API int nslab_pool_print(const nslab_pool_t *p, FILE *out);
-/* Prove no buffer is lost or duplicated.  Returns 0 or -EFAULT. */
+/* Prove no buffer is lost or duplicated: every buffer is in the pool's
+ * stack, in exactly one thread's cache, or out (handed out minus returned),
+ * each once; with NSLAB_POOL_DEBUG each buffer's state agrees.  Needs the
+ * pool quiescent (no get/put running on it).  Returns 0, -EFAULT (and
+ * prints what, when `out` is non-NULL), -EINVAL, -ENOMEM. */
 NSLAB_API int nslab_pool_audit(nslab_pool_t *p, FILE *out);
 
-/* One pool per node with memory (allowed by the cpuset), all of one shape. */
+/* One pool per node with memory allowed by the cpuset, all of one shape
+ * (capacity reserved on every node; ENOMEM if any node cannot hold it).
+ * Errors (NULL, errno): as nslab_pool_create, ENODEV (no allowed node). */
 NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts);
+/* Destroy the set and its pools: 0, -EBUSY (a pool has buffers out; nothing
+ * destroyed), -EINVAL. */
 NSLAB_API int nslab_poolset_destroy(nslab_poolset_t *s);
-/* The pool of the calling thread's local node. */
+/* The pool of the calling thread's local node (or the nearest pool). */
 NSLAB_API nslab_pool_t *nslab_poolset_local(nslab_poolset_t *s);
+/* The pool of `node`, or NULL: EINVAL (bad s or node), ENODEV (no pool). */
 NSLAB_API nslab_pool_t *nslab_poolset_pool(nslab_poolset_t *s, int node);
+/* A buffer from the pool of the calling thread's node.  The thread's node
+ * is re-read at each cache refill, so a thread that moved to another node
+ * is served from that node's pool from its next refill on (counted in the
+ * new pool's `migrations`).  Errors: as nslab_pool_get. */
 NSLAB_API void *nslab_poolset_get(nslab_poolset_t *s);
+/* Return a buffer to its own pool: 0, -EINVAL (not a buffer of the set),
+ * -EALREADY (debug double put). */
 NSLAB_API int nslab_poolset_put(nslab_poolset_t *s, void *buf);
+
+/* Workers.  nslab_worker_bind binds the calling thread to `node`'s CPUs
+ * and returns the pool of the set that serves that node (its own, or for a
+ * memoryless node the nearest node with memory).  nslab_worker_start starts
+ * a thread that binds itself to `node` and then runs fn(pool, arg); the
+ * thread's return value is fn's (join it with pthread_join).
+ * Errors (NULL / negative, errno): EINVAL (NULL argument, bad node), ENODEV
+ * (node without CPUs), EXDEV (none of its CPUs allowed), EAGAIN and
+ * pthread_create's errors. */
+NSLAB_API nslab_pool_t *nslab_worker_bind(int node, nslab_poolset_t *s);
+NSLAB_API int nslab_worker_start(pthread_t *thread, int node, nslab_poolset_t *s,
+                                 void *(*fn)(nslab_pool_t *pool, void *arg),
+                                 void *arg);
 
 /* Bind the calling thread to `node`'s CPUs (sched_setaffinity).  Returns 0,
  * -EINVAL, -ENODEV (node without CPUs), -EXDEV (CPUs not allowed). */

@@ -1,0 +1,284 @@
+/*
+ * pool/pool.h - private interface of pool/: per-node pools of fixed-size
+ * buffers with per-thread caches (the DPDK mempool use case).
+ *
+ * Pieces, one file each:
+ *   pool.c     create / destroy, segment layout, growth, pointer -> buffer
+ *   slot.c     thread slots (a small per-thread id that indexes every pool's
+ *              cache array) and the registry of live pools
+ *   pcache.c   get / put / bulk / get_wait: the cache fast paths and the
+ *              common stack behind them
+ *   poolset.c  one pool per node, served by the calling thread's node
+ *   worker.c   threads bound to a node's CPUs and handed its pool
+ *   pstats.c   statistics, printer, audit
+ *
+ * Memory.  Buffers live in SEG_POOL segments (arena/segment.h) mapped by
+ * region_segment_map() under MPOL_BIND to the pool's node and prefaulted.
+ * A segment starts with struct pool_seg; its buffers follow at bufs_off and
+ * every buffer *starts* in the segment's first SEG_SIZE bytes, so a pointer
+ * finds its segment by masking, its pool from the header, and its index by
+ * exact division (a multiply, see pool_seg_index()).  Metadata (struct
+ * nslab_pool, the caches, the common stack, the segment table, the debug
+ * state bytes) is one os_map()ping, never malloc.
+ *
+ * Lock order: grow_lock -> registry_lock (slot.c) -> pool->lock.
+ *   registry_lock  the list of live pools and the slot allocator; held by a
+ *                  thread's exit destructor while it flushes that thread's
+ *                  caches, and by destroy while it checks and unlinks a pool.
+ *   pool->lock     the common stack (stack, nfree), total, nsegs/segs,
+ *                  waiters and the u_* counters; cond signals puts to
+ *                  get_wait.
+ *   grow_lock      serialises growth so one segment is mapped at a time,
+ *                  without holding pool->lock (mapping takes milliseconds and
+ *                  the constructor is user code).
+ * A cache (struct pool_cache) belongs to the thread holding its slot: only
+ * that thread writes it, with no lock and no atomic read-modify-write (plain
+ * loads, relaxed atomic stores so readers of statistics are not racy); the
+ * slot changes hands only under registry_lock, after the exit destructor
+ * emptied it.  Other threads read a cache's len and counters relaxed
+ * (statistics: a snapshot); the audit reads its contents and so needs the
+ * pool quiescent.
+ */
+#ifndef NSLAB_POOL_H
+#define NSLAB_POOL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "numaslab.h"
+#include "segment.h"
+
+#define POOL_MAGIC 0x504f4f4cu    /* "POOL" */
+#define POOLSET_MAGIC 0x50534554u /* "PSET" */
+
+/* Thread slots: slot 0 is "no cache" (every pool's slot-0 cache has cap 0,
+ * so its fast paths always miss); slots 1 .. POOL_MAX_SLOTS-1 are handed to
+ * threads on their first slow-path call.  Threads beyond that use the
+ * locked, uncached path. */
+#define POOL_MAX_SLOTS 256
+#define POOL_CACHE_DEFAULT 64u   /* per-thread cache capacity (buffers) */
+#define POOL_CACHE_MAX 1024u
+#define POOL_ALIGN_DEFAULT 64u
+#define POOL_MAX_BUFFERS UINT32_MAX
+
+/* Debug state of a buffer (NSLAB_POOL_DEBUG): one byte per buffer. */
+enum pool_state {
+    POOL_ST_NONE = 0, /* not created yet */
+    POOL_ST_FREE = 1, /* in the common stack or a cache */
+    POOL_ST_OUT = 2   /* handed out */
+};
+
+/* pool->slow bits: a put whose pool has any set takes the slow path. */
+#define POOL_SLOW_DEBUG 0x1u   /* NSLAB_POOL_DEBUG: state bytes to check */
+#define POOL_SLOW_WAITERS 0x2u /* get_wait sleepers: puts go to the stack */
+
+/* The header of a pool segment.  Invariants: hdr.kind == SEG_POOL; buffers
+ * i < nbufs start at base + i * pool->stride, all < (char *)this + SEG_SIZE;
+ * global index of buffer i is first + i.  Immutable while registered. */
+struct pool_seg {
+    struct seg_hdr hdr;     /* first: kind SEG_POOL, node, map_size */
+    struct nslab_pool *pool;
+    char *base;             /* first buffer */
+    uint64_t inv;           /* inverse of (stride >> shift) modulo 2^64 */
+    uint32_t nbufs;
+    uint32_t first;
+    uint32_t shift;         /* ctz(stride) */
+    uint32_t reserved;
+};
+
+/* A thread's cache of one pool: a stack, objs[len-1] the hottest buffer,
+ * objs[0] the coldest.  Invariant: len <= cap; cap is 0 for slot 0 and for
+ * pools without caches (then every slot aliases one zero cache).  Counters
+ * count buffers. */
+struct pool_cache {
+    uint32_t len;
+    uint32_t cap;
+    uint64_t get_hit;      /* buffers given from the cache */
+    uint64_t put_hit;      /* buffers returned into the cache */
+    uint64_t get_miss;     /* buffers given through the common stack */
+    uint64_t put_miss;     /* buffers returned through the common stack */
+    uint64_t remote_puts;  /* puts by this thread while on another node */
+    uint64_t pad[2];
+    void *objs[];
+} __attribute__((aligned(64)));
+
+/* A pool.  Invariants (under lock, caches quiescent):
+ *   nfree + sum(cache len) + out == total <= max_count
+ *   out == sum(get_*) + u_get - sum(put_*) - u_put (buffers, all slots)
+ *   every buffer is in exactly one of: stack[0..nfree), a cache, out;
+ *   with NSLAB_POOL_DEBUG, state[i] == POOL_ST_OUT exactly for those out. */
+struct nslab_pool {
+    /* read-mostly: the fast paths read only this line and their cache */
+    uint32_t magic;
+    uint32_t slow;          /* POOL_SLOW_*: relaxed atomic */
+    int32_t node;
+    uint32_t flags;         /* NSLAB_POOL_* */
+    char *caches;           /* slot s's cache: caches + s * cache_stride */
+    size_t cache_stride;    /* 0 when the pool has no caches */
+    uint32_t cache_cap;
+    uint32_t per_seg;       /* buffers in a full segment */
+    size_t stride;          /* elt_size rounded up to align */
+    size_t elt_size;
+    size_t align;
+    size_t bufs_off;        /* first buffer's offset in a segment */
+
+    pthread_mutex_t lock __attribute__((aligned(64)));
+    pthread_cond_t cond;    /* CLOCK_MONOTONIC; signalled on puts when waiters */
+    uint32_t nfree;         /* depth of the common stack */
+    uint32_t total;         /* buffers created */
+    uint32_t waiters;       /* threads in get_wait */
+    uint32_t nsegs;
+    uint64_t u_get, u_put;  /* buffers through slot 0 (uncached threads) */
+    uint64_t u_remote;      /* remote puts through slot 0 */
+    uint64_t dropped;       /* puts refused by a full stack (double puts
+                               that escaped the debug check): audit fails */
+    uint64_t migrations;    /* atomic (relaxed RMW, slow path only) */
+    size_t committed;       /* bytes of segments mapped */
+    size_t reserved;        /* bytes of capacity still reserved */
+
+    void **stack;           /* [max_count]: the common stack */
+    struct pool_seg **segs; /* [max_segs], in index order */
+    uint8_t *state;         /* [max_count] with NSLAB_POOL_DEBUG, else NULL */
+    uint32_t max_count;
+    uint32_t count;
+    uint32_t max_segs;
+    nslab_prefault_t prefault;
+    void (*ctor)(void *buf, size_t idx, void *arg);
+    void *ctor_arg;
+    pthread_mutex_t grow_lock;
+    size_t meta_size;       /* bytes of this mapping */
+
+    /* registry of live pools (slot.c), under registry_lock */
+    struct nslab_pool *reg_next, *reg_prev;
+};
+
+/* What the calling thread knows about itself. */
+struct pool_thread {
+    uint32_t slot;     /* 0 = no cache */
+    int32_t node;      /* local node at the last slow path, -1 unknown */
+    int32_t set_node;  /* node whose pool the last poolset get used */
+    uint32_t state;    /* POOL_THR_* */
+};
+#define POOL_THR_NEW 0      /* no slot asked yet */
+#define POOL_THR_ATTACHED 1 /* slot asked (maybe 0: none left) */
+#define POOL_THR_EXITED 2   /* exit destructor ran: stay uncached */
+
+extern __thread struct pool_thread pool_self
+    __attribute__((tls_model("initial-exec")));
+
+static inline struct pool_cache *pool_cache_of(const struct nslab_pool *p,
+                                               uint32_t slot)
+{
+    return (struct pool_cache *)(p->caches + (size_t)slot * p->cache_stride);
+}
+
+/* Owner-only counter / length updates: a plain add, stored relaxed so
+ * statistics readers on other threads are not a data race. */
+static inline void pool_set32(uint32_t *x, uint32_t v)
+{
+    __atomic_store_n(x, v, __ATOMIC_RELAXED);
+}
+static inline void pool_add64(uint64_t *x, uint64_t v)
+{
+    __atomic_store_n(x, *x + v, __ATOMIC_RELAXED);
+}
+
+/* The pool segment holding buf, or NULL (not the library's, not a pool's). */
+static inline struct pool_seg *pool_seg_of(const void *buf)
+{
+    struct seg_hdr *h = seg_lookup_inline(buf);
+    if (__builtin_expect(!h || h->kind != SEG_POOL, 0))
+        return NULL;
+    return (struct pool_seg *)h;
+}
+
+/* Index of buf within segment s, or UINT32_MAX if buf is not on a buffer
+ * boundary of s.  Exact division by multiplication: stride = d << shift with
+ * d odd; for x = off >> shift, x * inv(d) mod 2^64 equals x / d when d
+ * divides x, and is > UINT64_MAX / d otherwise (the map x -> x * inv is a
+ * bijection taking the multiples of d onto [0, UINT64_MAX / d]).  Since
+ * nbufs - 1 <= UINT64_MAX / d, "q < nbufs" tests both.  A pointer below
+ * base wraps to a huge x, which is no small multiple of d. */
+static inline uint32_t pool_seg_index(const struct pool_seg *s, const void *buf)
+{
+    uintptr_t off = (uintptr_t)buf - (uintptr_t)s->base;
+    if (__builtin_expect(off & (((uintptr_t)1 << s->shift) - 1), 0))
+        return UINT32_MAX;
+    uint64_t q = (uint64_t)(off >> s->shift) * s->inv;
+    return q < s->nbufs ? (uint32_t)q : UINT32_MAX;
+}
+
+/* pool.c */
+int pool_grow(struct nslab_pool *p, uint32_t need);
+void *pool_buf_at(const struct nslab_pool *p, uint32_t idx);
+/* Global index of buf in p, or UINT32_MAX when buf is not a buffer of p. */
+uint32_t pool_index_of(const struct nslab_pool *p, const void *buf);
+int pool_check(const struct nslab_pool *p); /* 0 or EINVAL (magic) */
+
+/* slot.c */
+void pool_thread_attach(void);      /* get a slot (or 0) on first use */
+int pool_thread_refresh(void);      /* pool_self.node = local node, returned */
+void pool_registry_add(struct nslab_pool *p);
+/* Under registry_lock: if fn(p) returns 0, unlink p.  Returns fn's value.
+ * Lets destroy check "no buffer out" with no thread exit flushing into p. */
+int pool_registry_remove_if(struct nslab_pool *p, int (*fn)(struct nslab_pool *));
+void pool_registry_lock(void);
+void pool_registry_unlock(void);
+
+/* pcache.c */
+void *pool_get_slow(struct nslab_pool *p);
+int pool_put_slow(struct nslab_pool *p, struct pool_seg *s, void *buf);
+/* Push n buffers onto p's common stack; caller holds p->lock.  Wakes
+ * get_wait sleepers. */
+void pool_stack_push(struct nslab_pool *p, void *const *bufs, uint32_t n);
+/* Flush slot's cache of p entirely to the common stack (takes p->lock). */
+void pool_cache_drain(struct nslab_pool *p, uint32_t slot);
+
+/* poolset.c: the pool a thread whose local node is `node` is served by. */
+struct nslab_pool *poolset_route(nslab_poolset_t *s, int node);
+
+/* pstats.c */
+uint32_t pool_cached_total(const struct nslab_pool *p); /* sum of cache len */
+
+/* The fast paths, shared by pcache.c and poolset.c. */
+static inline void *pool_get_inline(struct nslab_pool *p)
+{
+    struct pool_cache *c = pool_cache_of(p, pool_self.slot);
+    uint32_t n = c->len;
+    if (__builtin_expect(n != 0 && !(p->flags & NSLAB_POOL_DEBUG), 1)) {
+        void *b = c->objs[n - 1];
+        pool_set32(&c->len, n - 1);
+        pool_add64(&c->get_hit, 1);
+        return b;
+    }
+    return pool_get_slow(p);
+}
+
+/* 0, or a negative errno (-EINVAL: not a buffer of `want` / of any pool;
+ * -EALREADY: debug double put).  Sets no errno. */
+static inline int pool_put_inline(struct nslab_pool *want, void *buf)
+{
+    struct pool_seg *s = pool_seg_of(buf);
+    if (__builtin_expect(!s, 0))
+        return -EINVAL;
+    struct nslab_pool *p = s->pool;
+    if (__builtin_expect((want && want != p) || pool_seg_index(s, buf) == UINT32_MAX, 0))
+        return -EINVAL;
+    if (__builtin_expect(__atomic_load_n(&p->slow, __ATOMIC_RELAXED) != 0, 0))
+        return pool_put_slow(p, s, buf);
+    struct pool_cache *c = pool_cache_of(p, pool_self.slot);
+    uint32_t n = c->len;
+    if (__builtin_expect(n < c->cap, 1)) {
+        c->objs[n] = buf;
+        pool_set32(&c->len, n + 1);
+        pool_add64(&c->put_hit, 1);
+        if (__builtin_expect(pool_self.node != p->node, 0))
+            pool_add64(&c->remote_puts, 1);
+        return 0;
+    }
+    return pool_put_slow(p, s, buf);
+}
+
+#endif /* NSLAB_POOL_H */

@@ -1,0 +1,134 @@
+/*
+ * pool/slot.c - thread slots and the registry of live pools.
+ *
+ * Pools are dynamic objects, so a thread cannot keep "its cache of pool P"
+ * in thread-local storage without a lookup.  As DPDK does with lcore ids,
+ * each thread gets a small slot number on its first slow-path call, and
+ * every pool has an array of caches indexed by slot: the fast path is
+ * p->caches + slot * stride, no lookup, no lock.  Slot 0 means "no cache"
+ * (its cache has capacity 0, so the fast paths always fall to the locked
+ * path); threads get it when all POOL_MAX_SLOTS - 1 slots are taken, or
+ * after their exit destructor ran.
+ *
+ * A slot is given back at thread exit by a pthread key destructor that
+ * first flushes the thread's cache in every live pool into that pool's
+ * common stack, so no buffer is stranded in a dead thread's cache and the
+ * next owner of the slot starts with empty caches.  (The main thread's
+ * destructors do not run at exit(); the process ends anyway.  After fork
+ * the child keeps the slots of threads that no longer exist, and their
+ * cached buffers stay counted as free in caches.)
+ *
+ * Lock: registry_lock protects the pool list (reg_next/reg_prev) and
+ * slot_used[].  It is taken before any pool->lock.  pool_self is the
+ * calling thread's own and needs none.
+ */
+#include "pool.h"
+
+#include "topology.h"
+
+__thread struct pool_thread pool_self
+    __attribute__((tls_model("initial-exec"))) = {
+        .slot = 0, .node = -1, .set_node = -1, .state = POOL_THR_NEW};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nslab_pool *registry;       /* live pools */
+static uint8_t slot_used[POOL_MAX_SLOTS]; /* [0] is never handed out */
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static pthread_key_t slot_key;
+static int key_ok;
+
+void pool_registry_lock(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+
+void pool_registry_unlock(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+}
+
+void pool_registry_add(struct nslab_pool *p)
+{
+    pthread_mutex_lock(&registry_lock);
+    p->reg_prev = NULL;
+    p->reg_next = registry;
+    if (registry)
+        registry->reg_prev = p;
+    registry = p;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+int pool_registry_remove_if(struct nslab_pool *p, int (*fn)(struct nslab_pool *))
+{
+    pthread_mutex_lock(&registry_lock);
+    int e = fn(p);
+    if (e == 0) {
+        if (p->reg_prev)
+            p->reg_prev->reg_next = p->reg_next;
+        else
+            registry = p->reg_next;
+        if (p->reg_next)
+            p->reg_next->reg_prev = p->reg_prev;
+        p->reg_next = p->reg_prev = NULL;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return e;
+}
+
+/* Thread exit: empty this slot's cache in every pool, then free the slot. */
+static void slot_exit(void *v)
+{
+    uint32_t slot = (uint32_t)(uintptr_t)v;
+    pthread_mutex_lock(&registry_lock);
+    for (struct nslab_pool *p = registry; p; p = p->reg_next)
+        if (p->cache_stride)
+            pool_cache_drain(p, slot);
+    slot_used[slot] = 0;
+    pthread_mutex_unlock(&registry_lock);
+    pool_self.slot = 0;
+    pool_self.state = POOL_THR_EXITED;
+}
+
+static void key_init(void)
+{
+    key_ok = pthread_key_create(&slot_key, slot_exit) == 0;
+}
+
+void pool_thread_attach(void)
+{
+    struct pool_thread *t = &pool_self;
+    if (t->state != POOL_THR_NEW)
+        return;
+    t->state = POOL_THR_ATTACHED;
+    pthread_once(&key_once, key_init);
+    if (!key_ok)
+        return; /* no destructor: stay uncached rather than strand buffers */
+    uint32_t slot = 0;
+    pthread_mutex_lock(&registry_lock);
+    for (uint32_t i = 1; i < POOL_MAX_SLOTS; i++) {
+        if (!slot_used[i]) {
+            slot_used[i] = 1;
+            slot = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (!slot)
+        return;
+    if (pthread_setspecific(slot_key, (void *)(uintptr_t)slot) != 0) {
+        pthread_mutex_lock(&registry_lock);
+        slot_used[slot] = 0;
+        pthread_mutex_unlock(&registry_lock);
+        return;
+    }
+    t->slot = slot;
+}
+
+int pool_thread_refresh(void)
+{
+    int n = topology_local_node();
+    if (n < 0)
+        n = 0; /* no node with memory: pools cannot exist anyway */
+    pool_self.node = n;
+    return n;
+}
