@@ -1,0 +1,267 @@
+/*
+ * arena/alloc.c - allocation entry points of the arenas: numa_malloc_on,
+ * numa_malloc_local, nslab_calloc_on, nslab_aligned_alloc_on,
+ * nslab_realloc, and the slow path behind the inline fast path (arena.h).
+ *
+ * Slow path, in order:
+ *   1. validate (size 0 -> EINVAL; node -> topology_check_node's errno);
+ *      "local" resolves to the thread's node (arena_thread_node), and a
+ *      local node the cpuset does not allow goes straight to fallback;
+ *   2. sizes above SC_SMALL_MAX -> large.c;
+ *   3. the thread's bin for (node, class); empty: refill from the node's
+ *      arena (arena_take: remote stack, partial slabs, new slab, new chunk);
+ *   4. the arena cannot grow (the region layer refused a chunk: ENOMEM):
+ *      strict -> NULL/ENOMEM and a failure counted on the node; local ->
+ *      the next node by distance (arena_fallback_order), counted as a
+ *      fallback on the local node.
+ * A thread without a cache (being created, exiting) takes single blocks
+ * from the arena under the class lock.
+ * No locks of its own; see arena.h for the arenas' lock order.
+ */
+#include "arena.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* One block of class cls on node, through the cache if the thread has one. */
+static void *alloc_class_on(int node, unsigned cls, int *err)
+{
+    struct tcache *tc = tcache_get();
+    if (ARENA_LIKELY(tc != NULL && node < tc->nr_nodes))
+        return tcache_alloc_refill(tc, node, cls, err);
+    struct arena *a = arena_get(node, err);
+    if (!a)
+        return NULL;
+    void *head, *tail;
+    if (!arena_take(a, cls, 1, &head, &tail, err))
+        return NULL;
+    pthread_mutex_lock(&a->cls[cls].lock);
+    a->cls[cls].direct_allocs++;
+    pthread_mutex_unlock(&a->cls[cls].lock);
+    return head;
+}
+
+/* Resolve and validate the node.  Returns 0 with *node set, or an errno.
+ * *fallback_only: local node not usable itself (not allowed, no memory). */
+static int resolve_node(int *node, int local, int *fallback_only)
+{
+    const struct topology *t = topology_get();
+    *fallback_only = 0;
+    if (local) {
+        int n = *node;
+        if (n < 0) {
+            n = arena_thread_node();
+            if (n < 0)
+                n = t->nr_nodes > 0 ? 0 : -1;
+        }
+        if (n < 0)
+            return ENOMEM;
+        *node = n;
+        if (topology_check_node(t, n) != 0)
+            *fallback_only = 1;
+        return 0;
+    }
+    return topology_check_node(t, *node);
+}
+
+/* Allocate class cls (0: large, `size` and `align`) on node or, for local
+ * requests, the nearest node that can hold it. */
+static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int local)
+{
+    int fallback_only, err = 0;
+    if (arena_global_init() != 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    int e = resolve_node(&node, local, &fallback_only);
+    if (e) {
+        errno = e;
+        return NULL;
+    }
+    void *p = NULL;
+    if (!fallback_only) {
+        if (cls)
+            p = alloc_class_on(node, cls, &err);
+        else
+            p = large_alloc(node, size, align);
+        if (p)
+            return p;
+        if (!cls)
+            err = errno;
+        if (!local || err != ENOMEM) {
+            arena_count_failure(node);
+            errno = err;
+            return NULL;
+        }
+    }
+    /* local: nearest node with room */
+    int order[NSLAB_MAX_NODES];
+    int n = arena_fallback_order(node, order, NSLAB_MAX_NODES);
+    for (int i = 0; i < n; i++) {
+        if (cls)
+            p = alloc_class_on(order[i], cls, &err);
+        else
+            p = large_alloc(order[i], size, align);
+        if (p) {
+            arena_count_fallback(node);
+            return p;
+        }
+    }
+    arena_count_failure(node);
+    errno = ENOMEM;
+    return NULL;
+}
+
+void *arena_alloc_slow(int node, size_t size, int local)
+{
+    if (ARENA_UNLIKELY(size == 0)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!local && node < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (size > SC_SMALL_MAX)
+        return alloc_placed(node, 0, size, 0, local);
+    /* Medium sizes (above the table) still hit the cache here. */
+    unsigned cls = sc_of(size);
+    struct tcache *tc = arena_tls;
+    if (node >= 0 && node < tc->nr_nodes && tc != &tcache_empty) {
+        struct tc_bin *bin = &tc->nodes[node].bins[cls];
+        void *b = bin->head;
+        if (b) {
+            bin->head = *(void **)b;
+            bin->room++;
+            bin->allocs++;
+            return b;
+        }
+    }
+    return alloc_placed(node, cls, size, 0, local);
+}
+
+NSLAB_API void *numa_malloc_local(size_t size)
+{
+    return arena_alloc_inline(arena_thread_node(), size, 1);
+}
+
+NSLAB_API void *numa_malloc_on(int node, size_t size)
+{
+    if (node == NSLAB_NODE_LOCAL)
+        return numa_malloc_local(size);
+    return arena_alloc_inline(node, size, 0);
+}
+
+NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = numa_malloc_on(node, bytes);
+    if (!p)
+        return NULL;
+    struct seg_hdr *h = seg_lookup_inline(p);
+    if (h && h->kind == SEG_CHUNK)
+        memset(p, 0, bytes);
+    /* large regions are fresh anonymous mappings: already zero */
+    return p;
+}
+
+NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
+{
+    if (align == 0 || (align & (align - 1)) || align > NSLAB_MAX_ALIGN) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (align <= 16)
+        return numa_malloc_on(node, size);
+    if (size == 0 || (node < 0 && node != NSLAB_NODE_LOCAL)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (arena_global_init() != 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    int local = node == NSLAB_NODE_LOCAL;
+    unsigned cls = sc_for_align(size, align);
+    if (cls) {
+        /* every block of cls is align-aligned: use the cache as usual */
+        struct tcache *tc = arena_tls;
+        int n = local ? arena_thread_node() : node;
+        if (n >= 0 && n < tc->nr_nodes && tc != &tcache_empty) {
+            struct tc_bin *bin = &tc->nodes[n].bins[cls];
+            void *b = bin->head;
+            if (b) {
+                bin->head = *(void **)b;
+                bin->room++;
+                bin->allocs++;
+                return b;
+            }
+        }
+        return alloc_placed(local ? -1 : node, cls, size, align, local);
+    }
+    return alloc_placed(local ? -1 : node, 0, size, align, local);
+}
+
+/* ---- realloc ------------------------------------------------------------ */
+
+NSLAB_API void *nslab_realloc(void *ptr, size_t size)
+{
+    if (!ptr)
+        return numa_malloc_local(size);
+    struct seg_hdr *h = seg_lookup_inline(ptr);
+    size_t old;
+    int node;
+    if (h && h->kind == SEG_CHUNK) {
+        struct chunk *c = (struct chunk *)h;
+        unsigned cls = c->cls[chunk_page(ptr)];
+        if (!cls) {
+            errno = EINVAL;
+            return NULL;
+        }
+        old = sc_size[cls];
+        node = h->node;
+        if (size == 0) {
+            nslab_free(ptr);
+            return NULL;
+        }
+        /* same class, or shrinking by less than half: keep the block */
+        if (size <= old && (size > old / 2 || cls == 1))
+            return ptr;
+    } else if (h && h->kind == SEG_REGION) {
+        struct nslab_region *r = (struct nslab_region *)h;
+        if (!(r->flags & (REGION_F_LARGE | REGION_F_INTERLEAVED)) || ptr != region_data(r)) {
+            errno = EINVAL;
+            return NULL;
+        }
+        if (size == 0) {
+            nslab_free(ptr);
+            return NULL;
+        }
+        old = r->size;
+        node = h->node;
+        if ((r->flags & REGION_F_LARGE) && large_resize(r, size) == 0)
+            return ptr; /* the mapping already holds it */
+        if (r->flags & REGION_F_INTERLEAVED) {
+            nslab_nodeset_t nodes = r->policy.nodes;
+            void *q = numa_malloc_interleaved(size, &nodes);
+            if (!q)
+                return NULL;
+            memcpy(q, ptr, old < size ? old : size);
+            nslab_free(ptr);
+            return q;
+        }
+    } else {
+        errno = EINVAL;
+        return NULL;
+    }
+    void *q = numa_malloc_on(node, size);
+    if (!q)
+        return NULL;
+    memcpy(q, ptr, old < size ? old : size);
+    nslab_free(ptr);
+    return q;
+}

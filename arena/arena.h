@@ -1,0 +1,362 @@
+/*
+ * arena/arena.h - private interface of the per-node slab arenas.
+ *
+ * Shape (DESIGN.md, promises 1-3, 10, 12):
+ *
+ *   chunk    a SEG_SIZE (4 MiB) segment bound to one node with mbind and
+ *            prefaulted (region_segment_map) before any block of it is
+ *            handed out.  Split into ARENA_PAGES pages of 64 KiB; page 0
+ *            holds the struct chunk header (so 1/64 of a chunk is metadata).
+ *   slab     a span of 1..8 pages of one chunk holding blocks of one size
+ *            class (small classes 1 page; larger classes span enough pages
+ *            for >= 8 blocks).  Its descriptor lives in the chunk header,
+ *            indexed by its first page; every page records its slab's first
+ *            page, its class, and its bin offset, so
+ *               pointer -> chunk (mask) -> page (shift) -> class, node, slab
+ *            is O(1) and takes no lock.
+ *   arena    one per node (struct arena, mapped lazily with os_map): per
+ *            size class a lock, the list of partial slabs and a lock-free
+ *            stack of remote-freed blocks; per node a chunk list.
+ *   tcache   one per thread (os_map, never malloc), with per node per class
+ *            a bin: a LIFO list of blocks of that node and class, a count
+ *            (kept as `room` = limit - count) and an alloc counter.
+ *
+ * Routing: a freed block goes into the FREEING thread's bin for the BLOCK's
+ * node, so a block of node A is only ever handed out by an allocation for
+ * node A.  When a bin passes its limit, half of it is flushed: straight to
+ * the arena under the class lock when the thread runs on that node, else as
+ * one linked batch pushed onto the arena's per-class remote stack with one
+ * CAS (remote.c).  The arena collects remote batches under its class lock
+ * on its slow paths (refill, local flush).
+ *
+ * Lock order (never the other way round):
+ *     tcache_registry_lock  ->  arena->cls[c].lock (ascending c, ascending
+ *     node)  ->  arena->chunk_lock
+ * The remote stacks are atomics (push: CAS release; collect: exchange
+ * acquire, under the class lock).  Thread bins are touched only by their
+ * thread, except by stats (racy, relaxed reads of counters) and by the audit
+ * (which requires the other threads to be quiescent).
+ *
+ * Everything here is safe before main and from inside the malloc
+ * replacement's bootstrap: no malloc, no stdio (except the printers), no
+ * pthread_once; per-node arena structs and thread caches come from os_map.
+ */
+#ifndef NSLAB_ARENA_H
+#define NSLAB_ARENA_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "numaslab.h"
+#include "region.h"
+#include "segment.h"
+#include "sizeclass.h"
+#include "topology.h"
+
+#define ARENA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ARENA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ARENA_TLS __attribute__((tls_model("initial-exec")))
+#define ARENA_CACHELINE 64
+
+/* ---- chunks and slabs ------------------------------------------------- */
+
+#define ARENA_PAGE_SHIFT 16
+#define ARENA_PAGE_SIZE ((size_t)1 << ARENA_PAGE_SHIFT)
+#define ARENA_PAGES ((unsigned)(SEG_SIZE >> ARENA_PAGE_SHIFT)) /* 64 */
+/* Empty chunks each node keeps mapped instead of unmapping (so a workload
+ * that frees everything and allocates again does not remap each time). */
+#define ARENA_EMPTY_RETAIN 1
+
+/* A slab: pages [first, first + npages) of `chunk`, blocks of class cls.
+ * Protected by the arena's class lock (arena->cls[cls].lock).
+ * Invariants (audit.c checks them):
+ *   used + |free| + (capacity - fresh) == capacity;
+ *   in_partial  <=>  used < capacity (it has a free or a fresh block);
+ *   used == 0 never lasts: the slab's pages go back to its chunk at once;
+ *   every block on `free` is a block start inside the slab, at an index
+ *   < fresh, and appears in no other list. */
+struct slab {
+    void *free;              /* blocks returned to this slab (LIFO) */
+    char *start;             /* block 0 (== the first page's address) */
+    struct slab *next, *prev; /* the class's partial list */
+    uint32_t used;           /* blocks out: in caches, remote stacks, in use */
+    uint32_t fresh;          /* blocks [fresh, capacity) never handed out */
+    uint32_t capacity;
+    uint8_t cls;
+    uint8_t npages;
+    uint8_t first;
+    uint8_t in_partial;
+};
+
+/* The header at the start of every chunk (kind SEG_CHUNK).
+ * Per-page tables: pages not in a slab (header page, free pages) have
+ * binoff == 0 and cls == 0.  binoff/cls/head of a slab's pages are written
+ * under its class lock when the slab is carved or released; the free fast
+ * path reads them without a lock (the block it frees was handed to it
+ * through a lock or an acquire, after the write).
+ * used_pages / free_pages / next / prev: arena->chunk_lock. */
+struct chunk {
+    struct seg_hdr hdr;                /* kind SEG_CHUNK, node */
+    uint32_t node_off;                 /* hdr.node * sizeof(struct tc_node) */
+    uint32_t reserved;
+    uint16_t binoff[ARENA_PAGES];      /* page -> offset of its bin in a
+                                          struct tc_node (sc_binoff) */
+    uint8_t cls[ARENA_PAGES];          /* page -> size class, 0 = none */
+    uint8_t head[ARENA_PAGES];         /* page -> first page of its slab */
+    uint64_t used_pages;               /* bit i: page i in use (bit 0 =
+                                          the header page, always set) */
+    unsigned free_pages;
+    struct chunk *next, *prev;         /* arena's chunk list */
+    struct arena *arena;
+    struct slab slabs[ARENA_PAGES];    /* indexed by first page */
+};
+
+static inline struct chunk *chunk_of(const void *p)
+{
+    return (struct chunk *)((uintptr_t)p & ~(uintptr_t)SEG_MASK);
+}
+static inline unsigned chunk_page(const void *p)
+{
+    return (unsigned)((uintptr_t)p >> ARENA_PAGE_SHIFT) & (ARENA_PAGES - 1);
+}
+static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
+{
+    return &c->slabs[c->head[chunk_page(p)]];
+}
+
+/* ---- per-node arenas -------------------------------------------------- */
+
+/* One size class of one node's arena.  `lock` protects every field but
+ * `remote`, and every slab of the class (struct slab) with its pages'
+ * entries in the chunk tables. */
+struct arena_class {
+    pthread_mutex_t lock;
+    struct slab *partial;     /* slabs with a free or fresh block */
+    uint64_t out;             /* blocks out of slabs: sum of slab.used */
+    uint64_t slabs;           /* live slabs */
+    uint64_t remote_in;       /* blocks collected from remote batches, or
+                                 returned directly by a thread on another
+                                 node */
+    uint64_t direct_allocs;   /* allocations served without a cache */
+    /* Remote-freed blocks of this class: a LIFO of batches linked through
+     * the blocks' first word.  Pushed with CAS (release) by any thread;
+     * taken whole with an exchange (acquire) under `lock`. */
+    void *remote __attribute__((aligned(ARENA_CACHELINE)));
+} __attribute__((aligned(ARENA_CACHELINE)));
+
+struct arena {
+    int node;
+    uint32_t node_off;                /* node * sizeof(struct tc_node) */
+    pthread_mutex_t chunk_lock;       /* chunks, nchunks, nempty, the chunk
+                                         page bitmaps */
+    struct chunk *chunks;
+    uint64_t nchunks;
+    uint64_t nempty;                  /* chunks with only the header page */
+    /* Counters updated with relaxed atomics outside any lock. */
+    uint64_t large;                   /* live large regions */
+    uint64_t large_mapped;            /* their mapped bytes */
+    uint64_t large_user;              /* their user bytes */
+    uint64_t large_allocs;            /* large allocations ever */
+    uint64_t fallbacks;
+    uint64_t failures;
+    uint64_t retired_allocs;          /* bins' allocs of exited threads */
+    uint64_t retired_remote_out;      /* remote_out of exited threads */
+    uint64_t direct_remote_out;       /* uncached remote frees (no cache) */
+    struct arena_class cls[SC_COUNT];
+};
+
+/* The arena of `node`, created on first use (os_map, installed with a CAS).
+ * NULL with *err set (ENOMEM) if its struct cannot be mapped.  The caller
+ * has validated the node. */
+struct arena *arena_get(int node, int *err);
+/* The arena of `node` if it exists, else NULL (no creation). */
+struct arena *arena_peek(int node);
+
+/* Global one-time set-up (size classes, topology snapshot, thread key).
+ * Safe to call any number of times, from any thread.  0 or an errno. */
+int arena_global_init(void);
+extern int arena_ready; /* 1 once arena_global_init() has finished */
+
+/* Take up to n blocks of class cls from the arena (collects the remote
+ * stack first, then partial slabs, then carves a new slab, mapping a new
+ * chunk if needed).  The blocks are linked through their first word into
+ * *head ... *tail (tail->next undefined).  Returns how many (0: *err is
+ * ENOMEM or the region layer's errno). */
+unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void **tail,
+                    int *err);
+/* Return a list of `n` blocks of class cls (linked through their first
+ * word, NULL-terminated or stopped after n) to the arena's slabs; collects
+ * the remote stack too. `remote` counts them as remote frees in. */
+void arena_put_list(struct arena *a, unsigned cls, void *head, unsigned n, int remote);
+/* Return blocks to their slabs, class lock held (slab.c). */
+void slab_put_locked(struct arena *a, struct arena_class *ac, void *p);
+/* Collect the class's remote stack into its slabs, class lock held.
+ * Returns the blocks collected. */
+unsigned remote_collect_locked(struct arena *a, struct arena_class *ac);
+/* Push the batch head..tail (n blocks, linked) onto the remote stack. */
+void remote_push(struct arena *a, unsigned cls, void *head, void *tail);
+
+/* Chunk pages (chunk.c): take a run of npages free pages of a chunk of the
+ * arena, mapping a new chunk when none has room; release them.  0 or an
+ * errno (the region layer's: ENOMEM when the node cannot hold a chunk). */
+int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsigned *first);
+void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages);
+
+/* ---- thread caches ---------------------------------------------------- */
+
+/* One bin: cached blocks of one node and class, linked through their first
+ * word.  Invariant: count == sc_limit[cls] - room, count == |head list|;
+ * room < 0 only between a push and the flush it triggers. */
+struct tc_bin {
+    void *head;
+    int32_t room;      /* limit - count */
+    uint32_t reserved;
+    uint64_t allocs;   /* allocations served from this bin */
+    uint64_t reserved2;
+};
+
+/* A thread's cache for one node. */
+struct tc_node {
+    struct tc_bin bins[SC_COUNT];   /* bins[0]: the sentinel class, always
+                                       empty (size 0, non-block pages) */
+    uint64_t remote_out;  /* blocks of other nodes this thread freed (to
+                             their arenas) while it ran on this node */
+    uint64_t reserved[3];
+};
+
+/* A thread's cache.  node_bytes is the bound every fast path checks:
+ * (unsigned)node * sizeof(struct tc_node) < node_bytes.  The static empty
+ * cache (before a thread's first allocation, after its exit) has
+ * node_bytes == 0, so every fast path falls through to the slow path. */
+struct tcache {
+    size_t node_bytes;
+    int nr_nodes;
+    int reserved;
+    size_t map_bytes;
+    struct tcache *reg_next, *reg_prev; /* registry (tcache_registry_lock) */
+    char pad[ARENA_CACHELINE - 4 * sizeof(size_t) - 2 * sizeof(int)];
+    struct tc_node nodes[];
+};
+
+extern __thread struct tcache *arena_tls ARENA_TLS;
+extern __thread int arena_node_override ARENA_TLS; /* node + 1, 0 = none */
+extern struct tcache tcache_empty;
+
+/* The calling thread's node for NSLAB_NODE_LOCAL and for deciding whether a
+ * free is remote: topology_local_node(), unless a test overrode it. */
+static inline int arena_thread_node(void)
+{
+    int o = arena_node_override;
+    if (ARENA_UNLIKELY(o != 0))
+        return o - 1;
+    return topology_local_node();
+}
+
+/* Test-only hook: make the calling thread report `node` as its node
+ * (-1: back to the real one).  Lets one-node machines test remote frees. */
+void arena_test_set_thread_node(int node);
+
+/* The calling thread's cache, created on first use; NULL while it cannot
+ * have one (being created, or the thread is exiting): callers then go to
+ * the arena directly. */
+struct tcache *tcache_get(void);
+/* Pop a block of (node, cls) for the calling thread, refilling the bin
+ * from the arena; NULL with *err on failure.  tc non-NULL, node valid. */
+void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err);
+/* Called by the free fast path when a push made bin->room negative. */
+void tcache_overflow(struct tcache *tc, struct tc_bin *bin);
+/* Return everything the thread caches to the arenas. */
+void tcache_flush_all(struct tcache *tc);
+/* Registry walk for stats/audit: lock, iterate, unlock. */
+void tcache_registry_lock(void);
+void tcache_registry_unlock(void);
+struct tcache *tcache_registry_first(void);
+
+/* ---- the fast paths --------------------------------------------------- */
+
+void *arena_alloc_slow(int node, size_t size, int local);
+int arena_free_slow(void *p);
+
+/* Allocate size bytes on node (local != 0: NSLAB_NODE_LOCAL resolved to
+ * `node`, may fall back).  The hit path: a TLS load, the node bound, the
+ * class table, a pop.  No lock, no atomic read-modify-write. */
+static inline void *arena_alloc_inline(int node, size_t size, int local)
+{
+    struct tcache *tc = arena_tls;
+    size_t noff = (size_t)(unsigned)node * sizeof(struct tc_node);
+    if (ARENA_LIKELY(noff < tc->node_bytes && size <= SC_TABLE_MAX)) {
+        struct tc_bin *bin =
+            (struct tc_bin *)((char *)tc->nodes + noff + sc_table[(size + 15) >> 4]);
+        void *b = bin->head;
+        if (ARENA_LIKELY(b != NULL)) {
+            bin->head = *(void **)b;
+            bin->room++;
+            bin->allocs++;
+            return b;
+        }
+    }
+    return arena_alloc_slow(node, size, local);
+}
+
+/* Free p: 0, or -EINVAL (errno set) for a pointer the library does not own.
+ * The hit path: segment bitmap, page table, TLS, push, count. */
+static inline int arena_free_inline(void *p)
+{
+    struct seg_hdr *h = seg_lookup_inline(p);
+    if (ARENA_LIKELY(h != NULL && h->kind == SEG_CHUNK)) {
+        struct chunk *c = (struct chunk *)h;
+        unsigned boff = c->binoff[chunk_page(p)];
+        struct tcache *tc = arena_tls;
+        size_t noff = c->node_off;
+        if (ARENA_LIKELY(boff != 0 && noff < tc->node_bytes)) {
+            struct tc_bin *bin = (struct tc_bin *)((char *)tc->nodes + noff + boff);
+            *(void **)p = bin->head;
+            bin->head = p;
+            if (ARENA_UNLIKELY(--bin->room < 0))
+                tcache_overflow(tc, bin);
+            return 0;
+        }
+    }
+    return arena_free_slow(p);
+}
+
+/* ---- large blocks (large.c) ------------------------------------------- */
+
+/* A region of its own (REGION_F_LARGE) bound to node, populated.  NULL
+ * with errno (the region layer's: ENOMEM when the node cannot hold it). */
+void *large_alloc(int node, size_t size, size_t align);
+/* Resize in place when the mapping holds `size` and it is more than half
+ * of the mapping: 0, else -1 (the caller moves the block). */
+int large_resize(struct nslab_region *r, size_t size);
+/* Free a large region (counters of its node).  0 or EINVAL. */
+int large_free(struct nslab_region *r);
+
+/* ---- fallback, stats hooks -------------------------------------------- */
+
+/* Fill order[] with the allowed nodes with memory other than `from`, by
+ * increasing distance from `from` (ties: lower id).  Returns the count. */
+int arena_fallback_order(int from, int *order, int max);
+/* Count a fallback / a failure against node (ignored if out of range). */
+void arena_count_fallback(int node);
+void arena_count_failure(int node);
+
+/* ---- fork (the malloc replacement registers these, or calls
+ * arena_fork_register() once) ------------------------------------------ */
+
+/* Take every arena lock (and the registry lock) before fork ... */
+void arena_fork_prepare(void);
+/* ... release them in the parent ... */
+void arena_fork_parent(void);
+/* ... and in the child re-initialise them, flush the caches of the threads
+ * that do not exist in the child back to the arenas, and keep only the
+ * calling thread's cache in the registry. */
+void arena_fork_child(void);
+/* pthread_atfork(prepare, parent, child) exactly once per process (later
+ * calls do nothing).  The library calls it from a constructor. */
+void arena_fork_register(void);
+
+/* Maximum thread cache bytes for one node, for documentation and tests. */
+size_t tcache_node_bytes(void);
+
+#endif /* NSLAB_ARENA_H */

@@ -1,0 +1,166 @@
+/*
+ * arena/slab.c - slabs: runs of chunk pages holding blocks of one size
+ * class, and the class-level operations of a node's arena (take a batch of
+ * blocks, give blocks back).
+ *
+ * A new slab is carved lazily: its blocks are handed out in address order
+ * from `fresh` (a bump index), so a slab of 4096 16-byte blocks costs
+ * nothing until its blocks are used; freed blocks go to the slab's own LIFO
+ * `free` list.  A slab whose blocks are all back (used == 0) returns its
+ * pages to the chunk at once (chunk.c then decides whether the chunk stays).
+ *
+ * Locks: everything here runs under the class lock arena->cls[c].lock (see
+ * the slab and chunk invariants in arena.h); chunk pages are taken and
+ * released under arena->chunk_lock, inside the class lock.
+ */
+#include "arena.h"
+
+#include <errno.h>
+
+static void partial_add(struct arena_class *ac, struct slab *s)
+{
+    s->prev = NULL;
+    s->next = ac->partial;
+    if (ac->partial)
+        ac->partial->prev = s;
+    ac->partial = s;
+    s->in_partial = 1;
+}
+
+static void partial_del(struct arena_class *ac, struct slab *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        ac->partial = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+    s->in_partial = 0;
+}
+
+static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
+{
+    struct chunk *c;
+    unsigned first, np = sc_pages[cls];
+    int e = chunk_take_pages(a, np, &c, &first);
+    if (e)
+        return e;
+    struct slab *s = &c->slabs[first];
+    s->free = NULL;
+    s->start = (char *)c + (size_t)first * ARENA_PAGE_SIZE;
+    s->used = 0;
+    s->fresh = 0;
+    s->capacity = sc_capacity[cls];
+    s->cls = (uint8_t)cls;
+    s->npages = (uint8_t)np;
+    s->first = (uint8_t)first;
+    for (unsigned i = first; i < first + np; i++) {
+        c->head[i] = (uint8_t)first;
+        c->cls[i] = (uint8_t)cls;
+        __atomic_store_n(&c->binoff[i], sc_binoff(cls), __ATOMIC_RELAXED);
+    }
+    partial_add(ac, s);
+    ac->slabs++;
+    return 0;
+}
+
+static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s)
+{
+    struct chunk *c = chunk_of(s->start);
+    unsigned first = s->first, np = s->npages;
+    partial_del(ac, s);
+    for (unsigned i = first; i < first + np; i++) {
+        __atomic_store_n(&c->binoff[i], 0, __ATOMIC_RELAXED);
+        c->cls[i] = 0;
+        c->head[i] = 0;
+    }
+    s->start = NULL;
+    s->capacity = 0;
+    s->cls = 0;
+    ac->slabs--;
+    chunk_release_pages(a, c, first, np);
+}
+
+void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
+{
+    struct chunk *c = chunk_of(p);
+    struct slab *s = chunk_slab_of(c, p);
+    *(void **)p = s->free;
+    s->free = p;
+    s->used--;
+    ac->out--;
+    if (ARENA_UNLIKELY(s->used == 0))
+        slab_release(a, ac, s);
+    else if (!s->in_partial)
+        partial_add(ac, s);
+}
+
+unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void **tail,
+                    int *err)
+{
+    struct arena_class *ac = &a->cls[cls];
+    size_t size = sc_size[cls];
+    void *h = NULL, *t = NULL;
+    unsigned got = 0;
+    int e = 0;
+
+    pthread_mutex_lock(&ac->lock);
+    remote_collect_locked(a, ac);
+    while (got < n) {
+        struct slab *s = ac->partial;
+        if (!s) {
+            if ((e = slab_new(a, ac, cls)) != 0)
+                break;
+            s = ac->partial;
+        }
+        unsigned before = got;
+        while (got < n && s->free) {
+            void *b = s->free;
+            s->free = *(void **)b;
+            if (t)
+                *(void **)t = b;
+            else
+                h = b;
+            t = b;
+            got++;
+        }
+        while (got < n && s->fresh < s->capacity) {
+            void *b = s->start + (size_t)s->fresh * size;
+            s->fresh++;
+            if (t)
+                *(void **)t = b;
+            else
+                h = b;
+            t = b;
+            got++;
+        }
+        s->used += got - before;
+        if (!s->free && s->fresh == s->capacity)
+            partial_del(ac, s);
+    }
+    ac->out += got;
+    pthread_mutex_unlock(&ac->lock);
+    if (t)
+        *(void **)t = NULL;
+    *head = h;
+    *tail = t;
+    if (!got)
+        *err = e ? e : ENOMEM;
+    return got;
+}
+
+void arena_put_list(struct arena *a, unsigned cls, void *head, unsigned n, int remote)
+{
+    struct arena_class *ac = &a->cls[cls];
+    pthread_mutex_lock(&ac->lock);
+    remote_collect_locked(a, ac);
+    for (unsigned i = 0; i < n && head; i++) {
+        void *next = *(void **)head;
+        slab_put_locked(a, ac, head);
+        head = next;
+    }
+    if (remote)
+        ac->remote_in += n;
+    pthread_mutex_unlock(&ac->lock);
+}

@@ -1,0 +1,321 @@
+/*
+ * arena/tcache.c - thread caches: per thread, per node, per size class bins
+ * of blocks; refill from and flush to the node arenas in batches.
+ *
+ * A thread's struct tcache comes from os_map (never malloc), sized for the
+ * snapshot's node count, and is found through one initial-exec TLS
+ * pointer (arena_tls), which starts out pointing at the static empty cache
+ * (node_bytes 0) so the fast paths need no NULL test.
+ *
+ * Flush (a bin passed its limit): the bin goes back to limit / 2 blocks.
+ *  - The thread runs on the bins' node: the COLD half (the list's tail:
+ *    the least recently freed blocks) goes back to the slabs under the
+ *    class lock; the hot half stays.
+ *  - Another node (a remote free): the head half is already a linked
+ *    batch whose tail we reach while walking it; it is pushed onto the
+ *    arena's remote stack with one CAS (remote.c), and counted as
+ *    remote_out of the node the thread runs on.
+ * Thread exit (pthread key destructor) and nslab_thread_flush() return
+ * every bin directly under the class locks, counting remote frees in and
+ * out where the thread runs on another node than the blocks.
+ *
+ * glibc's pthread_key_create and pthread_setspecific do not call malloc for
+ * the first 32 keys (PTHREAD_KEY_2NDLEVEL_SIZE); beyond that setspecific
+ * may calloc a second-level block.  If that calloc is the malloc
+ * replacement, it re-enters here while tc_state == TC_CREATING and is
+ * served by the arenas directly (no cache), so it cannot recurse.
+ *
+ * Threads and locks: a thread's bins are touched only by that thread,
+ * except that stats read counters racily and the audit (quiescent threads
+ * only) walks lists; the fork child flushes the caches of threads that do
+ * not exist in it.  registry_lock protects the registry links; it comes
+ * before any arena lock (arena.h).
+ */
+#include "arena.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct tcache tcache_empty; /* node_bytes 0: every fast path misses */
+
+__thread struct tcache *arena_tls ARENA_TLS = &tcache_empty;
+__thread int arena_node_override ARENA_TLS;
+
+enum { TC_NONE = 0, TC_CREATING, TC_LIVE, TC_DEAD };
+static __thread int tc_state ARENA_TLS;
+
+static pthread_key_t tc_key;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tcache *registry;
+
+static void tcache_destroy(void *arg);
+
+int tcache_global_init(void)
+{
+    int e = pthread_key_create(&tc_key, tcache_destroy);
+    return e;
+}
+
+void tcache_registry_lock(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+void tcache_registry_unlock(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+}
+struct tcache *tcache_registry_first(void)
+{
+    return registry;
+}
+
+size_t tcache_node_bytes(void)
+{
+    size_t b = 0;
+    for (unsigned c = 1; c < SC_COUNT; c++)
+        b += (size_t)sc_limit[c] * sc_size[c];
+    return b;
+}
+
+static void registry_add(struct tcache *tc)
+{
+    pthread_mutex_lock(&registry_lock);
+    tc->reg_prev = NULL;
+    tc->reg_next = registry;
+    if (registry)
+        registry->reg_prev = tc;
+    registry = tc;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_del_locked(struct tcache *tc)
+{
+    if (tc->reg_prev)
+        tc->reg_prev->reg_next = tc->reg_next;
+    else
+        registry = tc->reg_next;
+    if (tc->reg_next)
+        tc->reg_next->reg_prev = tc->reg_prev;
+    tc->reg_next = tc->reg_prev = NULL;
+}
+
+static struct tcache *tcache_create(void)
+{
+    const struct topology *t = topology_get();
+    int nr = t->nr_nodes > 0 ? t->nr_nodes : 1;
+    size_t page = t->page_size;
+    size_t bytes = sizeof(struct tcache) + (size_t)nr * sizeof(struct tc_node);
+    bytes = (bytes + page - 1) & ~(page - 1);
+    void *mem;
+    if (os_map(bytes, page, 0, -1, &mem) != 0)
+        return NULL;
+    struct tcache *tc = mem;
+    tc->nr_nodes = nr;
+    tc->map_bytes = bytes;
+    for (int n = 0; n < nr; n++)
+        for (unsigned c = 1; c < SC_COUNT; c++)
+            tc->nodes[n].bins[c].room = sc_limit[c];
+    tc->node_bytes = (size_t)nr * sizeof(struct tc_node);
+    return tc;
+}
+
+struct tcache *tcache_get(void)
+{
+    struct tcache *tc = arena_tls;
+    if (ARENA_LIKELY(tc != &tcache_empty))
+        return tc;
+    if (tc_state != TC_NONE)
+        return NULL; /* being created (re-entered) or the thread is exiting */
+    if (arena_global_init() != 0)
+        return NULL;
+    tc_state = TC_CREATING;
+    tc = tcache_create();
+    if (!tc) {
+        tc_state = TC_NONE;
+        return NULL;
+    }
+    registry_add(tc);
+    if (pthread_setspecific(tc_key, tc) != 0) {
+        /* no destructor: never cache, or the blocks would leak at exit */
+        pthread_mutex_lock(&registry_lock);
+        registry_del_locked(tc);
+        pthread_mutex_unlock(&registry_lock);
+        os_unmap(tc, tc->map_bytes);
+        tc_state = TC_DEAD;
+        return NULL;
+    }
+    arena_tls = tc;
+    tc_state = TC_LIVE;
+    return tc;
+}
+
+void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
+{
+    struct tc_bin *bin = &tc->nodes[node].bins[cls];
+    if (bin->head) {
+        void *b = bin->head;
+        bin->head = *(void **)b;
+        bin->room++;
+        bin->allocs++;
+        return b;
+    }
+    struct arena *a = arena_get(node, err);
+    if (!a)
+        return NULL;
+    unsigned want = sc_batch[cls];
+    if ((int32_t)want > bin->room)
+        want = bin->room > 0 ? (unsigned)bin->room : 1;
+    void *head, *tail;
+    unsigned got = arena_take(a, cls, want, &head, &tail, err);
+    if (!got)
+        return NULL;
+    bin->head = *(void **)head; /* the rest of the batch (NULL-terminated) */
+    bin->room -= (int32_t)(got - 1);
+    bin->allocs++;
+    return head;
+}
+
+/* Node and class of a bin from its address. */
+static void bin_where(struct tcache *tc, struct tc_bin *bin, int *node, unsigned *cls)
+{
+    size_t off = (size_t)((char *)bin - (char *)tc->nodes);
+    *node = (int)(off / sizeof(struct tc_node));
+    *cls = (unsigned)((off % sizeof(struct tc_node)) / sizeof(struct tc_bin));
+}
+
+/* Count a remote free of n blocks by the calling thread (running on
+ * `here`, possibly out of range for this cache). */
+static void count_remote_out(struct tcache *tc, int here, unsigned n)
+{
+    if (here >= 0 && here < tc->nr_nodes) {
+        tc->nodes[here].remote_out += n;
+    } else {
+        int e;
+        struct arena *a = here >= 0 ? arena_get(here, &e) : NULL;
+        if (a)
+            __atomic_fetch_add(&a->direct_remote_out, n, __ATOMIC_RELAXED);
+    }
+}
+
+void tcache_overflow(struct tcache *tc, struct tc_bin *bin)
+{
+    int node, err;
+    unsigned cls;
+    bin_where(tc, bin, &node, &cls);
+    int32_t count = sc_limit[cls] - bin->room;
+    int32_t keep = sc_limit[cls] / 2;
+    if (count <= keep)
+        return;
+    unsigned nout = (unsigned)(count - keep);
+    struct arena *a = arena_get(node, &err);
+    if (!a)
+        return; /* cannot happen: a block of the node exists, so its arena */
+    int here = arena_thread_node();
+    if (here == node) {
+        /* keep the hot head, return the cold tail */
+        void *last = bin->head;
+        for (int32_t i = 1; i < keep; i++)
+            last = *(void **)last;
+        void *cold = keep > 0 ? *(void **)last : bin->head;
+        if (keep > 0)
+            *(void **)last = NULL;
+        else
+            bin->head = NULL;
+        bin->room += (int32_t)nout;
+        arena_put_list(a, cls, cold, nout, 0);
+    } else {
+        /* hand the head part over as one batch */
+        void *head = bin->head, *tail = head;
+        for (unsigned i = 1; i < nout; i++)
+            tail = *(void **)tail;
+        bin->head = *(void **)tail;
+        bin->room += (int32_t)nout;
+        remote_push(a, cls, head, tail);
+        count_remote_out(tc, here, nout);
+    }
+}
+
+void tcache_flush_all(struct tcache *tc)
+{
+    int here = arena_thread_node();
+    for (int n = 0; n < tc->nr_nodes; n++) {
+        struct tc_node *tn = &tc->nodes[n];
+        for (unsigned c = 1; c < SC_COUNT; c++) {
+            struct tc_bin *bin = &tn->bins[c];
+            if (!bin->head)
+                continue;
+            unsigned cnt = (unsigned)(sc_limit[c] - bin->room);
+            int err;
+            struct arena *a = arena_get(n, &err);
+            if (!a)
+                continue;
+            void *head = bin->head;
+            bin->head = NULL;
+            bin->room = sc_limit[c];
+            arena_put_list(a, c, head, cnt, here != n);
+            if (here != n)
+                count_remote_out(tc, here, cnt);
+        }
+    }
+}
+
+/* Move a cache's counters into its arenas' retired counters. */
+static void tcache_retire_counters(struct tcache *tc)
+{
+    for (int n = 0; n < tc->nr_nodes; n++) {
+        struct tc_node *tn = &tc->nodes[n];
+        uint64_t allocs = 0;
+        for (unsigned c = 1; c < SC_COUNT; c++)
+            allocs += tn->bins[c].allocs;
+        if (!allocs && !tn->remote_out)
+            continue;
+        int err;
+        struct arena *a = arena_get(n, &err);
+        if (!a)
+            continue;
+        __atomic_fetch_add(&a->retired_allocs, allocs, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&a->retired_remote_out, tn->remote_out, __ATOMIC_RELAXED);
+    }
+}
+
+/* Flush, retire and unmap a cache that is no longer any thread's. */
+static void tcache_release(struct tcache *tc)
+{
+    tcache_flush_all(tc);
+    pthread_mutex_lock(&registry_lock);
+    registry_del_locked(tc);
+    tcache_retire_counters(tc); /* under the lock: stats never count twice */
+    pthread_mutex_unlock(&registry_lock);
+    os_unmap(tc, tc->map_bytes);
+}
+
+static void tcache_destroy(void *arg)
+{
+    struct tcache *tc = arg;
+    if (!tc || tc == &tcache_empty)
+        return;
+    /* From here on this thread allocates and frees without a cache. */
+    arena_tls = &tcache_empty;
+    tc_state = TC_DEAD;
+    tcache_release(tc);
+}
+
+void tcache_fork_child(void)
+{
+    pthread_mutex_init(&registry_lock, NULL);
+    struct tcache *mine = arena_tls;
+    struct tcache *tc = registry;
+    while (tc) {
+        struct tcache *next = tc->reg_next;
+        if (tc != mine)
+            tcache_release(tc);
+        tc = next;
+    }
+}
+
+NSLAB_API void nslab_thread_flush(void)
+{
+    struct tcache *tc = arena_tls;
+    if (tc != &tcache_empty)
+        tcache_flush_all(tc);
+}
