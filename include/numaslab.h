@@ -426,18 +426,24 @@ NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size);
  * untouched.  Errors: EINVAL (ptr not the library's), ENOMEM. */
 NSLAB_API void *nslab_realloc(void *ptr, size_t size);
 
-/* Free any pointer the library returned (numa_malloc_*, nslab_*alloc*,
- * numa_malloc_interleaved, pool buffers are NOT accepted: use
- * nslab_pool_put).  NULL is a no-op.  Any thread may free.
+/* Free any pointer the library returned: numa_malloc_*, nslab_*alloc*,
+ * numa_malloc_interleaved, and pool buffers (passed on to
+ * nslab_pool_put(NULL, ptr), whose errors it returns).  A user region's
+ * address is not freed here (-EINVAL: use nslab_region_destroy).  NULL is a
+ * no-op.  Any thread may free.
  * Returns 0, or -EINVAL for a pointer the library does not own (nothing is
- * touched). */
+ * touched).  Not detected, as with any allocator's free: a pointer into the
+ * middle of a live small block, and a double free (nslab_audit() reports
+ * the damage: a block listed twice). */
 NSLAB_API int nslab_free(void *ptr);
 
-/* Usable bytes of a block (>= the size asked), or 0 with errno EINVAL. */
+/* Usable bytes of a block (>= the size asked), or 0 with errno EINVAL
+ * (not the library's, a user region, or a pool buffer). */
 NSLAB_API size_t nslab_usable_size(const void *ptr);
 
 /* The node a block was allocated for (for an interleaved region: the first
- * node of its set), or -EINVAL for a pointer the library does not own. */
+ * node of its set; for a pool buffer: its pool's node), or -EINVAL for a
+ * pointer the library does not own. */
 NSLAB_API int nslab_node_of(const void *ptr);
 
 /* Flush the calling thread's caches back to the arenas (done automatically
@@ -482,8 +488,10 @@ NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out);
 NSLAB_API int nslab_stats_print(FILE *out);
 
 /* Check the arenas' invariants (every block is in a slab's free list, a
- * cache, a remote batch, or in use; counters add up).  Expensive: takes the
- * arena locks.  Returns 0, or -EFAULT if an invariant is broken (and, if
+ * cache, a remote batch, or in use, and in one place only; counters add
+ * up).  Expensive: takes the arena locks.  Other threads must not allocate
+ * or free during the call (their caches are walked without their
+ * cooperation).  Returns 0, or -EFAULT if an invariant is broken (and, if
  * `out` is non-NULL, prints what). */
 NSLAB_API int nslab_audit(FILE *out);
 
