@@ -1,0 +1,104 @@
+/*
+ * examples/demo.c - numaslab-demo, the main job: what the library does on
+ * this machine, each placement claim checked with move_pages(2) and marked
+ * PASS or FAIL.  Sections run in the order of the table below; see demo.h
+ * for how to add one.  Exit status: 0 if every claim passed, 1 otherwise,
+ * 2 if the library could not start.
+ *
+ * Usage: numaslab-demo [SECTION...]   (section numbers or names; default all)
+ */
+#include "demo.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    int (*run)(struct demo *d);
+} sections[] = {
+    {"topology", demo_topology},       /* 1. the machine as the library sees it */
+    {"regions", demo_regions},         /* 2. one bound region per node */
+    {"interleaved", demo_interleaved}, /* 3. one allocation over all nodes */
+    /* next: arena placement per node, pool per worker, comparison vs libc */
+};
+#define NSECTIONS (sizeof sections / sizeof sections[0])
+
+int demo_claim(struct demo *d, int ok, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(d->out, "  %s  ", ok ? "PASS" : "FAIL");
+    va_start(ap, fmt);
+    vfprintf(d->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', d->out);
+    d->claims++;
+    d->fails += !ok;
+    return ok;
+}
+
+void demo_histogram(struct demo *d, const char *prefix, const nslab_placement_t *p)
+{
+    fprintf(d->out, "%s", prefix);
+    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
+        if (!p->on_node[n] && !nslab_nodeset_has(&d->nodes, n))
+            continue;
+        fprintf(d->out, " node%d %zu (%.1f%%)", n, p->on_node[n],
+                p->pages ? 100.0 * (double)p->on_node[n] / (double)p->pages : 0.0);
+    }
+    if (p->not_present)
+        fprintf(d->out, " not-present %zu", p->not_present);
+    if (p->errors)
+        fprintf(d->out, " errors %zu", p->errors);
+    fprintf(d->out, "  [%zu pages of %zu KiB]\n", p->pages, p->page_size >> 10);
+}
+
+void demo_title(struct demo *d, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(d->out, "\n== %d. ", d->section);
+    va_start(ap, fmt);
+    vfprintf(d->out, fmt, ap);
+    va_end(ap);
+    fputc('\n', d->out);
+}
+
+static int wanted(int argc, char **argv, unsigned i)
+{
+    if (argc < 2)
+        return 1;
+    for (int a = 1; a < argc; a++) {
+        char *end;
+        long k = strtol(argv[a], &end, 10);
+        if ((*end == 0 && k == (long)i + 1) || strcmp(argv[a], sections[i].name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct demo d = {.out = stdout};
+    int e = nslab_init();
+    if (e) {
+        fprintf(stderr, "numaslab-demo: nslab_init: %s\n", strerror(-e));
+        return 2;
+    }
+    nslab_nodes(NSLAB_NODES_ALLOWED, &d.nodes);
+    fprintf(d.out, "numaslab %d.%d.%d demo: every placement claim is checked with "
+                   "move_pages(2)\n",
+            NUMASLAB_VERSION_MAJOR, NUMASLAB_VERSION_MINOR, NUMASLAB_VERSION_PATCH);
+
+    for (unsigned i = 0; i < NSECTIONS; i++) {
+        if (!wanted(argc, argv, i))
+            continue;
+        d.section = (int)i + 1;
+        if (sections[i].run(&d) != 0)
+            demo_claim(&d, 0, "section %s could not run", sections[i].name);
+        fflush(d.out);
+    }
+    fprintf(d.out, "\n%d claims, %d passed, %d failed: %s\n", d.claims, d.claims - d.fails,
+            d.fails, d.fails ? "FAIL" : "PASS");
+    return d.fails ? 1 : 0;
+}
