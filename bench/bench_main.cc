@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -68,6 +69,16 @@ struct Rng {
     }
 };
 
+// Wait politely: spin a little, then give the core away (the machine is
+// small and shared: a spinning waiter would starve the thread it waits for).
+void backoff(unsigned &spins)
+{
+    if (++spins < 64)
+        __builtin_ia32_pause();
+    else
+        sched_yield();
+}
+
 void fail(benchmark::State &st, const char *what)
 {
     st.SkipWithError(what);
@@ -77,11 +88,19 @@ void fail(benchmark::State &st, const char *what)
 void bm_pair(benchmark::State &st)
 {
     const size_t size = (size_t)st.range(0);
+    // Keep a few blocks of the size live, as any real program does, so the
+    // timed block never leaves its page empty (mimalloc would retire the
+    // page on every free of a lone block).  Same for every allocator.
+    void *keep[16];
+    for (auto &k : keep)
+        k = ba_alloc(size);
     for (auto _ : st) {
         void *p = ba_alloc(size);
         benchmark::DoNotOptimize(p);
         ba_free(p);
     }
+    for (auto &k : keep)
+        ba_free(k);
     st.SetItemsProcessed(st.iterations());
 }
 
@@ -131,15 +150,17 @@ void bm_prodcons(benchmark::State &st)
     std::atomic<bool> stop{false};
     std::thread consumer([&] {
         size_t tail = 0;
+        unsigned spins = 0;
         for (;;) {
             size_t head = ring->head.load(std::memory_order_acquire);
             if (head == tail) {
                 if (stop.load(std::memory_order_acquire) &&
                     ring->head.load(std::memory_order_acquire) == tail)
                     break;
-                __builtin_ia32_pause();
+                backoff(spins);
                 continue;
             }
+            spins = 0;
             while (tail != head) {
                 ba_free(ring->slot[tail % Ring::cap]);
                 tail++;
@@ -155,8 +176,9 @@ void bm_prodcons(benchmark::State &st)
             if (!p)
                 abort();
             *(volatile char *)p = 1;
-            while (head - ring->tail.load(std::memory_order_acquire) >= Ring::cap)
-                __builtin_ia32_pause();
+            for (unsigned spins = 0;
+                 head - ring->tail.load(std::memory_order_acquire) >= Ring::cap;)
+                backoff(spins);
             ring->slot[head % Ring::cap] = p;
             head++;
             ring->head.store(head, std::memory_order_release);
@@ -232,6 +254,9 @@ void bm_node(benchmark::State &st)
 {
     const size_t size = (size_t)st.range(0);
     const int node = (int)st.range(1);
+    void *keep[16]; // as in bm_pair
+    for (auto &k : keep)
+        k = ba_alloc_on_node(node, size);
     for (auto _ : st) {
         void *p = ba_alloc_on_node(node, size);
         if (!p) {
@@ -241,6 +266,8 @@ void bm_node(benchmark::State &st)
         benchmark::DoNotOptimize(p);
         ba_free_on_node(p, size, node);
     }
+    for (auto &k : keep)
+        ba_free_on_node(k, size, node);
     st.SetItemsProcessed(st.iterations());
 }
 
@@ -255,11 +282,16 @@ void bm_pool_pair(benchmark::State &st)
         fail(st, "pool create failed");
         return;
     }
+    void *keep[16]; // as in bm_pair
+    for (auto &k : keep)
+        k = ba_pool_get(pool);
     for (auto _ : st) {
         void *b = ba_pool_get(pool);
         benchmark::DoNotOptimize(b);
         ba_pool_put(pool, b);
     }
+    for (auto &k : keep)
+        ba_pool_put(pool, k);
     ba_pool_destroy(pool);
     st.SetItemsProcessed(st.iterations());
 }

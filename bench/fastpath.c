@@ -8,6 +8,7 @@
  * two CALLGRIND_TOGGLE_COLLECT client requests, and dumps the counts with
  * CALLGRIND_DUMP_STATS_AT("<loop>"), so each dump holds exactly one loop's
  * instructions (refills and flushes included, amortised over N).
+ * Every loop runs with KEEP blocks of its size live.
  * Loops:
  *   empty     two calls to empty out-of-line functions: the loop + call
  *             overhead included in every other figure
@@ -43,6 +44,12 @@ NOINLINE static void loop_empty(long n)
     for (long i = 0; i < n; i++)
         empty_put(empty_get(64));
 }
+
+/* Blocks kept live around each loop, so that the loop's
+ * block never leaves its page (or slab) empty: with a single live block
+ * some allocators (mimalloc) retire the page on every free, which no real
+ * program sees.  Same for every allocator. */
+#define KEEP 16
 
 NOINLINE static void loop_malloc64(long n)
 {
@@ -96,11 +103,22 @@ int main(int argc, char **argv)
     }
     unsigned caps = ba_caps();
     measure("empty", loop_empty, n);
-    if (caps & BA_MALLOC)
+    if (caps & BA_MALLOC) {
+        void *keep[KEEP];
+        for (int i = 0; i < KEEP; i++)
+            keep[i] = ba_alloc(64);
         measure("malloc64", loop_malloc64, n);
+        for (int i = 0; i < KEEP; i++)
+            ba_free(keep[i]);
+    }
     if (caps & BA_NODE) {
+        void *keep[KEEP];
+        for (int i = 0; i < KEEP; i++)
+            keep[i] = ba_alloc_on_node(0, 64);
         /* libnuma maps a page per call: fewer pairs keep valgrind quick. */
         measure("node64", loop_node64, n / 10);
+        for (int i = 0; i < KEEP; i++)
+            ba_free_on_node(keep[i], 64, 0);
     }
     if (caps & BA_POOL) {
         g_pool = ba_pool_create(256, 4096);
@@ -108,7 +126,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s: pool create failed\n", ba_name());
             return 1;
         }
+        void *keep[KEEP];
+        for (int i = 0; i < KEEP; i++)
+            keep[i] = ba_pool_get(g_pool);
         measure("pool", loop_pool, n);
+        for (int i = 0; i < KEEP; i++)
+            ba_pool_put(g_pool, keep[i]);
         ba_pool_destroy(g_pool);
     }
     return 0;

@@ -7,9 +7,10 @@
  *   ba_region_populated        nslab_region_create(bind(node), defaults = populate)
  *   ba_interleaved             numa_malloc_interleaved(all) / nslab_free
  *
- * The API is referenced weakly: the library is being written while the
- * benchmarks are, so a function that is not there yet leaves its group out
- * (ba_note() says which) instead of breaking the build.  Each group is also
+ * The API is referenced weakly (all but nslab_init, whose strong reference
+ * keeps libnumaslab.so a DT_NEEDED of the binary): the library is being
+ * written while the benchmarks are, so a function that is not there yet
+ * leaves its group out (ba_note() says which) instead of breaking the build.  Each group is also
  * probed once at ba_init(): a function that fails is reported, not timed.
  */
 #include <errno.h>
@@ -19,7 +20,6 @@
 #include "numaslab.h"
 #include "shim.h"
 
-#pragma weak nslab_init
 #pragma weak numa_malloc_local
 #pragma weak numa_malloc_on
 #pragma weak nslab_free
@@ -46,11 +46,9 @@ static void note_add(const char *fmt, const char *what, int err)
 int ba_init(void)
 {
     snprintf(note, sizeof note, "libnumaslab.so public API");
-    if (nslab_init) {
-        int rc = nslab_init();
-        if (rc < 0)
-            note_add("; %s failed: %s", "nslab_init", -rc);
-    }
+    int rc = nslab_init();
+    if (rc < 0)
+        note_add("; %s failed: %s", "nslab_init", -rc);
     if (numa_malloc_local && numa_malloc_on && nslab_free) {
         void *a = numa_malloc_local(64);
         void *b = numa_malloc_on(0, 64);
