@@ -82,6 +82,20 @@ void menv_buf_write(const struct menv_buf *b, int fd)
     }
 }
 
+void menv_buf_writeln(struct menv_buf *b, int fd)
+{
+    size_t len;
+    if (b->cap == 0)
+        return;
+    len = b->len < b->cap - 1 ? b->len : b->cap - 1;
+    if (len == b->cap - 1 && len > 0)
+        len--; /* room for the newline and the NUL */
+    b->buf[len] = '\n';
+    b->buf[len + 1] = '\0';
+    b->len = len + 1;
+    menv_buf_write(b, fd);
+}
+
 /* ---- small parsers ---------------------------------------------------- */
 
 static int has_prefix(const char *s, const char *prefix, const char **rest)
@@ -253,7 +267,7 @@ int menv_parse_policy(const char *text, struct menv_policy *out, char *why,
     if (has_prefix(text, "bind:", &rest) ||
         has_prefix(text, "interleave:", &rest)) {
         out->mode = text[0] == 'b' ? MENV_BIND : MENV_INTERLEAVE;
-        if (nslab_nodeset_parse(rest, &out->nodes) != 0) {
+        if (!rest[0] || nslab_nodeset_parse(rest, &out->nodes) != 0) {
             why_set(why, whylen, "bad node list (expected all, 2, 0-3, 0,2-3)",
                     -1, "");
             return EINVAL;
@@ -354,7 +368,7 @@ static void report(const char *var, const char *value, const char *why,
 {
     char line[512];
     struct menv_buf b;
-    menv_buf_init(&b, line, sizeof line - 1);
+    menv_buf_init(&b, line, sizeof line);
     menv_buf_str(&b, "numaslab: ");
     menv_buf_str(&b, var);
     menv_buf_str(&b, "=\"");
@@ -367,13 +381,7 @@ static void report(const char *var, const char *value, const char *why,
     }
     menv_buf_str(&b, "; using ");
     menv_buf_str(&b, fallback);
-    /* keep room for the newline even when the text was truncated */
-    if (b.len >= b.cap)
-        b.len = b.cap - 1;
-    line[b.len++] = '\n';
-    b.cap = sizeof line;
-    line[b.len] = '\0';
-    menv_buf_write(&b, 2);
+    menv_buf_writeln(&b, 2);
 }
 
 static int load_bool(const char *var)

@@ -96,5 +96,8 @@ void menv_buf_uint(struct menv_buf *b, unsigned long long v);
 void menv_buf_int(struct menv_buf *b, long long v);
 /* write(2) the text to fd, retrying on EINTR and short writes. */
 void menv_buf_write(const struct menv_buf *b, int fd);
+/* The same followed by a newline, in one write (a truncated text loses its
+ * last character to the newline). */
+void menv_buf_writeln(struct menv_buf *b, int fd);
 
 #endif /* NSLAB_MALLOC_ENV_H */

@@ -52,7 +52,9 @@
  * bug): free() ignores them and counts them; malloc_usable_size() returns
  * 0; realloc() returns NULL with ENOMEM and leaves the block alone (its
  * size is unknown, so it cannot be copied safely).  Each is counted and
- * shown by NUMASLAB_STATS; none crashes.  free() never changes errno.
+ * shown by NUMASLAB_STATS; none crashes.  free() does not change errno
+ * (except for a pointer inside one of the library's chunks that is not a
+ * block start - a caller's bug, also ignored and counted).
  *
  * Alignment rules: malloc blocks are 16-byte aligned.  posix_memalign
  * returns EINVAL unless align is a power of two multiple of sizeof(void *);
@@ -70,8 +72,10 @@
  * few handlers, never from inside malloc) avoids both the allocation and a
  * self-deadlock through that lock.
  *
- * Statistics (NUMASLAB_STATS=1): printed by a destructor, which runs at
- * exit() or return from main (not at _exit or a fatal signal).
+ * Statistics (NUMASLAB_STATS=1): the arena's destructor prints one line per
+ * node (stats.c); ours adds one line with the policy and the foreign-pointer
+ * counters.  Destructors run at exit() or return from main (not at _exit or
+ * a fatal signal).
  *
  * Threads: `mode` and `cfg` are written once by the thread that wins
  * cfg_state 0 -> 1, then published with a release store of mode and
@@ -82,7 +86,10 @@
  * relaxed atomics.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -124,7 +131,7 @@ static void config_describe(void)
     struct menv_buf b;
 
     menv_format_policy(&cfg.policy, pol, sizeof pol);
-    menv_buf_init(&b, line, sizeof line - 1);
+    menv_buf_init(&b, line, sizeof line);
     menv_buf_str(&b, "numaslab: malloc replacement active (pid ");
     menv_buf_int(&b, getpid());
     menv_buf_str(&b, "): policy=");
@@ -142,11 +149,7 @@ static void config_describe(void)
             menv_buf_int(&b, cfg.target[n]);
         }
     }
-    if (b.len > b.cap - 1)
-        b.len = b.cap - 1;
-    line[b.len++] = '\n';
-    b.cap = sizeof line;
-    menv_buf_write(&b, 2);
+    menv_buf_writeln(&b, 2);
 }
 
 /* Read the environment once it exists.  Returns the mode to use now. */
@@ -298,7 +301,8 @@ out:
 MALLOC_API void *malloc(size_t size)
 {
     if (LIKELY(__atomic_load_n(&mode, __ATOMIC_ACQUIRE) == MENV_LOCAL)) {
-        void *r = numa_malloc_local(size ? size : 1);
+        /* numa_malloc_local, inlined: the thread cache's hit path */
+        void *r = arena_alloc_inline(arena_thread_node(), size ? size : 1, 1);
         if (UNLIKELY(!r))
             errno = ENOMEM;
         return r;
@@ -308,16 +312,22 @@ MALLOC_API void *malloc(size_t size)
 
 MALLOC_API void free(void *p)
 {
-    if (UNLIKELY(p == NULL))
+    struct seg_hdr *h = seg_lookup_inline(p);
+    if (LIKELY(h != NULL && h->kind == SEG_CHUNK)) {
+        /* nslab_free, inlined.  It fails (and sets errno) only for a
+         * pointer inside a chunk that is not a block: a caller's bug. */
+        if (UNLIKELY(arena_free_inline(p) != 0))
+            __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
         return;
-    if (UNLIKELY(seg_lookup_inline(p) == NULL)) {
+    }
+    if (p == NULL)
+        return;
+    if (UNLIKELY(h == NULL)) {
         __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
         return;
     }
-    int saved = errno;
+    int saved = errno; /* a region: not the hot path */
     if (UNLIKELY(nslab_free(p) != 0)) {
-        /* inside one of our segments but not a block start: a bug of the
-         * caller; ignored like any foreign pointer */
         __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
         errno = saved;
     }
@@ -372,12 +382,24 @@ MALLOC_API void *realloc(void *p, size_t size)
         return r;
     }
     r = nslab_realloc(p, size);
-    if (UNLIKELY(!r)) {
-        if (errno == EINVAL)
-            __atomic_fetch_add(&foreign_reallocs, 1, __ATOMIC_RELAXED);
-        errno = ENOMEM;
+    if (LIKELY(r != NULL))
+        return r;
+    if (errno == EINVAL) {
+        __atomic_fetch_add(&foreign_reallocs, 1, __ATOMIC_RELAXED);
+    } else {
+        /* The block's own node is full.  Under local and preferred, the
+         * policy may place the grown block elsewhere. */
+        int m = mode_get();
+        size_t old = nslab_usable_size(p);
+        if ((m == MENV_LOCAL || m == MENV_PREFERRED) && old &&
+            (r = policy_alloc(size, 0, 0)) != NULL) {
+            memcpy(r, p, old < size ? old : size);
+            nslab_free(p);
+            return r;
+        }
     }
-    return r;
+    errno = ENOMEM;
+    return NULL;
 }
 
 MALLOC_API void *reallocarray(void *p, size_t n, size_t size)
@@ -478,12 +500,50 @@ MALLOC_API size_t malloc_usable_size(void *p)
 
 /* ---- start and exit --------------------------------------------------- */
 
+/* A private copy of stderr for the statistics: programs may close fd 2
+ * before exit (coreutils' close_stdout does), and the counters should still
+ * be seen.  -1 when statistics are off. */
+static int stats_fd = -1;
+
 /* By now libc has set environ: read the configuration if no allocation did
  * yet, and make sure the fork handlers are registered. */
 __attribute__((constructor(101))) static void malloc_constructor(void)
 {
     mode_get();
     arena_fork_register();
+    if (__atomic_load_n(&cfg_state, __ATOMIC_ACQUIRE) == 2 && cfg.stats)
+        stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+}
+
+/* One line per node, in the arena's format (stats.c), without stdio. */
+static void print_node_lines(int fd)
+{
+    const struct topology *t = topology_get();
+    for (int n = 0; n < t->nr_nodes; n++) {
+        nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+        char line[512];
+        struct menv_buf b;
+        if (!t->node[n].has_memory && !arena_peek(n))
+            continue;
+        if (nslab_stats_node(n, &s) != 0)
+            continue;
+        const struct { const char *name; uint64_t v; } f[] = {
+            { " mapped ", s.bytes_mapped }, { " committed ", s.bytes_committed },
+            { " in_use ", s.bytes_in_use }, { " chunks ", s.chunks },
+            { " large ", s.large }, { " allocs ", s.allocs }, { " frees ", s.frees },
+            { " remote_in ", s.remote_frees_in }, { " remote_out ", s.remote_frees_out },
+            { " fallbacks ", s.fallbacks }, { " failures ", s.failures },
+        };
+        menv_buf_init(&b, line, sizeof line);
+        menv_buf_str(&b, "node ");
+        menv_buf_int(&b, n);
+        menv_buf_str(&b, ":");
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+            menv_buf_str(&b, f[i].name);
+            menv_buf_uint(&b, f[i].v);
+        }
+        menv_buf_writeln(&b, fd);
+    }
 }
 
 __attribute__((destructor(101))) static void malloc_destructor(void)
@@ -493,8 +553,17 @@ __attribute__((destructor(101))) static void malloc_destructor(void)
 
     if (__atomic_load_n(&cfg_state, __ATOMIC_ACQUIRE) != 2 || !cfg.stats)
         return;
+    /* The arena's destructor ran before this one and printed the node lines
+     * to fd 2 if NUMASLAB_STATS starts with '1', fd 2 is still open and the
+     * arena was used.  Otherwise (another spelling, fd 2 closed, nothing
+     * allocated) they are printed here, so they always appear. */
+    const char *v = getenv("NUMASLAB_STATS");
+    int fd2_open = fcntl(2, F_GETFD) >= 0;
+    int fd = fd2_open || stats_fd < 0 ? 2 : stats_fd;
+    if (!fd2_open || !v || v[0] != '1' || !arena_ready)
+        print_node_lines(fd);
     menv_format_policy(&cfg.policy, pol, sizeof pol);
-    menv_buf_init(&b, line, sizeof line - 1);
+    menv_buf_init(&b, line, sizeof line);
     menv_buf_str(&b, "numaslab: malloc stats (pid ");
     menv_buf_int(&b, getpid());
     menv_buf_str(&b, "): policy=");
@@ -505,10 +574,5 @@ __attribute__((destructor(101))) static void malloc_destructor(void)
     menv_buf_uint(&b, __atomic_load_n(&foreign_reallocs, __ATOMIC_RELAXED));
     menv_buf_str(&b, " foreign_usable_size=");
     menv_buf_uint(&b, __atomic_load_n(&foreign_sizes, __ATOMIC_RELAXED));
-    if (b.len > b.cap - 1)
-        b.len = b.cap - 1;
-    line[b.len++] = '\n';
-    b.cap = sizeof line;
-    menv_buf_write(&b, 2);
-    nslab_stats_print(stderr);
+    menv_buf_writeln(&b, fd);
 }
