@@ -26,6 +26,10 @@ NSLAB_API int nslab_nodeset_parse(const char *text, nslab_nodeset_t *out)
      * "no nodes" has nothing to allocate from. */
     if (text[0] < '0' || text[0] > '9')
         goto inval;
+    for (const char *c = text; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || *c == '-' || *c == ',' ||
+              (*c == '\n' && c[1] == '\0')))
+            goto inval;
     if (text_parse_list(text, &end, s.bits, NSLAB_MAX_NODES) != 0 || *end)
         goto inval;
     *out = s;

@@ -48,7 +48,8 @@ static void print_class(FILE *out, const struct topology *t, int n)
         fputs("no cpus, no memory", out);
     if (tn->has_memory && !nslab_nodeset_has(&t->normal_memory, n))
         fputs(", movable memory only", out);
-    if (!tn->allowed)
+    if (tn->has_memory && !tn->allowed) /* mems_allowed only holds nodes
+                                           with memory */
         fputs(", not in cpuset", out);
     fputc('\n', out);
 }

@@ -3,7 +3,8 @@
  * first use, replaced by topology_reload().
  *
  * Threads:
- *  - `live` (atomic pointer) is the published snapshot.  NULL until the
+ *  - topology_published (accessed only with __atomic acquire/release) is
+ *    the published snapshot.  NULL until the
  *    first discovery; then one of snap[0], snap[1], fully written before it
  *    is stored (release) and read-only while published.  Readers load it
  *    with acquire: the fast path of topology_get() is that one load.
@@ -22,14 +23,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static struct topology snap[2];
-static const struct topology *_Atomic live;
+const struct topology *topology_published; /* see the file comment */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static int init_error;
@@ -86,7 +86,7 @@ static void snapshot_fallback(struct topology *t)
 static void publish(const struct topology *t)
 {
     os_set_node_bits(t->nr_nodes);
-    atomic_store_explicit(&live, t, memory_order_release);
+    __atomic_store_n(&topology_published, t, __ATOMIC_RELEASE);
 }
 
 static void snapshot_init(void)
@@ -102,11 +102,12 @@ static void snapshot_init(void)
 
 const struct topology *topology_get(void)
 {
-    const struct topology *t = atomic_load_explicit(&live, memory_order_acquire);
+    const struct topology *t =
+        __atomic_load_n(&topology_published, __ATOMIC_ACQUIRE);
     if (__builtin_expect(t != NULL, 1))
         return t;
     pthread_once(&init_once, snapshot_init);
-    return atomic_load_explicit(&live, memory_order_acquire);
+    return __atomic_load_n(&topology_published, __ATOMIC_ACQUIRE);
 }
 
 int topology_error(void)

@@ -94,20 +94,85 @@ uint64_t topology_node_free(int node);
  * kernel/mm/mempolicy/weighted_interleave/nodeN now), or 0 if unknown. */
 unsigned topology_interleave_weight(int node);
 
-/* The calling thread's CPU and node, cheaply (rseq cpu_id where registered,
- * else getcpu() every TOPO_NODE_REFRESH calls). */
+/* The calling thread's CPU and node, cheaply.
+ * Fast path (inline, a few loads, no call): the rseq area glibc (2.35+)
+ * registers for every thread holds the CPU the kernel last ran it on
+ * (cpu_id, at the thread pointer + __rseq_offset); it is mapped through the
+ * published snapshot's cpu_node[] / cpu_local[].
+ * Fallback (out of line, current.c): getcpu() cached per thread and
+ * refreshed every TOPO_NODE_REFRESH calls; used when rseq is not registered
+ * (GLIBC_TUNABLES=glibc.pthread.rseq=0, old libc or kernel), before the
+ * first discovery, and for CPUs the snapshot does not know.
+ * Staleness: with rseq the answer is exact at the read (the thread may
+ * migrate right after, as with any getcpu); without it, it can lag a
+ * migration by up to TOPO_NODE_REFRESH - 1 calls of this thread.
+ * topology_local_node() returns -1 only when no node with memory and CPUs
+ * exists; it is never a memory-only node. */
 #define TOPO_NODE_REFRESH 64
-int topology_current_cpu(void);
-int topology_current_node(void);
-int topology_local_node(void);  /* memoryless -> nearest with memory */
-/* Staleness: with rseq the CPU is exact at the read (the thread may migrate
- * right after); without rseq (GLIBC_TUNABLES=glibc.pthread.rseq=0, libc or
- * kernel too old) it can lag a migration by up to TOPO_NODE_REFRESH - 1
- * calls of this thread.  topology_local_node() returns -1 only when no
- * node with memory and CPUs exists. */
+/* The published snapshot (snapshot.c): NULL before the first discovery;
+ * read with an acquire load.  Use topology_get() outside hot paths. */
+extern const struct topology *topology_published;
+int topology_current_cpu_slow(void);
+int topology_current_node_slow(void);
+int topology_local_node_slow(void);
 int topology_rseq_active(void); /* 1 if the rseq fast path is in use */
 int topology_cpu_getcpu(void);  /* the getcpu fallback path alone (tests,
                                    measurements) */
+
+#if defined(__has_include)
+#if __has_include(<sys/rseq.h>)
+#include <sys/rseq.h>
+#define TOPO_HAVE_RSEQ 1
+#endif
+#endif
+
+/* The rseq cpu_id of the calling thread, or < 0 when rseq is not
+ * registered (glibc then leaves RSEQ_CPU_ID_REGISTRATION_FAILED there). */
+static inline int topology_rseq_cpu(void)
+{
+#ifdef TOPO_HAVE_RSEQ
+    const struct rseq *rs =
+        (const struct rseq *)((const char *)__builtin_thread_pointer() +
+                              __rseq_offset);
+    return (int)__atomic_load_n(&rs->cpu_id, __ATOMIC_RELAXED);
+#else
+    return -1;
+#endif
+}
+
+static inline int topology_current_cpu(void)
+{
+    int cpu = topology_rseq_cpu();
+    if (__builtin_expect(cpu >= 0, 1))
+        return cpu;
+    return topology_current_cpu_slow();
+}
+
+static inline int topology_current_node(void)
+{
+    const struct topology *t =
+        __atomic_load_n(&topology_published, __ATOMIC_ACQUIRE);
+    int cpu = topology_rseq_cpu();
+    if (__builtin_expect(t != NULL && cpu >= 0 && cpu < t->nr_cpus, 1)) {
+        int n = t->cpu_node[cpu];
+        if (__builtin_expect(n >= 0, 1))
+            return n;
+    }
+    return topology_current_node_slow();
+}
+
+static inline int topology_local_node(void)
+{
+    const struct topology *t =
+        __atomic_load_n(&topology_published, __ATOMIC_ACQUIRE);
+    int cpu = topology_rseq_cpu();
+    if (__builtin_expect(t != NULL && cpu >= 0 && cpu < t->nr_cpus, 1)) {
+        int n = t->cpu_local[cpu];
+        if (__builtin_expect(n >= 0, 1))
+            return n;
+    }
+    return topology_local_node_slow();
+}
 
 /* ---- OS boundary: 0 or a positive errno ------------------------------- */
 
