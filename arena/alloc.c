@@ -64,9 +64,10 @@ static int resolve_node(int *node, int local, int *fallback_only)
     return topology_check_node(t, *node);
 }
 
-/* Allocate class cls (0: large, `size` and `align`) on node or, for local
- * requests, the nearest node that can hold it. */
-static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int local)
+/* Allocate class cls (0: large, `size` and `align`; zero: it must read as
+ * zero) on node or, for local requests, the nearest node that can hold it. */
+static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int local,
+                          int zero)
 {
     int fallback_only, err = 0;
     if (arena_global_init() != 0) {
@@ -83,7 +84,7 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
         if (cls)
             p = alloc_class_on(node, cls, &err);
         else
-            p = large_alloc(node, size, align);
+            p = large_alloc(node, size, align, zero);
         if (p)
             return p;
         if (!cls)
@@ -101,7 +102,7 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
         if (cls)
             p = alloc_class_on(order[i], cls, &err);
         else
-            p = large_alloc(order[i], size, align);
+            p = large_alloc(order[i], size, align, zero);
         if (p) {
             arena_count_fallback(node);
             return p;
@@ -123,7 +124,7 @@ void *arena_alloc_slow(int node, size_t size, int local)
         return NULL;
     }
     if (size > SC_SMALL_MAX)
-        return alloc_placed(node, 0, size, 0, local);
+        return alloc_placed(node, 0, size, 0, local, 0);
     /* Medium sizes (above the table) still hit the cache here. */
     unsigned cls = sc_of(size);
     struct tcache *tc = arena_tls;
@@ -137,7 +138,7 @@ void *arena_alloc_slow(int node, size_t size, int local)
             return b;
         }
     }
-    return alloc_placed(node, cls, size, 0, local);
+    return alloc_placed(node, cls, size, 0, local, 0);
 }
 
 NSLAB_API void *numa_malloc_local(size_t size)
@@ -159,14 +160,19 @@ NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = numa_malloc_on(node, bytes);
-    if (!p)
+    if (bytes <= SC_SMALL_MAX) {
+        void *p = numa_malloc_on(node, bytes);
+        if (p)
+            memset(p, 0, bytes);
+        return p;
+    }
+    if (node < 0 && node != NSLAB_NODE_LOCAL) {
+        errno = EINVAL;
         return NULL;
-    struct seg_hdr *h = seg_lookup_inline(p);
-    if (h && h->kind == SEG_CHUNK)
-        memset(p, 0, bytes);
-    /* large regions are fresh anonymous mappings: already zero */
-    return p;
+    }
+    /* large: a fresh mapping is zero already; a reused one is cleared */
+    int local = node == NSLAB_NODE_LOCAL;
+    return alloc_placed(local ? -1 : node, 0, bytes, 0, local, 1);
 }
 
 NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
@@ -201,9 +207,9 @@ NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
                 return b;
             }
         }
-        return alloc_placed(local ? -1 : node, cls, size, align, local);
+        return alloc_placed(local ? -1 : node, cls, size, align, local, 0);
     }
-    return alloc_placed(local ? -1 : node, 0, size, align, local);
+    return alloc_placed(local ? -1 : node, 0, size, align, local, 0);
 }
 
 /* ---- realloc ------------------------------------------------------------ */
@@ -233,7 +239,7 @@ NSLAB_API void *nslab_realloc(void *ptr, size_t size)
             return ptr;
     } else if (h && h->kind == SEG_REGION) {
         struct nslab_region *r = (struct nslab_region *)h;
-        if (!(r->flags & (REGION_F_LARGE | REGION_F_INTERLEAVED)) || ptr != region_data(r)) {
+        if (!region_is_block(r) || ptr != region_data(r)) {
             errno = EINVAL;
             return NULL;
         }

@@ -11,8 +11,8 @@
  *    sched_yield: no pthread_once, which must not recurse into the malloc
  *    replacement.
  *  - fork: arena_fork_prepare takes the registry lock, then every arena's
- *    class locks (ascending class, ascending node), then its chunk lock:
- *    the global lock order of arena.h.
+ *    class locks (ascending class, ascending node), then its chunk lock,
+ *    then its large-cache lock: the global lock order of arena.h.
  */
 #include "arena.h"
 
@@ -64,6 +64,7 @@ static void arena_init_struct(struct arena *a, int node)
     a->node = node;
     a->node_off = (uint32_t)((size_t)node * sizeof(struct tc_node));
     pthread_mutex_init(&a->chunk_lock, NULL);
+    pthread_mutex_init(&a->large_lock, NULL);
     for (unsigned c = 0; c < SC_COUNT; c++)
         pthread_mutex_init(&a->cls[c].lock, NULL);
 }
@@ -103,7 +104,9 @@ struct arena *arena_get(int node, int *err)
 void arena_count_fallback(int node)
 {
     int e;
-    struct arena *a = node >= 0 ? arena_get(node, &e) : NULL;
+    if (node < 0 || node >= topology_get()->nr_nodes)
+        return;
+    struct arena *a = arena_get(node, &e);
     if (a)
         __atomic_fetch_add(&a->fallbacks, 1, __ATOMIC_RELAXED);
 }
@@ -162,6 +165,7 @@ void arena_fork_prepare(void)
         for (unsigned c = 0; c < SC_COUNT; c++)
             pthread_mutex_lock(&a->cls[c].lock);
         pthread_mutex_lock(&a->chunk_lock);
+        pthread_mutex_lock(&a->large_lock);
     }
 }
 
@@ -171,6 +175,7 @@ void arena_fork_parent(void)
         struct arena *a = arena_peek(n);
         if (!a)
             continue;
+        pthread_mutex_unlock(&a->large_lock);
         pthread_mutex_unlock(&a->chunk_lock);
         for (unsigned c = SC_COUNT; c-- > 0;)
             pthread_mutex_unlock(&a->cls[c].lock);
@@ -185,6 +190,7 @@ void arena_fork_child(void)
         if (!a)
             continue;
         pthread_mutex_init(&a->chunk_lock, NULL);
+        pthread_mutex_init(&a->large_lock, NULL);
         for (unsigned c = 0; c < SC_COUNT; c++)
             pthread_mutex_init(&a->cls[c].lock, NULL);
     }

@@ -31,7 +31,9 @@
  *
  * Lock order (never the other way round):
  *     tcache_registry_lock  ->  arena->cls[c].lock (ascending c, ascending
- *     node)  ->  arena->chunk_lock
+ *     node)  ->  arena->chunk_lock  ->  arena->large_lock
+ * (large_lock is a leaf: large.c takes it alone; only fork and the audit
+ * hold it with the others.)
  * The remote stacks are atomics (push: CAS release; collect: exchange
  * acquire, under the class lock).  Thread bins are touched only by their
  * thread, except by stats (racy, relaxed reads of counters) and by the audit
@@ -127,6 +129,13 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
 
 /* ---- per-node arenas -------------------------------------------------- */
 
+/* Freed large regions each node keeps for reuse: at most this many, of at
+ * most ARENA_LARGE_CACHE_ENTRY mapped bytes each, ARENA_LARGE_CACHE_BYTES in
+ * all (large.c says why). */
+#define ARENA_LARGE_CACHE 8
+#define ARENA_LARGE_CACHE_ENTRY ((size_t)16 << 20)
+#define ARENA_LARGE_CACHE_BYTES ((size_t)32 << 20)
+
 /* One size class of one node's arena.  `lock` protects every field but
  * `remote`, and every slab of the class (struct slab) with its pages'
  * entries in the chunk tables. */
@@ -163,6 +172,11 @@ struct arena {
     uint64_t retired_allocs;          /* bins' allocs of exited threads */
     uint64_t retired_remote_out;      /* remote_out of exited threads */
     uint64_t direct_remote_out;       /* uncached remote frees (no cache) */
+    /* Freed large regions kept for reuse (large.c), under large_lock. */
+    pthread_mutex_t large_lock;
+    unsigned nlarge_cached;
+    uint64_t large_cached_bytes;      /* their mapped bytes */
+    struct nslab_region *large_cache[ARENA_LARGE_CACHE];
     struct arena_class cls[SC_COUNT];
 };
 
@@ -323,9 +337,26 @@ static inline int arena_free_inline(void *p)
 
 /* ---- large blocks (large.c) ------------------------------------------- */
 
-/* A region of its own (REGION_F_LARGE) bound to node, populated.  NULL
+/* r->flags bit (arena-private, beside region.h's REGION_F_*): a freed
+ * large region held in its node's cache; not a live block. */
+#define LARGE_F_CACHED 0x100u
+
+static inline int large_is_live(const struct nslab_region *r)
+{
+    return (r->flags & (REGION_F_LARGE | LARGE_F_CACHED)) == REGION_F_LARGE;
+}
+
+/* A region whose data address is a block nslab_free takes: a live large
+ * block or an interleaved allocation (not a user region). */
+static inline int region_is_block(const struct nslab_region *r)
+{
+    return large_is_live(r) || (r->flags & REGION_F_INTERLEAVED);
+}
+
+/* A region of its own (REGION_F_LARGE) bound to node, populated, reused
+ * from the node's cache when one fits.  zero: the data reads as zero.  NULL
  * with errno (the region layer's: ENOMEM when the node cannot hold it). */
-void *large_alloc(int node, size_t size, size_t align);
+void *large_alloc(int node, size_t size, size_t align, int zero);
 /* Resize in place when the mapping holds `size` and it is more than half
  * of the mapping: 0, else -1 (the caller moves the block). */
 int large_resize(struct nslab_region *r, size_t size);

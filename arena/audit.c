@@ -19,6 +19,8 @@
  *            across all those lists (a bitmap of 16-byte granules per chunk,
  *            mapped for the audit); bins' counts match their lists; per
  *            class, blocks cached + on remote stacks <= blocks out.
+ *   large    the node's cache of freed large regions holds registered,
+ *            cached-marked regions of the node, within its bounds.
  * Blocks neither on a list nor cached are in use: "every block is in
  * exactly one place" is the no-duplicate check plus the per-slab equation.
  * The other threads must be quiescent: their bins are walked without their
@@ -266,6 +268,21 @@ static void audit_node(struct audit *au, struct arena *a)
         if (cached[c] > used[c])
             bad(au, "class %u: %llu blocks cached or pending but only %llu out", c,
                 (unsigned long long)cached[c], (unsigned long long)used[c]);
+    pthread_mutex_lock(&a->large_lock);
+    uint64_t lbytes = 0;
+    for (unsigned i = 0; i < a->nlarge_cached; i++) {
+        struct nslab_region *r = a->large_cache[i];
+        if (seg_lookup(r) != &r->hdr || r->hdr.kind != SEG_REGION || r->hdr.node != a->node ||
+            (r->flags & (REGION_F_LARGE | LARGE_F_CACHED)) != (REGION_F_LARGE | LARGE_F_CACHED))
+            bad(au, "large cache slot %u: %p is not a cached large region of this node", i,
+                (void *)r);
+        lbytes += r->hdr.map_size;
+    }
+    if (a->nlarge_cached > ARENA_LARGE_CACHE || lbytes != a->large_cached_bytes ||
+        lbytes > ARENA_LARGE_CACHE_BYTES)
+        bad(au, "large cache: %u regions of %llu bytes, counter says %llu", a->nlarge_cached,
+            (unsigned long long)lbytes, (unsigned long long)a->large_cached_bytes);
+    pthread_mutex_unlock(&a->large_lock);
     if (mem)
         os_unmap(mem, bytes);
 out:

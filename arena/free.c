@@ -37,9 +37,9 @@ static int free_direct(struct chunk *c, void *p)
     unsigned cls = c->cls[chunk_page(p)];
     *(void **)p = NULL;
     arena_put_list(c->arena, cls, p, 1, here != node);
-    if (here != node) {
+    if (here != node && here >= 0 && here < topology_get()->nr_nodes) {
         int e;
-        struct arena *a = here >= 0 ? arena_get(here, &e) : NULL;
+        struct arena *a = arena_get(here, &e);
         if (a)
             __atomic_fetch_add(&a->direct_remote_out, 1, __ATOMIC_RELAXED);
     }
@@ -68,7 +68,7 @@ int arena_free_slow(void *p)
         if (p != region_data(r))
             return einval();
         if (r->flags & REGION_F_LARGE) {
-            int e = large_free(r);
+            int e = large_free(r); /* EINVAL for a cached (freed) one */
             return e ? (errno = e, -e) : 0;
         }
         if (r->flags & REGION_F_INTERLEAVED) {
@@ -101,7 +101,7 @@ NSLAB_API size_t nslab_usable_size(const void *ptr)
             return sc_size[cls];
     } else if (h && h->kind == SEG_REGION) {
         const struct nslab_region *r = (const struct nslab_region *)h;
-        if ((r->flags & (REGION_F_LARGE | REGION_F_INTERLEAVED)) && ptr == region_data(r))
+        if (region_is_block(r) && ptr == region_data(r))
             return r->size;
     }
     errno = EINVAL;
@@ -118,7 +118,7 @@ NSLAB_API int nslab_node_of(const void *ptr)
     } else if (h && h->kind == SEG_REGION) {
         const struct nslab_region *r = (const struct nslab_region *)h;
         const char *d = region_data(r);
-        if ((const char *)ptr >= d && (const char *)ptr < d + r->size)
+        if (!(r->flags & LARGE_F_CACHED) && (const char *)ptr >= d && (const char *)ptr < d + r->size)
             return h->node;
     } else if (h && h->kind == SEG_POOL) {
         return h->node;

@@ -32,11 +32,11 @@ void sc_init(void)
         unsigned np = 1;
         while ((np * ARENA_PAGE_SIZE) / s < 8)
             np++;
-        uint32_t lim = (uint32_t)((128u * 1024u) / s);
+        uint32_t lim = (uint32_t)((64u * 1024u) / s);
         if (lim > SC_MAX_LIMIT)
             lim = SC_MAX_LIMIT;
-        if (lim < 4)
-            lim = 4;
+        if (lim < 2)
+            lim = 2;
         sc_size[c] = s;
         sc_pages[c] = (uint8_t)np;
         sc_capacity[c] = (uint32_t)((np * ARENA_PAGE_SIZE) / s);

@@ -23,8 +23,9 @@
  *
  * Per class: the slab's page count (1 page of 64 KiB up to 8 KiB blocks,
  * else the smallest span that holds >= 8 blocks), its capacity, and the
- * thread cache limit (min(256, max(4, 128 KiB / size)) blocks per bin) and
- * refill batch (limit / 2).
+ * thread cache limit (min(256, max(2, 64 KiB / size)) blocks per bin: at
+ * most about 64 KiB per bin, 5 MiB per thread and node when every class is
+ * full) and refill batch (limit / 2).
  */
 #ifndef NSLAB_SIZECLASS_H
 #define NSLAB_SIZECLASS_H

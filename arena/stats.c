@@ -3,7 +3,8 @@
  * and NUMASLAB_STATS=1 (print to stderr at exit).
  *
  * Where each number comes from:
- *   bytes_mapped      live chunks x 4 MiB + large regions' mappings
+ *   bytes_mapped      live chunks x 4 MiB + large regions' mappings (live
+ *                     and kept in the node's large cache)
  *   bytes_committed   the same: chunks and large regions are populated when
  *                     mapped and never decommitted while mapped
  *   bytes_in_use      sum over classes of (blocks out of slabs - blocks in
@@ -84,7 +85,11 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     uint64_t lmapped = __atomic_load_n(&a->large_mapped, __ATOMIC_RELAXED);
     allocs += __atomic_load_n(&a->large_allocs, __ATOMIC_RELAXED);
 
-    s->bytes_mapped = nchunks * SEG_SIZE + lmapped;
+    pthread_mutex_lock(&a->large_lock);
+    uint64_t lcached = a->large_cached_bytes;
+    pthread_mutex_unlock(&a->large_lock);
+
+    s->bytes_mapped = nchunks * SEG_SIZE + lmapped + lcached;
     s->bytes_committed = s->bytes_mapped;
     s->bytes_in_use = in_use + __atomic_load_n(&a->large_user, __ATOMIC_RELAXED);
     s->chunks = nchunks;

