@@ -191,8 +191,9 @@ NSLAB_API int nslab_distance(int a, int b);
 
 /* The node of the CPU the calling thread runs on.  Cheap: read from rseq's
  * cpu id where the kernel and libc provide it (exact at the time of the
- * read), else from getcpu() refreshed every NSLAB_NODE_REFRESH calls, so
- * it can lag a migration by that many calls.  Never fails. */
+ * read; about 1 ns a call), else from getcpu() cached per thread and
+ * refreshed every 64 calls, so it can lag a migration by up to 63 calls of
+ * the thread.  Never fails. */
 NSLAB_API int nslab_current_node(void);
 
 /* The calling thread's local node for allocation: nslab_current_node(), or
