@@ -103,6 +103,7 @@ int demo_interleaved(struct demo *d)
                    "per node allowed: %zu)",
                    k, k == 1 ? "" : "s", even, worst, tol);
     }
-    nslab_region_destroy(nslab_region_of(p));
+    int fe = nslab_free(p); /* any pointer the library returned */
+    demo_claim(d, fe == 0, "nslab_free of the interleaved allocation: %d", fe);
     return 0;
 }

@@ -8,6 +8,7 @@
  * Usage: numaslab-demo [SECTION...]   (section numbers or names; default all)
  */
 #include "demo.h"
+#include "pool_demo.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -21,7 +22,8 @@ static const struct {
     {"topology", demo_topology},       /* 1. the machine as the library sees it */
     {"regions", demo_regions},         /* 2. one bound region per node */
     {"interleaved", demo_interleaved}, /* 3. one allocation over all nodes */
-    /* next: arena placement per node, pool per worker, comparison vs libc */
+    {"pools", demo_pools},             /* 4. a pool per worker (pool_demo.c) */
+    /* next: arena placement per node, comparison vs libc */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
