@@ -15,8 +15,8 @@
  * Cache policy (DPDK's): a miss refills cap / 2 buffers from the top of the
  * stack; a put into a full cache first flushes its colder half (the bottom
  * of the array, objs[0 .. cap/2)) to the stack.  When a get_wait sleeper
- * exists (POOL_SLOW_WAITERS), puts bypass the cache so the sleeper is
- * served; buffers already parked in other threads' caches stay there until
+ * exists (POOL_SLOW_WAITERS, and fast_stride 0 so no fast path is taken),
+ * puts bypass the cache so the sleeper is served; buffers already parked in other threads' caches stay there until
  * those threads flush or exit (a get reports ENOENT meanwhile, as DPDK's).
  *
  * Locks: pool->lock around the stack (see pool.h for the order).  The
@@ -163,14 +163,22 @@ void *pool_get_slow(struct nslab_pool *p)
     return b;
 }
 
+int pool_put_einval(void)
+{
+    errno = EINVAL;
+    return -EINVAL;
+}
+
 int pool_put_slow(struct nslab_pool *p, struct pool_seg *s, void *buf)
 {
     if (pool_check(p))
-        return -EINVAL;
+        return pool_put_einval();
     if (p->state) {
         int e = debug_in(p, s->first + pool_seg_index(s, buf));
-        if (e)
+        if (e) {
+            errno = e;
             return -e;
+        }
     }
     attach();
     struct pool_cache *c = cache_mine(p);
@@ -223,10 +231,7 @@ NSLAB_API void *nslab_pool_get(nslab_pool_t *p)
 
 NSLAB_API int nslab_pool_put(nslab_pool_t *p, void *buf)
 {
-    int r = pool_put_inline(p, buf);
-    if (__builtin_expect(r < 0, 0))
-        errno = -r;
-    return r;
+    return pool_put_inline(p, buf);
 }
 
 NSLAB_API void nslab_pool_cache_flush(nslab_pool_t *p)
@@ -394,12 +399,16 @@ NSLAB_API void *nslab_pool_get_wait(nslab_pool_t *p, int timeout_ms)
                 e = ETIMEDOUT;
             break;
         }
-        p->waiters++;
-        __atomic_fetch_or(&p->slow, POOL_SLOW_WAITERS, __ATOMIC_RELAXED);
+        if (p->waiters++ == 0) { /* puts: skip the caches, come to the stack */
+            __atomic_fetch_or(&p->slow, POOL_SLOW_WAITERS, __ATOMIC_RELAXED);
+            __atomic_store_n(&p->fast_stride, 0, __ATOMIC_RELAXED);
+        }
         int r = timeout_ms < 0 ? pthread_cond_wait(&p->cond, &p->lock)
                                : pthread_cond_timedwait(&p->cond, &p->lock, &deadline);
-        if (--p->waiters == 0)
+        if (--p->waiters == 0) {
             __atomic_fetch_and(&p->slow, ~POOL_SLOW_WAITERS, __ATOMIC_RELAXED);
+            __atomic_store_n(&p->fast_stride, pool_fast_stride(p), __ATOMIC_RELAXED);
+        }
         if (r == ETIMEDOUT)
             timed_out = 1; /* one last look at the stack */
     }

@@ -337,6 +337,7 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
     p->slow = (opts->flags & NSLAB_POOL_DEBUG) ? POOL_SLOW_DEBUG : 0;
     p->caches = (char *)meta + l.off_caches;
     p->cache_stride = l.cache_stride;
+    p->fast_stride = pool_fast_stride(p);
     p->cache_cap = l.cache_cap;
     p->per_seg = l.per_seg;
     p->stride = l.stride;

@@ -116,6 +116,13 @@ struct nslab_pool {
     int32_t node;
     uint32_t flags;         /* NSLAB_POOL_* */
     char *caches;           /* slot s's cache: caches + s * cache_stride */
+    size_t fast_stride;     /* what the fast paths use instead of
+                               cache_stride: equal to it, or 0 while the
+                               fast paths must not be taken (debug pool,
+                               get_wait sleepers): every slot then reads the
+                               slot-0 cache, cap 0, so every get and put
+                               falls to the slow path.  Relaxed atomic; one
+                               word, so a racing reader sees either value. */
     size_t cache_stride;    /* 0 when the pool has no caches */
     uint32_t cache_cap;
     uint32_t per_seg;       /* buffers in a full segment */
@@ -185,28 +192,37 @@ static inline void pool_add64(uint64_t *x, uint64_t v)
     __atomic_store_n(x, *x + v, __ATOMIC_RELAXED);
 }
 
-/* The pool segment holding buf, or NULL (not the library's, not a pool's). */
+/* The pool segment holding buf, or NULL (not the library's, not a pool's).
+ * seg_lookup_inline() spelled out so the compiler needs no NULL test
+ * between the bitmap and the header. */
 static inline struct pool_seg *pool_seg_of(const void *buf)
 {
-    struct seg_hdr *h = seg_lookup_inline(buf);
-    if (__builtin_expect(!h || h->kind != SEG_POOL, 0))
+    uintptr_t a = (uintptr_t)buf, i = a >> SEG_SHIFT;
+    if (__builtin_expect(a >> SEG_VA_BITS, 0))
         return NULL;
-    return (struct pool_seg *)h;
+    if (__builtin_expect(!((__atomic_load_n(&seg_bitmap[i / 64], __ATOMIC_RELAXED) >>
+                            (i % 64)) & 1), 0))
+        return NULL;
+    struct pool_seg *s = (struct pool_seg *)(a & ~(uintptr_t)SEG_MASK);
+    return __builtin_expect(s->hdr.kind == SEG_POOL, 1) ? s : NULL;
 }
 
 /* Index of buf within segment s, or UINT32_MAX if buf is not on a buffer
- * boundary of s.  Exact division by multiplication: stride = d << shift with
- * d odd; for x = off >> shift, x * inv(d) mod 2^64 equals x / d when d
- * divides x, and is > UINT64_MAX / d otherwise (the map x -> x * inv is a
- * bijection taking the multiples of d onto [0, UINT64_MAX / d]).  Since
- * nbufs - 1 <= UINT64_MAX / d, "q < nbufs" tests both.  A pointer below
- * base wraps to a huge x, which is no small multiple of d. */
+ * boundary of s.  Exact division by multiplication (Granlund-Montgomery):
+ * stride = d << shift with d odd, inv = d^-1 mod 2^64, off = buf - base;
+ *     q = rotate_right(off * inv, shift)
+ * is off / stride when stride divides off, and is >= nbufs otherwise:
+ *  - if off's low `shift` bits are not all zero, neither are the product's
+ *    (inv is odd), and the rotation moves them to the top: q >= 2^(64-shift);
+ *  - else the rotation yields (off >> shift) * inv mod 2^(64-shift), and
+ *    x -> x * inv is a bijection of [0, 2^(64-shift)) that takes the
+ *    multiples m * d onto m, so a non-multiple lands above every m with
+ *    m * d < 2^(64-shift), far above nbufs (nbufs * stride < 2 SEG_SIZE).
+ * A pointer below base wraps to a huge off: no small multiple of stride. */
 static inline uint32_t pool_seg_index(const struct pool_seg *s, const void *buf)
 {
-    uintptr_t off = (uintptr_t)buf - (uintptr_t)s->base;
-    if (__builtin_expect(off & (((uintptr_t)1 << s->shift) - 1), 0))
-        return UINT32_MAX;
-    uint64_t q = (uint64_t)(off >> s->shift) * s->inv;
+    uint64_t q = (uint64_t)((uintptr_t)buf - (uintptr_t)s->base) * s->inv;
+    q = (q >> s->shift) | (q << ((64 - s->shift) & 63));
     return q < s->nbufs ? (uint32_t)q : UINT32_MAX;
 }
 
@@ -229,7 +245,13 @@ void pool_registry_unlock(void);
 
 /* pcache.c */
 void *pool_get_slow(struct nslab_pool *p);
+/* Sets errno on failure, like pool_put_inline. */
 int pool_put_slow(struct nslab_pool *p, struct pool_seg *s, void *buf);
+/* fast_stride as it should be with no get_wait sleeper. */
+static inline size_t pool_fast_stride(const struct nslab_pool *p)
+{
+    return (p->flags & NSLAB_POOL_DEBUG) ? 0 : p->cache_stride;
+}
 /* Push n buffers onto p's common stack; caller holds p->lock.  Wakes
  * get_wait sleepers. */
 void pool_stack_push(struct nslab_pool *p, void *const *bufs, uint32_t n);
@@ -242,12 +264,20 @@ struct nslab_pool *poolset_route(nslab_poolset_t *s, int node);
 /* pstats.c */
 uint32_t pool_cached_total(const struct nslab_pool *p); /* sum of cache len */
 
-/* The fast paths, shared by pcache.c and poolset.c. */
+/* The fast paths, shared by pcache.c and poolset.c.  A hit reads the
+ * pool's first line and the thread's cache, and writes only the cache. */
+static inline struct pool_cache *pool_cache_fast(const struct nslab_pool *p)
+{
+    return (struct pool_cache *)(p->caches +
+                                 (size_t)pool_self.slot *
+                                     __atomic_load_n(&p->fast_stride, __ATOMIC_RELAXED));
+}
+
 static inline void *pool_get_inline(struct nslab_pool *p)
 {
-    struct pool_cache *c = pool_cache_of(p, pool_self.slot);
+    struct pool_cache *c = pool_cache_fast(p);
     uint32_t n = c->len;
-    if (__builtin_expect(n != 0 && !(p->flags & NSLAB_POOL_DEBUG), 1)) {
+    if (__builtin_expect(n != 0, 1)) {
         void *b = c->objs[n - 1];
         pool_set32(&c->len, n - 1);
         pool_add64(&c->get_hit, 1);
@@ -256,19 +286,19 @@ static inline void *pool_get_inline(struct nslab_pool *p)
     return pool_get_slow(p);
 }
 
+int pool_put_einval(void) __attribute__((cold, noinline));
+
 /* 0, or a negative errno (-EINVAL: not a buffer of `want` / of any pool;
- * -EALREADY: debug double put).  Sets no errno. */
+ * -EALREADY: debug double put); errno is set on failure. */
 static inline int pool_put_inline(struct nslab_pool *want, void *buf)
 {
     struct pool_seg *s = pool_seg_of(buf);
     if (__builtin_expect(!s, 0))
-        return -EINVAL;
+        return pool_put_einval();
     struct nslab_pool *p = s->pool;
     if (__builtin_expect((want && want != p) || pool_seg_index(s, buf) == UINT32_MAX, 0))
-        return -EINVAL;
-    if (__builtin_expect(__atomic_load_n(&p->slow, __ATOMIC_RELAXED) != 0, 0))
-        return pool_put_slow(p, s, buf);
-    struct pool_cache *c = pool_cache_of(p, pool_self.slot);
+        return pool_put_einval();
+    struct pool_cache *c = pool_cache_fast(p);
     uint32_t n = c->len;
     if (__builtin_expect(n < c->cap, 1)) {
         c->objs[n] = buf;

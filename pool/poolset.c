@@ -156,9 +156,9 @@ NSLAB_API void *nslab_poolset_get(nslab_poolset_t *s)
     if (__builtin_expect(node < 0 || node != t->set_node, 0))
         node = set_switch(s);
     struct nslab_pool *p = s->route[node];
-    struct pool_cache *c = pool_cache_of(p, t->slot);
+    struct pool_cache *c = pool_cache_fast(p);
     uint32_t n = c->len;
-    if (__builtin_expect(n != 0 && !(p->flags & NSLAB_POOL_DEBUG), 1)) {
+    if (__builtin_expect(n != 0, 1)) {
         void *b = c->objs[n - 1];
         pool_set32(&c->len, n - 1);
         pool_add64(&c->get_hit, 1);
