@@ -13,7 +13,12 @@
  *   5. MADV_HUGEPAGE / MADV_NOHUGEPAGE, before any page exists;
  *   6. prefault: MADV_POPULATE_WRITE where the kernel has it, else a write
  *      per page (per huge page when the region asked for THP or hugetlb);
- *   7. release the capacity hold (the pages now show in free memory).
+ *   7. release the capacity hold (the pages now show in free memory; with
+ *      prefault NONE the caller chose first touch, and later touches are
+ *      not held against other callers).
+ * Stack: up to ~15 KiB (the sub-range plan and its per-node needs).
+ * Under THP "always" the header write of a prefault-NONE region commits
+ * its first huge page (under the region's policy, so placement holds).
  *
  * Threads: no shared state of its own; the capacity ledger is atomic.
  */
