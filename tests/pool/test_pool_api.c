@@ -571,6 +571,26 @@ static void test_worker(void **state)
     assert_int_equal(nslab_poolset_destroy(s), 0);
 }
 
+/* nslab_free() forwards a pool buffer to its pool (arena/free.c). */
+static void test_nslab_free_forwards(void **state)
+{
+    (void)state;
+    nslab_pool_opts_t o = opts_of(64, 8, 0);
+    o.flags = NSLAB_POOL_DEBUG;
+    nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
+    assert_non_null(p);
+    void *b = nslab_pool_get(p);
+    assert_non_null(b);
+    assert_int_equal(nslab_node_of(b), nslab_pool_node(p));
+    assert_int_equal(nslab_free((char *)b + 8), -EINVAL);
+    assert_int_equal(stats_of(p).in_use, 1);
+    assert_int_equal(nslab_free(b), 0);
+    assert_int_equal(stats_of(p).in_use, 0);
+    assert_int_equal(nslab_free(b), -EALREADY); /* the pool's debug check */
+    assert_int_equal(nslab_pool_audit(p, NULL), 0);
+    assert_int_equal(nslab_pool_destroy(p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -589,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_cache_stats),
         cmocka_unit_test(test_poolset_basic),
         cmocka_unit_test(test_worker),
+        cmocka_unit_test(test_nslab_free_forwards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
