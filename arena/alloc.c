@@ -115,6 +115,8 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
 
 void *arena_alloc_slow(int node, size_t size, int local)
 {
+    if (node == NSLAB_NODE_LOCAL && !local)
+        return arena_alloc_inline(arena_thread_node(), size, 1);
     if (ARENA_UNLIKELY(size == 0)) {
         errno = EINVAL;
         return NULL;
@@ -148,8 +150,8 @@ NSLAB_API void *numa_malloc_local(size_t size)
 
 NSLAB_API void *numa_malloc_on(int node, size_t size)
 {
-    if (node == NSLAB_NODE_LOCAL)
-        return numa_malloc_local(size);
+    /* NSLAB_NODE_LOCAL misses the inline path's bound: the slow path
+     * resolves it */
     return arena_alloc_inline(node, size, 0);
 }
 

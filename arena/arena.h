@@ -91,19 +91,26 @@ struct slab {
     uint8_t in_partial;
 };
 
+/* page_off of a page that holds no blocks: fails every cache's bound. */
+#define CHUNK_NO_BIN UINT32_MAX
+
 /* The header at the start of every chunk (kind SEG_CHUNK).
  * Per-page tables: pages not in a slab (header page, free pages) have
- * binoff == 0 and cls == 0.  binoff/cls/head of a slab's pages are written
- * under its class lock when the slab is carved or released; the free fast
- * path reads them without a lock (the block it frees was handed to it
- * through a lock or an acquire, after the write).
+ * page_off == CHUNK_NO_BIN and cls == 0.  A block page's page_off is the
+ * byte offset of its bin in a thread cache's nodes[] array, node and class
+ * folded into one number (hdr.node * sizeof(struct tc_node) + class *
+ * sizeof(struct tc_bin)), so the free fast path does one load and one
+ * compare against the cache's bound.  page_off/cls/head of a slab's pages
+ * are written under its class lock when the slab is carved or released;
+ * the free fast path reads them without a lock (the block it frees was
+ * handed to it through a lock or an acquire, after the write).
  * used_pages / free_pages / next / prev: arena->chunk_lock. */
 struct chunk {
     struct seg_hdr hdr;                /* kind SEG_CHUNK, node */
     uint32_t node_off;                 /* hdr.node * sizeof(struct tc_node) */
     uint32_t reserved;
-    uint16_t binoff[ARENA_PAGES];      /* page -> offset of its bin in a
-                                          struct tc_node (sc_binoff) */
+    uint32_t page_off[ARENA_PAGES];    /* page -> its bin's offset in a
+                                          cache, or CHUNK_NO_BIN */
     uint8_t cls[ARENA_PAGES];          /* page -> size class, 0 = none */
     uint8_t head[ARENA_PAGES];         /* page -> first page of its slab */
     uint64_t used_pages;               /* bit i: page i in use (bit 0 =
@@ -230,14 +237,15 @@ struct tc_bin {
     uint64_t reserved2;
 };
 
-/* A thread's cache for one node. */
+/* A thread's cache for one node: one page, so a node's offset is a shift. */
 struct tc_node {
     struct tc_bin bins[SC_COUNT];   /* bins[0]: the sentinel class, always
-                                       empty (size 0, non-block pages) */
+                                       empty (size 0) */
     uint64_t remote_out;  /* blocks of other nodes this thread freed (to
                              their arenas) while it ran on this node */
-    uint64_t reserved[3];
+    uint64_t reserved[(4096 - SC_COUNT * SC_BIN_SIZE) / 8 - 1];
 };
+_Static_assert(sizeof(struct tc_node) == 4096, "tc_node is a power of two");
 
 /* A thread's cache.  node_bytes is the bound every fast path checks:
  * (unsigned)node * sizeof(struct tc_node) < node_bytes.  The static empty
@@ -298,6 +306,7 @@ int arena_free_slow(void *p);
 static inline void *arena_alloc_inline(int node, size_t size, int local)
 {
     struct tcache *tc = arena_tls;
+    /* NSLAB_NODE_LOCAL (-1) and other negative nodes fail the bound too */
     size_t noff = (size_t)(unsigned)node * sizeof(struct tc_node);
     if (ARENA_LIKELY(noff < tc->node_bytes && size <= SC_TABLE_MAX)) {
         struct tc_bin *bin =
@@ -317,19 +326,23 @@ static inline void *arena_alloc_inline(int node, size_t size, int local)
  * The hit path: segment bitmap, page table, TLS, push, count. */
 static inline int arena_free_inline(void *p)
 {
-    struct seg_hdr *h = seg_lookup_inline(p);
-    if (ARENA_LIKELY(h != NULL && h->kind == SEG_CHUNK)) {
-        struct chunk *c = (struct chunk *)h;
-        unsigned boff = c->binoff[chunk_page(p)];
-        struct tcache *tc = arena_tls;
-        size_t noff = c->node_off;
-        if (ARENA_LIKELY(boff != 0 && noff < tc->node_bytes)) {
-            struct tc_bin *bin = (struct tc_bin *)((char *)tc->nodes + noff + boff);
-            *(void **)p = bin->head;
-            bin->head = p;
-            if (ARENA_UNLIKELY(--bin->room < 0))
-                tcache_overflow(tc, bin);
-            return 0;
+    /* seg_lookup_inline, spelled out so that NULL (segment 0, never
+     * registered) needs no test of its own */
+    uintptr_t a = (uintptr_t)p, i = a >> SEG_SHIFT;
+    if (ARENA_LIKELY(i < ((uintptr_t)1 << (SEG_VA_BITS - SEG_SHIFT)))) {
+        uint64_t w = __atomic_load_n(&seg_bitmap[i / 64], __ATOMIC_RELAXED);
+        struct chunk *c = (struct chunk *)(a & ~(uintptr_t)SEG_MASK);
+        if (ARENA_LIKELY(((w >> (i % 64)) & 1) && c->hdr.kind == SEG_CHUNK)) {
+            size_t off = __atomic_load_n(&c->page_off[chunk_page(p)], __ATOMIC_RELAXED);
+            struct tcache *tc = arena_tls;
+            if (ARENA_LIKELY(off < tc->node_bytes)) {
+                struct tc_bin *bin = (struct tc_bin *)((char *)tc->nodes + off);
+                *(void **)p = bin->head;
+                bin->head = p;
+                if (ARENA_UNLIKELY(--bin->room < 0))
+                    tcache_overflow(tc, bin);
+                return 0;
+            }
         }
     }
     return arena_free_slow(p);

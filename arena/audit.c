@@ -138,7 +138,7 @@ static void audit_chunks(struct audit *au, uint64_t *slabs, uint64_t *used, uint
         for (unsigned i = 1; i < ARENA_PAGES; i++) {
             int inuse = (c->used_pages >> i) & 1;
             if (!inuse) {
-                if (c->binoff[i] || c->cls[i])
+                if (c->page_off[i] != CHUNK_NO_BIN || c->cls[i])
                     bad(au, "chunk %p page %u: free page with class %u", (void *)c, i, c->cls[i]);
                 continue;
             }
@@ -146,7 +146,7 @@ static void audit_chunks(struct audit *au, uint64_t *slabs, uint64_t *used, uint
             struct slab *s = &c->slabs[f];
             unsigned cls = s->cls;
             if (f < 1 || f > i || cls == 0 || cls >= SC_COUNT || i >= f + s->npages ||
-                c->cls[i] != cls || c->binoff[i] != sc_binoff(cls)) {
+                c->cls[i] != cls || c->page_off[i] != a->node_off + sc_binoff(cls)) {
                 bad(au, "chunk %p page %u: page tables disagree with slab at page %u",
                     (void *)c, i, f);
                 continue;

@@ -62,6 +62,8 @@ static int chunk_map(struct arena *a, struct chunk **out)
     c->hdr.node = a->node;
     c->hdr.map_size = SEG_SIZE;
     c->node_off = a->node_off;
+    for (unsigned i = 0; i < ARENA_PAGES; i++)
+        c->page_off[i] = CHUNK_NO_BIN;
     c->used_pages = 1; /* the header page */
     c->free_pages = ARENA_PAGES - 1;
     c->arena = a;

@@ -56,10 +56,10 @@ int arena_free_slow(void *p)
     switch (h->kind) {
     case SEG_CHUNK: {
         struct chunk *c = (struct chunk *)h;
-        if (!c->binoff[chunk_page(p)])
+        if (!c->cls[chunk_page(p)])
             return einval();
         struct tcache *tc = tcache_get();
-        if (tc && c->node_off < tc->node_bytes)
+        if (tc && c->page_off[chunk_page(p)] < tc->node_bytes)
             return arena_free_inline(p); /* now with a cache */
         return free_direct(c, p);
     }

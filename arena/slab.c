@@ -58,7 +58,7 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
     for (unsigned i = first; i < first + np; i++) {
         c->head[i] = (uint8_t)first;
         c->cls[i] = (uint8_t)cls;
-        __atomic_store_n(&c->binoff[i], sc_binoff(cls), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->page_off[i], a->node_off + sc_binoff(cls), __ATOMIC_RELAXED);
     }
     partial_add(ac, s);
     ac->slabs++;
@@ -71,7 +71,7 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
     unsigned first = s->first, np = s->npages;
     partial_del(ac, s);
     for (unsigned i = first; i < first + np; i++) {
-        __atomic_store_n(&c->binoff[i], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->page_off[i], CHUNK_NO_BIN, __ATOMIC_RELAXED);
         c->cls[i] = 0;
         c->head[i] = 0;
     }

@@ -36,13 +36,15 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     s->size = sizeof *s;
     s->version = NSLAB_STATS_VERSION;
     s->node = node;
-    struct arena *a = arena_peek(node);
+    /* Created if missing: live threads may hold counters for a node whose
+     * arena does not exist yet (remote_out of a thread running there). */
+    int err;
+    struct arena *a = arena_get(node, &err);
     if (!a)
         return;
 
-    static const uint64_t zero[SC_COUNT];
     uint64_t cached[SC_COUNT], allocs = 0, remote_out = 0;
-    memcpy(cached, zero, sizeof cached);
+    memset(cached, 0, sizeof cached);
 
     tcache_registry_lock();
     for (struct tcache *tc = tcache_registry_first(); tc; tc = tc->reg_next) {

@@ -263,7 +263,8 @@ static void test_full_node(void **state)
     for (int m = nslab_nodeset_next(&mem, 0); m >= 0; m = nslab_nodeset_next(&mem, m + 1))
         if (m != full)
             order[no++] = m;
-    int nearest = order[0];
+    assert_true(no >= 1);
+    int nearest = no ? order[0] : -1;
     for (int i = 1; i < no; i++)
         if (nslab_distance(full, order[i]) < nslab_distance(full, nearest))
             nearest = order[i];
