@@ -524,9 +524,9 @@ typedef struct nslab_pool_opts {
                               to it apart */
     size_t count;          /* buffers created (and prefaulted) up front, > 0 */
     size_t max_count;      /* grow up to this many; 0 = count (fixed) */
-    unsigned cache_size;   /* per-thread cache capacity (<= 1024), 0 = 64
-                              or max_count / 8 when smaller (0 then means
-                              no cache) */
+    unsigned cache_size;   /* per-thread cache capacity (<= 1024); 0 = the
+                              default, min(64, max_count / 8), and no cache
+                              when that is 0 */
     unsigned flags;        /* NSLAB_POOL_* */
     nslab_prefault_t prefault; /* for each segment of buffers, as regions */
     void (*ctor)(void *buf, size_t idx, void *arg); /* optional: called once
@@ -607,7 +607,9 @@ typedef struct nslab_pool_stats {
     uint64_t in_use;       /* handed out */
     uint64_t cache_hits;   /* gets and puts served by a thread's cache */
     uint64_t cache_misses; /* gets and puts through the common stack */
-    uint64_t remote_puts;  /* puts by threads on another node */
+    uint64_t remote_puts;  /* puts by threads on another node (a thread's
+                              node as read at its last cache refill or
+                              flush, or at each put without a cache) */
     uint64_t migrations;   /* pool-set gets whose refill found the thread on
                               a new node and were served here */
     uint64_t max_count;

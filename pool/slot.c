@@ -18,6 +18,11 @@
  * the child keeps the slots of threads that no longer exist, and their
  * cached buffers stay counted as free in caches.)
  *
+ * Allocation: pthread_key_create and pthread_setspecific allocate nothing
+ * while the key is one of glibc's first 32 (PTHREAD_KEY_2NDLEVEL_SIZE); a
+ * program that created more keys before its first pool call makes glibc
+ * calloc a second-level block at the first setspecific.
+ *
  * Lock: registry_lock protects the pool list (reg_next/reg_prev) and
  * slot_used[].  It is taken before any pool->lock.  pool_self is the
  * calling thread's own and needs none.
