@@ -4,15 +4,18 @@
  *
  * The range is cut into granules (pages, or huge pages when the region may
  * use them, so the kernel never has to split a huge page between two
- * policies).  Each node's share of granules is fixed first, exactly: the
- * largest-remainder rounding of n * w_i / W, so every share is within one
- * granule of the weights and the shares add up to n.  The shares are then
- * dealt out in R rounds, in ascending node order within a round, as the
+ * policies).  Each node's share is fixed first, exactly: whole granules by
+ * largest-remainder rounding of len * w_i / W, the partial last granule
+ * (if any) to the next largest remainder, so every node's bytes are within
+ * one granule of the weights and the shares add up to len.  The shares are
+ * then dealt out in R rounds, in ascending node order within a round, as the
  * kernel's weighted interleave deals pages: R is as large as
- * REGION_MAX_SUBRANGES allows (and at most n / W), so consecutive memory
- * still spreads over all nodes.  Adjacent sub-ranges of one node are merged.
+ * REGION_MAX_SUBRANGES allows (and at most full granules / W), so
+ * consecutive memory
+ * still spreads over all nodes; the partial granule comes last.  Adjacent
+ * sub-ranges of one node are merged.
  *
- * Pure function: no state, no allocation (5 KiB of stack), O(k^2 + R * k)
+ * Pure function: no state, no allocation (7 KiB of stack), O(k^2 + R * k)
  * for k <= REGION_MAX_SUBRANGES nodes.
  */
 #include "region.h"
@@ -32,31 +35,43 @@ size_t region_weighted_plan(const nslab_nodeset_t *nodes, const unsigned char *w
             return 0;
         W += weights[i];
     }
-    uint64_t n = (len + granule - 1) / granule; /* the last granule may be partial */
-
-    /* Exact shares by largest remainder (ties to the lower node). */
-    uint64_t share[REGION_MAX_SUBRANGES];
-    uint64_t rem[REGION_MAX_SUBRANGES];
+    /* Shares in bytes: node i should get e_i = len * w_i / W.  Whole
+     * granules first, s_i = floor(e_i / granule); the granules left over
+     * (fewer than k) go to the largest remainders e_i - s_i * granule
+     * (ties to the lower node), and the partial last granule, if any, to
+     * the next largest.  So every node's bytes are within one granule of
+     * e_i, and the shares add up to len. */
+    const uint64_t full = len / granule, tail = len % granule;
+    uint64_t share[REGION_MAX_SUBRANGES];     /* whole granules */
+    unsigned __int128 rem[REGION_MAX_SUBRANGES]; /* (e_i - s_i * granule) * W */
+    uint8_t taken[REGION_MAX_SUBRANGES];
     uint64_t given = 0;
     for (int i = 0; i < k; i++) {
-        share[i] = n / W * weights[i] + (n % W) * weights[i] / W;
-        rem[i] = (n % W) * weights[i] % W;
+        unsigned __int128 lw = (unsigned __int128)len * weights[i];
+        share[i] = (uint64_t)(lw / W / granule);
+        rem[i] = lw - (unsigned __int128)share[i] * granule * W;
+        taken[i] = 0;
         given += share[i];
     }
-    for (uint64_t extra = n - given; extra > 0; extra--) {
-        int best = 0;
-        for (int i = 1; i < k; i++)
-            if (rem[i] > rem[best])
+    int tail_node = -1; /* index of the node that gets the partial granule */
+    for (uint64_t extra = full - given + (tail ? 1 : 0); extra > 0; extra--) {
+        int best = -1;
+        for (int i = 0; i < k; i++)
+            if (!taken[i] && (best < 0 || rem[i] > rem[best]))
                 best = i;
-        share[best]++;
-        rem[best] = 0;
+        taken[best] = 1;
+        if (extra == 1 && tail)
+            tail_node = best;
+        else
+            share[best]++;
     }
 
-    /* Rounds: at most max / k (so the plan fits), at most n / W (each round
-     * gets at least a whole weight's worth), at least 1. */
-    uint64_t rounds = max / (size_t)k;
-    if (rounds > n / W)
-        rounds = n / W;
+    /* Rounds: at most (max - the tail's piece) / k so the plan fits, at
+     * most full / W (each round gets at least a whole weight's worth), at
+     * least 1. */
+    uint64_t rounds = (max - (tail ? 1 : 0)) / (size_t)k;
+    if (rounds > full / W)
+        rounds = full / W;
     if (rounds == 0)
         rounds = 1;
 
@@ -69,16 +84,20 @@ size_t region_weighted_plan(const nslab_nodeset_t *nodes, const unsigned char *w
 
     size_t cnt = 0;
     uint64_t at = 0; /* granules planned so far */
-    for (uint64_t r = 0; r < rounds; r++) {
+    for (uint64_t r = 0; r <= rounds; r++) {
         for (int i = 0; i < k; i++) {
-            uint64_t g = share[i] / rounds + (r < share[i] % rounds ? 1 : 0);
-            if (g == 0)
+            size_t off = (size_t)(at * granule), l;
+            if (r < rounds) {
+                uint64_t g = share[i] / rounds + (r < share[i] % rounds ? 1 : 0);
+                if (g == 0)
+                    continue;
+                l = (size_t)(g * granule);
+                at += g;
+            } else if (i == tail_node) {
+                l = (size_t)tail; /* the partial granule: last of all */
+            } else {
                 continue;
-            size_t off = (size_t)(at * granule);
-            size_t l = (size_t)(g * granule);
-            if (off + l > len)
-                l = len - off;
-            at += g;
+            }
             if (cnt > 0 && out[cnt - 1].node == ids[i]) {
                 out[cnt - 1].len += l;
                 continue;

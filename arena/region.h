@@ -71,10 +71,10 @@ static inline void *region_data(const struct nslab_region *r)
 /* Emulated weighted interleave: the plan of consecutive sub-ranges, each
  * bound to one node of `nodes` (ascending order, weights[i] for the i-th
  * node).  [0, len) is cut in granules of `granule` bytes (a power of two;
- * the last granule may be partial); node i gets exactly the largest-
- * remainder rounding of n * w_i / sum(w) granules (within one granule of
- * the weights, summing to n), dealt out in as many rounds as `max`
- * sub-ranges allow.  Pure function.  Returns the number of sub-ranges
+ * the last granule may be partial, and comes last); node i gets
+ * len * w_i / sum(w) bytes rounded to whole granules by largest remainder
+ * (within one granule of the weights, summing to len), dealt out in as
+ * many rounds as `max` sub-ranges allow.  Pure function.  Returns the number of sub-ranges
  * written to out[], or 0 for bad input (empty set, a weight 0, more nodes
  * than REGION_MAX_SUBRANGES or than `max`). */
 struct region_subrange {

@@ -14,9 +14,9 @@
 
 static struct region_subrange sub[REGION_MAX_SUBRANGES];
 
-/* Check the plan's shape and return per-node granules in share[]. */
+/* Check the plan's shape and return per-node bytes in bytes_by_index[]. */
 static void check_plan(const nslab_nodeset_t *nodes, const unsigned char *w, size_t len,
-                       size_t gran, size_t ns, uint64_t *share_by_index)
+                       size_t gran, size_t ns, uint64_t *bytes_by_index)
 {
     int k = nslab_nodeset_count(nodes);
     assert_true(ns >= 1 && ns <= REGION_MAX_SUBRANGES);
@@ -33,26 +33,25 @@ static void check_plan(const nslab_nodeset_t *nodes, const unsigned char *w, siz
         int idx = 0;
         for (int n = nslab_nodeset_next(nodes, 0); n != sub[i].node; n = nslab_nodeset_next(nodes, n + 1))
             idx++;
-        share_by_index[idx] += (sub[i].len + gran - 1) / gran;
+        bytes_by_index[idx] += sub[i].len;
         at += sub[i].len;
     }
     assert_int_equal(at, len); /* covers [0, len) exactly */
 
-    /* Each share within one granule of n * w_i / W, and the rounding is the
-     * largest-remainder one: floor or floor + 1. */
-    uint64_t n = (len + gran - 1) / gran, W = 0, total = 0;
+    /* Each node's bytes within one granule of len * w_i / W, exactly:
+     * |bytes_i * W - len * w_i| < gran * W. */
+    unsigned __int128 W = 0;
     for (int i = 0; i < k; i++)
         W += w[i];
     for (int i = 0; i < k; i++) {
-        uint64_t lo = n * w[i] / W;
-        uint64_t hi = lo + ((n * w[i]) % W != 0);
-        if (share_by_index[i] < lo || share_by_index[i] > hi)
-            fail_msg("node index %d weight %u: %llu granules, weights say %llu..%llu", i, w[i],
-                     (unsigned long long)share_by_index[i], (unsigned long long)lo,
-                     (unsigned long long)hi);
-        total += share_by_index[i];
+        unsigned __int128 got = (unsigned __int128)bytes_by_index[i] * W;
+        unsigned __int128 want = (unsigned __int128)len * w[i];
+        unsigned __int128 d = got > want ? got - want : want - got;
+        if (d >= (unsigned __int128)gran * W)
+            fail_msg("node index %d weight %u: %llu bytes, weights say %.1f (granule %zu)", i,
+                     w[i], (unsigned long long)bytes_by_index[i],
+                     (double)len * w[i] / (double)W, gran);
     }
-    assert_int_equal(total, n);
 }
 
 static void test_plan_exact_multiples(void **state)
@@ -66,12 +65,12 @@ static void test_plan_exact_multiples(void **state)
     unsigned char w[3] = {1, 2, 3};
     const size_t gran = 2 * MiB, len = 6 * 40 * gran;
     size_t ns = region_weighted_plan(&s, w, len, gran, sub, REGION_MAX_SUBRANGES);
-    uint64_t share[3] = {0};
-    check_plan(&s, w, len, gran, ns, share);
-    /* n divisible by W: exactly proportional. */
-    assert_int_equal(share[0], 40);
-    assert_int_equal(share[1], 80);
-    assert_int_equal(share[2], 120);
+    uint64_t bytes[3] = {0};
+    check_plan(&s, w, len, gran, ns, bytes);
+    /* len divisible by W granules: exactly proportional. */
+    assert_int_equal(bytes[0], 40 * gran);
+    assert_int_equal(bytes[1], 80 * gran);
+    assert_int_equal(bytes[2], 120 * gran);
     /* 240 granules, W = 6: 40 rounds of (1, 2, 3) granules. */
     assert_int_equal(ns, 120);
     assert_int_equal(sub[0].node, 0);
@@ -103,8 +102,8 @@ static void test_plan_many_shapes(void **state)
         size_t gran = (size_t)4096 << (x % 10);
         size_t len = 1 + (size_t)((x >> 20) % (4096ull * 100000));
         size_t ns = region_weighted_plan(&s, w, len, gran, sub, REGION_MAX_SUBRANGES);
-        uint64_t share[16] = {0};
-        check_plan(&s, w, len, gran, ns, share);
+        uint64_t bytes[16] = {0};
+        check_plan(&s, w, len, gran, ns, bytes);
     }
 }
 
