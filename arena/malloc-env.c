@@ -4,7 +4,8 @@
  *
  * Runs on the replacement's bootstrap path, possibly before libc's
  * constructors and inside the first malloc of the process, so: no malloc,
- * no stdio, no locale-dependent parsing (no sscanf/strtol/ctype); getenv,
+ * no stdio, no locale-dependent parsing (no sscanf/strtol/ctype);
+ * secure_getenv (which ignores the environment in setuid programs),
  * memset and write(2) only.  Messages are composed in stack buffers.
  *
  * Threads: the functions keep no state; the caller (malloc.c) publishes
@@ -386,7 +387,7 @@ static void report(const char *var, const char *value, const char *why,
 
 static int load_bool(const char *var)
 {
-    const char *v = getenv(var);
+    const char *v = secure_getenv(var);
     int on = menv_parse_bool(v);
     if (on < 0) {
         report(var, v, "expected 1/0, yes/no, true/false or on/off", "0");
@@ -398,7 +399,7 @@ static int load_bool(const char *var)
 void menv_load(struct menv_config *cfg)
 {
     char why[160];
-    const char *v = getenv("NUMASLAB_POLICY");
+    const char *v = secure_getenv("NUMASLAB_POLICY");
 
     if (menv_parse_policy(v, &cfg->policy, why, sizeof why) != 0) {
         report("NUMASLAB_POLICY", v, why, "local");

@@ -20,7 +20,7 @@
  * constructor (libnuma's calls malloc) - before our own constructor.  So
  * every entry point works uninitialised: the arena initialises itself
  * lazily without malloc (arena.h), and the configuration is read on the
- * first call that finds libc's `environ` set (getenv + hand parsing,
+ * first call that finds libc's `environ` set (secure_getenv + hand parsing,
  * malloc-env.c).  Until then (only possible inside the loader) blocks come
  * from the local node.  Nothing here uses dlsym, stdio or libc's malloc.
  *
@@ -186,7 +186,9 @@ static void *block_on(int node, size_t size, size_t align, int zero)
         return nslab_aligned_alloc_on(node, align, size);
     if (zero)
         return nslab_calloc_on(node, 1, size);
-    return numa_malloc_on(node, size);
+    if (node == NSLAB_NODE_LOCAL)
+        return arena_alloc_inline(arena_thread_node(), size, 1);
+    return arena_alloc_inline(node, size, 0); /* numa_malloc_on, inlined */
 }
 
 /* The member whose turn it is (interleave, weighted). */
@@ -264,7 +266,7 @@ static void *policy_alloc(size_t size, size_t align, int zero)
         r = block_on(NSLAB_NODE_LOCAL, size, align, zero);
         goto out;
     case MENV_BIND: {
-        int cur = nslab_current_node();
+        int cur = topology_current_node();
         node = cfg.target[cur >= 0 && cur < NSLAB_MAX_NODES ? cur : 0];
         break;
     }
