@@ -49,7 +49,7 @@ for r in $(seq 1 "$rounds"); do
 			--save '' --appendonly no --daemonize no --dir "$work" >"$work/server.log" 2>&1 &
 		pid=$!
 		for _ in $(seq 1 100); do
-			redis-cli -p $port ping 2>/dev/null | grep -q PONG && break
+			[[ $(redis-cli -p $port ping 2>/dev/null) == PONG ]] && break
 			sleep 0.05
 		done
 		if [[ $a == numaslab ]]; then

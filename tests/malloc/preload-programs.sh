@@ -130,7 +130,7 @@ redis)
 	pid=$!
 	trap 'kill $pid 2>/dev/null || true' EXIT
 	for _ in $(seq 1 100); do
-		redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && break
+		[[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]] && break
 		kill -0 $pid 2>/dev/null || { show "$work/server.out"; show "$work/server.err"; fail "redis-server died at start"; }
 		sleep 0.1
 	done
@@ -170,7 +170,8 @@ cxx)
 
 libnuma)
 	prog=${NSLAB_LIBNUMA_PROG:?}
-	ldd "$prog" | grep -q 'libnuma\.so' || fail "$prog is not linked with libnuma"
+	deps=$(ldd "$prog") # (not piped into grep -q: pipefail and SIGPIPE)
+	grep -q 'libnuma\.so' <<<"$deps" || fail "$prog is not linked with libnuma"
 	NUMASLAB_STATS=1 LD_PRELOAD=$lib "$prog" >"$work/out" 2>"$work/err" ||
 		{ show "$work/out"; show "$work/err"; fail "the libnuma program failed"; }
 	show "$work/out"

@@ -44,11 +44,11 @@ sock=$work/redis.sock
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do
-	[[ -S $sock ]] && redis-cli -s "$sock" ping 2>/dev/null | grep -q PONG && break
+	[[ -S $sock && $(redis-cli -s "$sock" ping 2>/dev/null) == PONG ]] && break
 	kill -0 $pid 2>/dev/null || { cat "$work/server.out" "$work/server.err"; fail "redis-server died at start"; }
 	sleep 0.1
 done
-redis-cli -s "$sock" ping | grep -q PONG || fail "redis-server did not answer"
+[[ $(redis-cli -s "$sock" ping) == PONG ]] || fail "redis-server did not answer"
 grep -q libnumaslab-malloc "/proc/$pid/maps" || fail "libnumaslab-malloc is not mapped in redis-server"
 
 [[ $(redis-cli -s "$sock" debug populate 100000 key 256) == OK ]] || fail "DEBUG POPULATE"
@@ -91,7 +91,7 @@ summary=$(awk -v nn="$nodes" '
 	}' "$work/numa_maps")
 echo "node anon_pages bound_pages stray_pages"
 echo "$summary"
-grep -E ' bind:[0-9]+ anon=' "$work/numa_maps" | head -12
+awk '/ bind:[0-9]+ anon=/ && ++n <= 12' "$work/numa_maps"
 
 redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
 status=0
