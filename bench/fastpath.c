@@ -13,7 +13,8 @@
  *   empty     two calls to empty out-of-line functions: the loop + call
  *             overhead included in every other figure
  *   malloc64  ba_alloc(64) + ba_free                      (BA_MALLOC)
- *   node64    ba_alloc_on_node(0, 64) + ba_free_on_node   (BA_NODE)
+ *   node64    ba_alloc_on_node(N, 64) + ba_free_on_node   (BA_NODE; N =
+ *             the first node with memory, node 0 on most machines)
  *   pool      ba_pool_get + ba_pool_put, 256 B buffers    (BA_POOL)
  * Without valgrind the client requests are no-ops; stdout lists the loops
  * run ("loop NAME N").
@@ -24,6 +25,7 @@
 #include <valgrind/callgrind.h>
 
 #include "shim.h"
+#include "shim_util.h"
 
 #define NOINLINE __attribute__((noinline))
 
@@ -60,12 +62,14 @@ NOINLINE static void loop_malloc64(long n)
     }
 }
 
+static int g_node; /* the first node with memory */
+
 NOINLINE static void loop_node64(long n)
 {
     for (long i = 0; i < n; i++) {
-        void *p = ba_alloc_on_node(0, 64);
+        void *p = ba_alloc_on_node(g_node, 64);
         __asm__ volatile("" : "+r"(p));
-        ba_free_on_node(p, 64, 0);
+        ba_free_on_node(p, 64, g_node);
     }
 }
 
@@ -102,6 +106,12 @@ int main(int argc, char **argv)
         return 1;
     }
     unsigned caps = ba_caps();
+    const unsigned long *mem = bu_memory_nodes();
+    for (int i = 0; i < BU_MAX_NODES; i++)
+        if ((mem[i / (8 * sizeof(unsigned long))] >> (i % (8 * sizeof(unsigned long)))) & 1) {
+            g_node = i;
+            break;
+        }
     measure("empty", loop_empty, n);
     if (caps & BA_MALLOC) {
         void *keep[KEEP];
@@ -114,11 +124,11 @@ int main(int argc, char **argv)
     if (caps & BA_NODE) {
         void *keep[KEEP];
         for (int i = 0; i < KEEP; i++)
-            keep[i] = ba_alloc_on_node(0, 64);
+            keep[i] = ba_alloc_on_node(g_node, 64);
         /* libnuma maps a page per call: fewer pairs keep valgrind quick. */
         measure("node64", loop_node64, n / 10);
         for (int i = 0; i < KEEP; i++)
-            ba_free_on_node(keep[i], 64, 0);
+            ba_free_on_node(keep[i], 64, g_node);
     }
     if (caps & BA_POOL) {
         g_pool = ba_pool_create(256, 4096);

@@ -401,6 +401,10 @@ class Report:
         except OSError:
             return "?"
 
+    def first_node(self):
+        m = re.match(r"\d+", self.nodes_text())
+        return m.group(0) if m else "0"
+
     def write_json(self, out):
         missing = {a: i.get("note") for a, i in self.info.items()
                    if i.get("init", 0) < 0 or not i.get("caps")}
@@ -530,7 +534,10 @@ class Report:
             L.append("## " + title)
             L.append("")
             if key == "node":
-                L.append("On this machine only node 0 exists: the row is node 0 (local). "
+                one = re.fullmatch(r"\d+", self.nodes_text() or "")
+                L.append(("On this machine only node %s exists: the rows are that node (local), "
+                          "no remote node can be measured. " % self.nodes_text() if one else
+                          "Rows: the first and the last node with memory. ") +
                          "jemalloc = a per-node arena with mbind extent hooks (memkind's way).")
                 L.append("")
             if key in ("prodcons", "larson"):
@@ -713,8 +720,9 @@ class Report:
         scripts = [
             self.plot(out, "pair", "malloc + free pair, one thread (median ns per pair, CPU time)",
                       r"^pair/size:(\d+)$", "block size (bytes)", lambda m: m.group(1)),
-            self.plot(out, "node", "allocate on node 0 + free (median ns per pair; one node on this machine)",
-                      r"^node/size:(\d+)/node:0$", "block size (bytes)", lambda m: m.group(1)),
+            self.plot(out, "node", "allocate on the first memory node + free (median ns per pair)",
+                      r"^node/size:(\d+)/node:%s$" % self.first_node(), "block size (bytes)",
+                      lambda m: m.group(1)),
             self.plot(out, "region", "populated region bound to node 0: create + destroy (median ns)",
                       r"^region/mib:(\d+)$", "region size (MiB)", lambda m: m.group(1),
                       ylabel="ns per region", per_mib=True),
