@@ -115,8 +115,12 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
 
 void *arena_alloc_slow(int node, size_t size, int local)
 {
-    if (node == NSLAB_NODE_LOCAL && !local)
-        return arena_alloc_inline(arena_thread_node(), size, 1);
+    if (node == NSLAB_NODE_LOCAL) {
+        /* numa_malloc_on(LOCAL) or a miss of the local hit path: resolve
+         * (and re-cache) the thread's node, then go on as for that node */
+        node = arena_thread_node();
+        local = 1;
+    }
     if (ARENA_UNLIKELY(size == 0)) {
         errno = EINVAL;
         return NULL;
@@ -145,7 +149,7 @@ void *arena_alloc_slow(int node, size_t size, int local)
 
 NSLAB_API void *numa_malloc_local(size_t size)
 {
-    return arena_alloc_inline(arena_thread_node(), size, 1);
+    return arena_alloc_local_inline(size);
 }
 
 NSLAB_API void *numa_malloc_on(int node, size_t size)

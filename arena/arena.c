@@ -149,6 +149,9 @@ int arena_fallback_order(int from, int *order, int max)
 void arena_test_set_thread_node(int node)
 {
     arena_node_override = node >= 0 ? node + 1 : 0;
+    struct tcache *tc = arena_tls;
+    if (tc != &tcache_empty)
+        tc->cpu = TC_NO_CPU; /* forget the cached node */
 }
 
 /* ---- fork --------------------------------------------------------------- */

@@ -97,10 +97,10 @@ struct slab {
 /* The header at the start of every chunk (kind SEG_CHUNK).
  * Per-page tables: pages not in a slab (header page, free pages) have
  * page_off == CHUNK_NO_BIN and cls == 0.  A block page's page_off is the
- * byte offset of its bin in a thread cache's nodes[] array, node and class
- * folded into one number (hdr.node * sizeof(struct tc_node) + class *
- * sizeof(struct tc_bin)), so the free fast path does one load and one
- * compare against the cache's bound.  page_off/cls/head of a slab's pages
+ * byte offset of its bin from the start of a thread cache, node and class
+ * folded into one number (hdr.node * sizeof(struct tc_node) +
+ * sc_binoff(class)), so the free fast path does one load and one compare
+ * against the cache's bound.  page_off/cls/head of a slab's pages
  * are written under its class lock when the slab is carved or released;
  * the free fast path reads them without a lock (the block it frees was
  * handed to it through a lock or an acquire, after the write).
@@ -120,6 +120,15 @@ struct chunk {
     struct arena *arena;
     struct slab slabs[ARENA_PAGES];    /* indexed by first page */
 };
+
+/* One byte per SEG_SIZE of user address space (32 MiB of .bss, touched
+ * only where chunks live: one page of it covers 16 GiB): 1 while a chunk
+ * is registered there.  It duplicates, for chunks only, what the segment
+ * bitmap says, so the free fast path finds "is this a chunk?" with one
+ * byte compare instead of a bitmap test and a kind check.  Set after
+ * seg_register, cleared before seg_unregister (chunk.c); relaxed loads. */
+#define CHUNK_MAP_ENTRIES ((size_t)1 << (SEG_VA_BITS - SEG_SHIFT))
+extern uint8_t chunk_map[CHUNK_MAP_ENTRIES];
 
 static inline struct chunk *chunk_of(const void *p)
 {
@@ -254,25 +263,57 @@ _Static_assert(sizeof(struct tc_node) == 4096, "tc_node is a power of two");
 struct tcache {
     size_t node_bytes;
     int nr_nodes;
+    /* The thread's local node, valid while the rseq cpu_id equals `cpu`
+     * (TC_NO_CPU: nothing cached; always so for the empty cache and while a
+     * test overrides the thread's node). */
+    int cpu;
+    int local_node;
     int reserved;
+    size_t local_off;  /* arena_node_off(local_node) */
     size_t map_bytes;
     struct tcache *reg_next, *reg_prev; /* registry (tcache_registry_lock) */
-    char pad[ARENA_CACHELINE - 4 * sizeof(size_t) - 2 * sizeof(int)];
+    char pad[ARENA_CACHELINE - 5 * sizeof(size_t) - 4 * sizeof(int)];
     struct tc_node nodes[];
 };
+#define TC_NO_CPU (-3) /* never an rseq cpu_id (>= 0, -1, -2) */
+
+_Static_assert(offsetof(struct tcache, nodes) == SC_BIN_BASE, "sc_binoff's base");
+/* One bound serves both fast paths: node * 4096 < node_bytes for
+ * allocation, and for a chunk page's offset (node * 4096 + sc_binoff(cls),
+ * where sc_binoff < 4096) the same comparison holds exactly when the node
+ * is below the cache's node count. */
+_Static_assert(SC_BIN_BASE + SC_COUNT * SC_BIN_SIZE <= sizeof(struct tc_node), "bins fit");
 
 extern __thread struct tcache *arena_tls ARENA_TLS;
 extern __thread int arena_node_override ARENA_TLS; /* node + 1, 0 = none */
 extern struct tcache tcache_empty;
 
-/* The calling thread's node for NSLAB_NODE_LOCAL and for deciding whether a
- * free is remote: topology_local_node(), unless a test overrode it. */
-static inline int arena_thread_node(void)
+/* The calling thread's node, uncached: topology_local_node(), unless a test
+ * overrode it. */
+static inline int arena_thread_node_uncached(void)
 {
     int o = arena_node_override;
     if (ARENA_UNLIKELY(o != 0))
         return o - 1;
     return topology_local_node();
+}
+
+int arena_thread_node_refresh(void);
+
+/* The calling thread's node for NSLAB_NODE_LOCAL and for deciding whether a
+ * free is remote.  Exact (as topology_local_node: the rseq cpu_id read now)
+ * but cheaper: the thread cache remembers the node of the CPU it last saw,
+ * so a hit is the cpu_id load and one compare; a migration (a new cpu_id),
+ * or a test override take the out-of-line path.  Without rseq (old libc,
+ * GLIBC_TUNABLES=glibc.pthread.rseq=0, valgrind) the node is cached until
+ * the thread's next refill or flush, so it can lag a migration until then.
+ * (A topology reload is seen by a thread when it next changes CPU.) */
+static inline int arena_thread_node(void)
+{
+    struct tcache *tc = arena_tls;
+    if (ARENA_LIKELY(topology_rseq_cpu() == tc->cpu))
+        return tc->local_node;
+    return arena_thread_node_refresh();
 }
 
 /* Test-only hook: make the calling thread report `node` as its node
@@ -303,14 +344,11 @@ int arena_free_slow(void *p);
 /* Allocate size bytes on node (local != 0: NSLAB_NODE_LOCAL resolved to
  * `node`, may fall back).  The hit path: a TLS load, the node bound, the
  * class table, a pop.  No lock, no atomic read-modify-write. */
-static inline void *arena_alloc_inline(int node, size_t size, int local)
+static inline void *arena_alloc_tc(struct tcache *tc, size_t noff, size_t size, int local)
 {
-    struct tcache *tc = arena_tls;
-    /* NSLAB_NODE_LOCAL (-1) and other negative nodes fail the bound too */
-    size_t noff = (size_t)(unsigned)node * sizeof(struct tc_node);
     if (ARENA_LIKELY(noff < tc->node_bytes && size <= SC_TABLE_MAX)) {
         struct tc_bin *bin =
-            (struct tc_bin *)((char *)tc->nodes + noff + sc_table[(size + 15) >> 4]);
+            (struct tc_bin *)((char *)tc + noff + sc_table[size]);
         void *b = bin->head;
         if (ARENA_LIKELY(b != NULL)) {
             bin->head = *(void **)b;
@@ -319,30 +357,59 @@ static inline void *arena_alloc_inline(int node, size_t size, int local)
             return b;
         }
     }
-    return arena_alloc_slow(node, size, local);
+    return arena_alloc_slow((int)(unsigned)(noff / sizeof(struct tc_node)), size, local);
+}
+
+/* The node's offset in a cache: NSLAB_NODE_LOCAL (-1) and any other
+ * negative node become huge and fail every bound. */
+static inline size_t arena_node_off(int node)
+{
+    return (size_t)(unsigned)node * sizeof(struct tc_node);
+}
+
+static inline void *arena_alloc_inline(int node, size_t size, int local)
+{
+    return arena_alloc_tc(arena_tls, arena_node_off(node), size, local);
+}
+
+/* numa_malloc_local's hit path: the thread's cached node (arena_thread_node)
+ * and the pop, with one TLS load; anything else (a new CPU, no cache yet,
+ * a test override, a miss) goes to the slow path, which resolves "local". */
+static inline void *arena_alloc_local_inline(size_t size)
+{
+    struct tcache *tc = arena_tls;
+    if (ARENA_LIKELY(topology_rseq_cpu() == tc->cpu))
+        return arena_alloc_tc(tc, tc->local_off, size, 1);
+    return arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
 }
 
 /* Free p: 0, or -EINVAL (errno set) for a pointer the library does not own.
- * The hit path: segment bitmap, page table, TLS, push, count. */
+ * The hit path: chunk map, page table (node and class in one offset), TLS,
+ * one bound check, push, count.  Everything else (NULL, other segment
+ * kinds, pages without blocks, a thread without a cache) goes slow. */
 static inline int arena_free_inline(void *p)
 {
-    /* seg_lookup_inline, spelled out so that NULL (segment 0, never
-     * registered) needs no test of its own */
+    /* NULL: segment 0 is never a chunk, so it needs no test of its own */
     uintptr_t a = (uintptr_t)p, i = a >> SEG_SHIFT;
-    if (ARENA_LIKELY(i < ((uintptr_t)1 << (SEG_VA_BITS - SEG_SHIFT)))) {
-        uint64_t w = __atomic_load_n(&seg_bitmap[i / 64], __ATOMIC_RELAXED);
-        struct chunk *c = (struct chunk *)(a & ~(uintptr_t)SEG_MASK);
-        if (ARENA_LIKELY(((w >> (i % 64)) & 1) && c->hdr.kind == SEG_CHUNK)) {
-            size_t off = __atomic_load_n(&c->page_off[chunk_page(p)], __ATOMIC_RELAXED);
-            struct tcache *tc = arena_tls;
-            if (ARENA_LIKELY(off < tc->node_bytes)) {
-                struct tc_bin *bin = (struct tc_bin *)((char *)tc->nodes + off);
-                *(void **)p = bin->head;
-                bin->head = p;
-                if (ARENA_UNLIKELY(--bin->room < 0))
-                    tcache_overflow(tc, bin);
-                return 0;
-            }
+    /* A plain read: the entry of a live block's chunk was written before
+     * the block was handed out (through a lock or an acquire), and it
+     * cannot change while the block is live. */
+    if (ARENA_LIKELY(i < CHUNK_MAP_ENTRIES && chunk_map[i] != 0)) {
+        /* the page's entry of page_off[], addressed as bytes:
+         * ((a >> 16) & 63) * 4 == (a >> 14) & 0xfc */
+        const char *c = (const char *)(a & ~(uintptr_t)SEG_MASK);
+        size_t off = __atomic_load_n(
+            (const uint32_t *)(c + offsetof(struct chunk, page_off) +
+                               ((a >> (ARENA_PAGE_SHIFT - 2)) & ((ARENA_PAGES - 1) * 4))),
+            __ATOMIC_RELAXED);
+        struct tcache *tc = arena_tls;
+        if (ARENA_LIKELY(off < tc->node_bytes)) {
+            struct tc_bin *bin = (struct tc_bin *)((char *)tc + off);
+            *(void **)p = bin->head;
+            bin->head = p;
+            if (ARENA_UNLIKELY(--bin->room < 0))
+                tcache_overflow(tc, bin);
+            return 0;
         }
     }
     return arena_free_slow(p);

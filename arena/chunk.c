@@ -23,6 +23,13 @@
 
 #include <errno.h>
 
+uint8_t chunk_map[CHUNK_MAP_ENTRIES];
+
+static void chunk_map_set(struct chunk *c, uint8_t v)
+{
+    __atomic_store_n(&chunk_map[(uintptr_t)c >> SEG_SHIFT], v, __ATOMIC_RELEASE);
+}
+
 /* First run of n zero bits in map (bits 0..ARENA_PAGES-1), or -1. */
 static int find_run(uint64_t map, unsigned n)
 {
@@ -46,7 +53,7 @@ static void take_run(struct arena *a, struct chunk *c, unsigned first, unsigned 
     c->free_pages -= n;
 }
 
-static int chunk_map(struct arena *a, struct chunk **out)
+static int chunk_new(struct arena *a, struct chunk **out)
 {
     nslab_policy_t pol = {0};
     pol.mode = NSLAB_POLICY_BIND;
@@ -68,6 +75,7 @@ static int chunk_map(struct arena *a, struct chunk **out)
     c->free_pages = ARENA_PAGES - 1;
     c->arena = a;
     seg_register(&c->hdr);
+    chunk_map_set(c, 1);
     *out = c;
     return 0;
 }
@@ -90,7 +98,7 @@ int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsig
     pthread_mutex_unlock(&a->chunk_lock);
 
     struct chunk *c;
-    int e = chunk_map(a, &c);
+    int e = chunk_new(a, &c);
     if (e)
         return e;
     pthread_mutex_lock(&a->chunk_lock);
@@ -133,6 +141,7 @@ void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsig
         c->next->prev = c->prev;
     a->nchunks--;
     pthread_mutex_unlock(&a->chunk_lock);
+    chunk_map_set(c, 0);
     seg_unregister(&c->hdr);
     region_segment_unmap(c, SEG_SIZE);
 }

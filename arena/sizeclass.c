@@ -15,7 +15,7 @@ uint8_t sc_pages[SC_COUNT];
 uint32_t sc_capacity[SC_COUNT];
 int32_t sc_limit[SC_COUNT];
 uint32_t sc_batch[SC_COUNT];
-uint16_t sc_table[SC_TABLE_MAX / 16 + 1];
+uint16_t sc_table[SC_TABLE_MAX + 1];
 
 static uint32_t class_size(unsigned c)
 {
@@ -46,6 +46,6 @@ void sc_init(void)
     sc_size[0] = 0;
     sc_limit[0] = 0;
     sc_batch[0] = 0;
-    for (unsigned i = 0; i <= SC_TABLE_MAX / 16; i++)
-        sc_table[i] = i == 0 ? 0 : sc_binoff(sc_of((size_t)i * 16));
+    for (unsigned i = 0; i <= SC_TABLE_MAX; i++)
+        sc_table[i] = sc_binoff(i == 0 ? 0 : sc_of(i));
 }

@@ -46,9 +46,11 @@ extern uint8_t sc_pages[SC_COUNT];      /* pages per slab */
 extern uint32_t sc_capacity[SC_COUNT];  /* blocks per slab */
 extern int32_t sc_limit[SC_COUNT];      /* blocks per thread bin */
 extern uint32_t sc_batch[SC_COUNT];     /* blocks per refill / flush */
-/* (size + 15) / 16 -> class * SC_BIN_SIZE, for sizes 0..SC_TABLE_MAX
- * (index 0: class 0, the always-empty bin). */
-extern uint16_t sc_table[SC_TABLE_MAX / 16 + 1];
+/* size -> sc_binoff(class) (the bin's offset), for sizes 0..SC_TABLE_MAX
+ * (index 0: class 0, the always-empty bin).  Indexed by the size itself, not
+ * size / 16: 2 KiB instead of 130 bytes, two instructions fewer on the
+ * allocation fast path. */
+extern uint16_t sc_table[SC_TABLE_MAX + 1];
 
 void sc_init(void);
 
@@ -62,9 +64,14 @@ static inline unsigned sc_of(size_t size)
     return 9u + ((b - 7u) << 3) + (unsigned)((t >> (b - 3u)) & 7u);
 }
 
+/* Offset of the nodes[] array in a struct tcache (arena.h asserts it). */
+#define SC_BIN_BASE 64
+
+/* Offset of class cls's bin for node 0 from the start of a thread cache
+ * (node n's is n * 4096 more). */
 static inline uint16_t sc_binoff(unsigned cls)
 {
-    return (uint16_t)(cls * SC_BIN_SIZE);
+    return (uint16_t)(SC_BIN_BASE + cls * SC_BIN_SIZE);
 }
 
 /* The smallest class whose blocks are >= size and aligned to align (a power

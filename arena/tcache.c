@@ -36,7 +36,8 @@
 #include <errno.h>
 #include <string.h>
 
-struct tcache tcache_empty; /* node_bytes 0: every fast path misses */
+/* node_bytes 0 and no cached cpu: every fast path misses */
+struct tcache tcache_empty = { .cpu = TC_NO_CPU, .local_node = -1 };
 
 __thread struct tcache *arena_tls ARENA_TLS = &tcache_empty;
 __thread int arena_node_override ARENA_TLS;
@@ -111,6 +112,8 @@ static struct tcache *tcache_create(void)
         return NULL;
     struct tcache *tc = mem;
     tc->nr_nodes = nr;
+    tc->cpu = TC_NO_CPU;
+    tc->local_node = -1;
     tc->map_bytes = bytes;
     for (int n = 0; n < nr; n++)
         for (unsigned c = 1; c < SC_COUNT; c++)
@@ -149,8 +152,16 @@ struct tcache *tcache_get(void)
     return tc;
 }
 
+/* Without rseq, the cached local node lives until the next slow path. */
+static inline void tcache_forget_node(struct tcache *tc)
+{
+    if (tc->cpu < 0)
+        tc->cpu = TC_NO_CPU;
+}
+
 void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
 {
+    tcache_forget_node(tc);
     struct tc_bin *bin = &tc->nodes[node].bins[cls];
     if (bin->head) {
         void *b = bin->head;
@@ -178,7 +189,7 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
 /* Node and class of a bin from its address. */
 static void bin_where(struct tcache *tc, struct tc_bin *bin, int *node, unsigned *cls)
 {
-    size_t off = (size_t)((char *)bin - (char *)tc->nodes);
+    size_t off = (size_t)((char *)bin - (char *)tc->nodes); /* < node_bytes */
     *node = (int)(off / sizeof(struct tc_node));
     *cls = (unsigned)((off % sizeof(struct tc_node)) / sizeof(struct tc_bin));
 }
@@ -197,6 +208,7 @@ void tcache_overflow(struct tcache *tc, struct tc_bin *bin)
     int node, err;
     unsigned cls;
     bin_where(tc, bin, &node, &cls);
+    tcache_forget_node(tc);
     int32_t count = sc_limit[cls] - bin->room;
     int32_t keep = sc_limit[cls] / 2;
     if (count <= keep)
@@ -306,6 +318,24 @@ void tcache_fork_child(void)
             tcache_release(tc);
         tc = next;
     }
+}
+
+int arena_thread_node_refresh(void)
+{
+    int cpu = topology_rseq_cpu();
+    int node = arena_thread_node_uncached();
+    struct tcache *tc = arena_tls;
+    /* Cache only what stays true until the cpu_id changes.  Without rseq
+     * the cpu_id field holds a constant failure value (< 0): the node (from
+     * getcpu, through topology) is cached against it and forgotten on the
+     * thread's next refill or flush (tcache_forget_node), so it can lag a
+     * migration until then. */
+    if (tc != &tcache_empty && node >= 0 && arena_node_override == 0) {
+        tc->local_node = node;
+        tc->local_off = arena_node_off(node);
+        tc->cpu = cpu;
+    }
+    return node;
 }
 
 NSLAB_API void nslab_thread_flush(void)
