@@ -407,6 +407,9 @@ int main(int argc, char **argv)
     if (!lib)
         die("cannot find libnumaslab-malloc (looked at: %s); set NUMASLAB_MALLOC_LIB",
             tried);
+    char canon[PATH_MAX];
+    if (realpath(lib, canon))
+        lib = canon;
     set_preload(lib, verbose);
 
     execvp(argv[optind], &argv[optind]);
