@@ -620,6 +620,13 @@ class Report:
                     fns = ", ".join("%s %.1f" % (k, x) for k, x in v["functions_ir_per_pair"].items())
                     L.append("| %s | %s | %s |" % (l, a, fns))
             L.append("")
+        # The hand-written analysis of the losses (bench/analysis.md): what
+        # in the library costs numaslab where it misses, with the evidence.
+        ana = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+        if os.path.exists(ana):
+            with open(ana) as f:
+                L.append(f.read().rstrip())
+            L.append("")
         if doc["missing"]:
             L.append("## Not measured")
             L.append("")
