@@ -1,8 +1,8 @@
 /*
  * arena/audit.c - nslab_audit(): prove the arenas' invariants (arena.h).
  *
- * Per node, with the registry lock, every class lock and the chunk lock
- * held (arena.h order), it checks:
+ * Per node, with the registry lock held and each class's lock in turn (then
+ * the chunk lock, arena.h order), it checks:
  *   chunks   header magic/kind/node; the header page is in use; free_pages
  *            matches the page bitmap; nchunks and nempty (<= retention)
  *            match the list;
@@ -119,14 +119,16 @@ static void sort_chunks(struct chunk **v, size_t n)
     }
 }
 
-static void audit_chunks(struct audit *au, uint64_t *slabs, uint64_t *used, uint64_t *partial)
+/* Chunk-level checks, chunk lock held. */
+static void audit_chunks(struct audit *au)
 {
     struct arena *a = au->a;
     uint64_t empty = 0;
     for (size_t ci = 0; ci < au->nchunks; ci++) {
         struct chunk *c = au->chunks[ci];
         if (c->hdr.magic != SEG_MAGIC || c->hdr.kind != SEG_CHUNK || c->hdr.node != a->node ||
-            c->arena != a || seg_lookup(c) != &c->hdr)
+            c->arena != a || seg_lookup(c) != &c->hdr ||
+            chunk_map[(uintptr_t)c >> SEG_SHIFT] != 1 || c->node_off != a->node_off)
             bad(au, "chunk %p: bad header or not registered", (void *)c);
         if (!(c->used_pages & 1))
             bad(au, "chunk %p: header page marked free", (void *)c);
@@ -135,25 +137,45 @@ static void audit_chunks(struct audit *au, uint64_t *slabs, uint64_t *used, uint
             bad(au, "chunk %p: free_pages %u, bitmap says %u", (void *)c, c->free_pages, fp);
         if (c->free_pages == ARENA_PAGES - 1)
             empty++;
-        for (unsigned i = 1; i < ARENA_PAGES; i++) {
+        for (unsigned i = 0; i < ARENA_PAGES; i++) {
             int inuse = (c->used_pages >> i) & 1;
-            if (!inuse) {
+            if (i == 0 || !inuse) {
                 if (c->page_off[i] != CHUNK_NO_BIN || c->cls[i])
-                    bad(au, "chunk %p page %u: free page with class %u", (void *)c, i, c->cls[i]);
-                continue;
+                    bad(au, "chunk %p page %u: free or header page with class %u", (void *)c, i,
+                        c->cls[i]);
+            } else if (c->cls[i] == 0 || c->cls[i] >= SC_COUNT) {
+                bad(au, "chunk %p page %u: in use but in no slab", (void *)c, i);
             }
+        }
+    }
+    if (empty != a->nempty || a->nempty > ARENA_EMPTY_RETAIN)
+        bad(au, "empty chunks: counted %llu, found %llu (retain %d)",
+            (unsigned long long)a->nempty, (unsigned long long)empty, ARENA_EMPTY_RETAIN);
+}
+
+/* One class of one node: its slabs, pages, lists and the blocks on them.
+ * Class lock and chunk lock held (and the registry lock, by the caller). */
+static void audit_class(struct audit *au, unsigned cls)
+{
+    struct arena *a = au->a;
+    struct arena_class *ac = &a->cls[cls];
+    uint64_t slabs = 0, used = 0, partial = 0, cached = 0;
+
+    for (size_t ci = 0; ci < au->nchunks; ci++) {
+        struct chunk *c = au->chunks[ci];
+        for (unsigned i = 1; i < ARENA_PAGES; i++) {
+            if (!((c->used_pages >> i) & 1) || c->cls[i] != cls)
+                continue;
             unsigned f = c->head[i];
             struct slab *s = &c->slabs[f];
-            unsigned cls = s->cls;
-            if (f < 1 || f > i || cls == 0 || cls >= SC_COUNT || i >= f + s->npages ||
-                c->cls[i] != cls || c->page_off[i] != a->node_off + sc_binoff(cls)) {
+            if (f < 1 || f > i || s->cls != cls || i >= f + s->npages ||
+                c->page_off[i] != a->node_off + sc_binoff(cls)) {
                 bad(au, "chunk %p page %u: page tables disagree with slab at page %u",
                     (void *)c, i, f);
                 continue;
             }
             if (f != i)
                 continue;
-            /* the slab itself */
             if (s->npages != sc_pages[cls] || s->capacity != sc_capacity[cls] ||
                 s->first != f || s->start != (char *)c + (size_t)f * ARENA_PAGE_SIZE ||
                 f + s->npages > ARENA_PAGES) {
@@ -161,8 +183,9 @@ static void audit_chunks(struct audit *au, uint64_t *slabs, uint64_t *used, uint
                 continue;
             }
             for (unsigned k = f; k < f + s->npages; k++)
-                if (!((c->used_pages >> k) & 1))
-                    bad(au, "slab %p: page %u of it is marked free", (void *)s->start, k);
+                if (!((c->used_pages >> k) & 1) || c->cls[k] != cls || c->head[k] != f)
+                    bad(au, "slab %p: page %u of it is not marked as its own",
+                        (void *)s->start, k);
             unsigned nfree = 0;
             for (void *b = s->free; b && nfree <= s->capacity; b = *(void **)b) {
                 if (check_block(au, b, cls, "slab free list") != 0)
@@ -179,95 +202,48 @@ static void audit_chunks(struct audit *au, uint64_t *slabs, uint64_t *used, uint
             if (!!s->in_partial != (s->used < s->capacity))
                 bad(au, "slab %p: in_partial %u but used %u of %u", (void *)s->start,
                     s->in_partial, s->used, s->capacity);
-            slabs[cls]++;
-            used[cls] += s->used;
-            partial[cls] += s->in_partial;
+            slabs++;
+            used += s->used;
+            partial += s->in_partial;
         }
     }
-    if (empty != a->nempty || a->nempty > ARENA_EMPTY_RETAIN)
-        bad(au, "empty chunks: counted %llu, found %llu (retain %d)",
-            (unsigned long long)a->nempty, (unsigned long long)empty, ARENA_EMPTY_RETAIN);
-}
-
-static void audit_node(struct audit *au, struct arena *a)
-{
-    au->a = a;
-    for (unsigned c = 0; c < SC_COUNT; c++)
-        pthread_mutex_lock(&a->cls[c].lock);
-    pthread_mutex_lock(&a->chunk_lock);
-
-    size_t n = 0;
-    for (struct chunk *c = a->chunks; c && n <= a->nchunks; c = c->next)
-        n++;
-    if (n != a->nchunks)
-        bad(au, "chunk list holds %zu chunks, nchunks says %llu", n,
-            (unsigned long long)a->nchunks);
-    size_t page = topology_get()->page_size;
-    size_t bytes = n * sizeof(struct chunk *) + n * MARK_WORDS * sizeof(uint64_t);
-    bytes = (bytes + page - 1) & ~(page - 1);
-    void *mem = NULL;
-    if (n && os_map(bytes, page, 0, -1, &mem) != 0) {
-        bad(au, "cannot map the audit's scratch memory");
-        goto out;
+    if (slabs != ac->slabs || used != ac->out)
+        bad(au, "class %u: %llu slabs with %llu blocks out, counters say %llu and %llu", cls,
+            (unsigned long long)slabs, (unsigned long long)used, (unsigned long long)ac->slabs,
+            (unsigned long long)ac->out);
+    uint64_t np = 0;
+    for (struct slab *s = ac->partial; s && np <= partial; s = s->next, np++)
+        if (!s->in_partial || s->cls != cls || chunk_of(s->start)->arena != a)
+            bad(au, "class %u: partial list holds a foreign or full slab", cls);
+    if (np != partial)
+        bad(au, "class %u: partial list has %llu slabs, %llu are partial", cls,
+            (unsigned long long)np, (unsigned long long)partial);
+    for (void *b = __atomic_load_n(&ac->remote, __ATOMIC_ACQUIRE); b; b = *(void **)b) {
+        if (check_block(au, b, cls, "remote stack") != 0)
+            break;
+        cached++;
     }
-    au->marks = mem;
-    au->chunks = (struct chunk **)((char *)mem + n * MARK_WORDS * sizeof(uint64_t));
-    au->nchunks = 0;
-    for (struct chunk *c = a->chunks; c && au->nchunks < n; c = c->next)
-        au->chunks[au->nchunks++] = c;
-    sort_chunks(au->chunks, au->nchunks);
-
-    uint64_t slabs[SC_COUNT], used[SC_COUNT], partial[SC_COUNT], cached[SC_COUNT];
-    memset(slabs, 0, sizeof slabs);
-    memset(used, 0, sizeof used);
-    memset(partial, 0, sizeof partial);
-    memset(cached, 0, sizeof cached);
-    audit_chunks(au, slabs, used, partial);
-
-    for (unsigned c = 1; c < SC_COUNT; c++) {
-        struct arena_class *ac = &a->cls[c];
-        if (slabs[c] != ac->slabs || used[c] != ac->out)
-            bad(au, "class %u: %llu slabs with %llu blocks out, counters say %llu and %llu", c,
-                (unsigned long long)slabs[c], (unsigned long long)used[c],
-                (unsigned long long)ac->slabs, (unsigned long long)ac->out);
-        uint64_t np = 0;
-        for (struct slab *s = ac->partial; s && np <= partial[c]; s = s->next, np++)
-            if (!s->in_partial || s->cls != c || chunk_of(s->start)->arena != a)
-                bad(au, "class %u: partial list holds a foreign or full slab", c);
-        if (np != partial[c])
-            bad(au, "class %u: partial list has %llu slabs, %llu are partial", c,
-                (unsigned long long)np, (unsigned long long)partial[c]);
-        uint64_t pending = 0;
-        for (void *b = __atomic_load_n(&ac->remote, __ATOMIC_ACQUIRE); b; b = *(void **)b) {
-            if (check_block(au, b, c, "remote stack") != 0)
-                break;
-            pending++;
-        }
-        cached[c] += pending;
-    }
-
     for (struct tcache *tc = tcache_registry_first(); tc; tc = tc->reg_next) {
         if (a->node >= tc->nr_nodes)
             continue;
-        struct tc_node *tn = &tc->nodes[a->node];
-        if (tn->bins[0].head || tn->bins[0].room != 0)
-            bad(au, "thread cache %p: the sentinel bin is not empty", (void *)tc);
-        for (unsigned c = 1; c < SC_COUNT; c++) {
-            struct tc_bin *bin = &tn->bins[c];
-            int32_t want = sc_limit[c] - bin->room, k = 0;
-            for (void *b = bin->head; b && k <= want; b = *(void **)b, k++)
-                if (check_block(au, b, c, "thread cache") != 0)
-                    break;
-            if (k != want || bin->room < 0)
-                bad(au, "thread cache %p class %u: %d blocks listed, count says %d", (void *)tc,
-                    c, k, want);
-            cached[c] += (uint64_t)k;
-        }
+        struct tc_bin *bin = &tc->nodes[a->node].bins[cls];
+        int32_t want = sc_limit[cls] - bin->room, k = 0;
+        for (void *b = bin->head; b && k <= want; b = *(void **)b, k++)
+            if (check_block(au, b, cls, "thread cache") != 0)
+                break;
+        if (k != want || bin->room < 0)
+            bad(au, "thread cache %p class %u: %d blocks listed, count says %d", (void *)tc, cls,
+                k, want);
+        cached += (uint64_t)k;
     }
-    for (unsigned c = 1; c < SC_COUNT; c++)
-        if (cached[c] > used[c])
-            bad(au, "class %u: %llu blocks cached or pending but only %llu out", c,
-                (unsigned long long)cached[c], (unsigned long long)used[c]);
+    if (cached > used)
+        bad(au, "class %u: %llu blocks cached or pending but only %llu out", cls,
+            (unsigned long long)cached, (unsigned long long)used);
+}
+
+static void audit_large(struct audit *au)
+{
+    struct arena *a = au->a;
     pthread_mutex_lock(&a->large_lock);
     uint64_t lbytes = 0;
     for (unsigned i = 0; i < a->nlarge_cached; i++) {
@@ -283,12 +259,55 @@ static void audit_node(struct audit *au, struct arena *a)
         bad(au, "large cache: %u regions of %llu bytes, counter says %llu", a->nlarge_cached,
             (unsigned long long)lbytes, (unsigned long long)a->large_cached_bytes);
     pthread_mutex_unlock(&a->large_lock);
+}
+
+/* One node.  The locks are taken a class at a time (class, then chunk),
+ * never all together: at most four are held at once (registry, class,
+ * chunk, large), which keeps within what ThreadSanitizer's deadlock detector
+ * follows.  Chunks are listed once; with the other threads quiescent (as
+ * nslab_audit requires) the list does not change between passes. */
+static void audit_node(struct audit *au, struct arena *a)
+{
+    au->a = a;
+    pthread_mutex_lock(&a->chunk_lock);
+    size_t n = 0;
+    for (struct chunk *c = a->chunks; c && n <= a->nchunks; c = c->next)
+        n++;
+    if (n != a->nchunks)
+        bad(au, "chunk list holds %zu chunks, nchunks says %llu", n,
+            (unsigned long long)a->nchunks);
+    size_t page = topology_get()->page_size;
+    size_t bytes = n * sizeof(struct chunk *) + n * MARK_WORDS * sizeof(uint64_t);
+    bytes = (bytes + page - 1) & ~(page - 1);
+    void *mem = NULL;
+    if (n && os_map(bytes, page, 0, -1, &mem) != 0) {
+        pthread_mutex_unlock(&a->chunk_lock);
+        bad(au, "cannot map the audit's scratch memory");
+        return;
+    }
+    au->marks = mem;
+    au->chunks = (struct chunk **)((char *)mem + n * MARK_WORDS * sizeof(uint64_t));
+    au->nchunks = 0;
+    for (struct chunk *c = a->chunks; c && au->nchunks < n; c = c->next)
+        au->chunks[au->nchunks++] = c;
+    sort_chunks(au->chunks, au->nchunks);
+    audit_chunks(au);
+    pthread_mutex_unlock(&a->chunk_lock);
+
+    for (unsigned c = 1; c < SC_COUNT; c++) {
+        pthread_mutex_lock(&a->cls[c].lock);
+        pthread_mutex_lock(&a->chunk_lock);
+        audit_class(au, c);
+        pthread_mutex_unlock(&a->chunk_lock);
+        pthread_mutex_unlock(&a->cls[c].lock);
+    }
+    for (struct tcache *tc = tcache_registry_first(); tc; tc = tc->reg_next)
+        if (a->node < tc->nr_nodes &&
+            (tc->nodes[a->node].bins[0].head || tc->nodes[a->node].bins[0].room != 0))
+            bad(au, "thread cache %p: the sentinel bin is not empty", (void *)tc);
+    audit_large(au);
     if (mem)
         os_unmap(mem, bytes);
-out:
-    pthread_mutex_unlock(&a->chunk_lock);
-    for (unsigned c = SC_COUNT; c-- > 0;)
-        pthread_mutex_unlock(&a->cls[c].lock);
 }
 
 NSLAB_API int nslab_audit(FILE *out)

@@ -53,7 +53,9 @@ static struct nslab_region *cache_take(struct arena *a, size_t size, size_t alig
         }
     }
     if (best) {
-        a->large_cache[bi] = a->large_cache[--a->nlarge_cached];
+        unsigned last = a->nlarge_cached - 1;
+        a->large_cache[bi] = a->large_cache[last];
+        __atomic_store_n(&a->nlarge_cached, last, __ATOMIC_RELAXED); /* peeked racily */
         a->large_cached_bytes -= best->hdr.map_size;
     }
     pthread_mutex_unlock(&a->large_lock);
@@ -70,7 +72,8 @@ static int cache_put(struct arena *a, struct nslab_region *r)
     pthread_mutex_lock(&a->large_lock);
     if (a->nlarge_cached < ARENA_LARGE_CACHE && a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES) {
         r->flags |= LARGE_F_CACHED;
-        a->large_cache[a->nlarge_cached++] = r;
+        a->large_cache[a->nlarge_cached] = r;
+        __atomic_store_n(&a->nlarge_cached, a->nlarge_cached + 1, __ATOMIC_RELAXED);
         a->large_cached_bytes += m;
         kept = 1;
     }
