@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "arena.h"
 
@@ -295,6 +297,57 @@ static void test_alloc_after_cache_destroyed(void **state)
     pthread_key_delete(late_key);
 }
 
+/* ---- fork ---------------------------------------------------------------- */
+
+static pthread_barrier_t fork_bar;
+
+static void *fork_holder(void *arg)
+{
+    (void)arg;
+    void *p[300];
+    for (int i = 0; i < 300; i++)
+        p[i] = numa_malloc_on(node0, 48 + (size_t)(i % 30) * 16);
+    for (int i = 0; i < 300; i++)
+        nslab_free(p[i]); /* now in this thread's cache */
+    pthread_barrier_wait(&fork_bar); /* alive, cache full, while main forks */
+    pthread_barrier_wait(&fork_bar);
+    return NULL;
+}
+
+static void test_fork_child(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_THREAD__)
+    TEST_SKIP("fork takes every arena lock; ThreadSanitizer follows at most 64 held locks");
+#endif
+    pthread_barrier_init(&fork_bar, NULL, 2);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fork_holder, NULL), 0);
+    pthread_barrier_wait(&fork_bar);
+    int regs = registry_count();
+    assert_true(regs >= 2);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* the holder thread does not exist here: its cache was given back */
+        int ok = registry_count() == 1 && nslab_audit(stdout) == 0;
+        void *q = numa_malloc_on(node0, 100);
+        ok = ok && q && nslab_node_of(q) == node0 && nslab_free(q) == 0;
+        nslab_thread_flush();
+        ok = ok && blocks_out(node0) == 0 && nslab_audit(stdout) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    pthread_barrier_wait(&fork_bar);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_barrier_destroy(&fork_bar);
+    assert_int_equal(registry_count(), regs - 1);
+    assert_int_equal(nslab_audit(stdout), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_thread_flush),
         cmocka_unit_test(test_remote_free),
         cmocka_unit_test(test_alloc_after_cache_destroyed),
+        cmocka_unit_test(test_fork_child),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
