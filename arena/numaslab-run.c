@@ -322,20 +322,20 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *policy_opt = NULL, *cpunodes = NULL;
+    const char *policy_opt = NULL, *policy_val = "", *cpunodes = NULL;
     char policy[4096];
     int stats = 0, verbose = 0, heap_only = 0, hardware = 0, c;
 
     policy[0] = '\0';
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+m:p:i:w:lN:vHh", opts, NULL)) != -1) {
-        const char *prefix = NULL;
+    while ((c = getopt_long(argc, argv, "+:m:p:i:w:lN:vHh", opts, NULL)) != -1) {
+        const char *prefix = NULL, *name = NULL;
         switch (c) {
-        case 'm': prefix = "bind:"; break;
-        case 'p': prefix = "preferred:"; break;
-        case 'i': prefix = "interleave:"; break;
-        case 'w': prefix = "weighted:"; break;
-        case 'l': prefix = "local"; break;
+        case 'm': prefix = "bind:"; name = "--membind"; break;
+        case 'p': prefix = "preferred:"; name = "--preferred"; break;
+        case 'i': prefix = "interleave:"; name = "--interleave"; break;
+        case 'w': prefix = "weighted:"; name = "--weighted"; break;
+        case 'l': prefix = "local"; name = "--localalloc"; break;
         case 'N': cpunodes = optarg; break;
         case OPT_STATS: stats = 1; break;
         case 'v': verbose = 1; break;
@@ -352,10 +352,10 @@ int main(int argc, char **argv)
             return 2;
         }
         if (prefix) {
-            const char *name = argv[optind - 1];
             if (policy_opt)
                 die("%s and %s both set a policy: choose one", policy_opt, name);
             policy_opt = name;
+            policy_val = c == 'l' ? "" : optarg;
             if (c == 'l')
                 snprintf(policy, sizeof policy, "local");
             else if ((size_t)snprintf(policy, sizeof policy, "%s%s", prefix,
@@ -384,7 +384,7 @@ int main(int argc, char **argv)
         struct menv_policy p;
         char why[160];
         if (menv_parse_policy(policy, &p, why, sizeof why) != 0)
-            die("%s: %s", policy_opt, why);
+            die("%s=%s: %s", policy_opt, policy_val, why);
         if (!heap_only)
             set_process_policy(&p);
         if (setenv("NUMASLAB_POLICY", policy, 1) != 0)
@@ -407,9 +407,18 @@ int main(int argc, char **argv)
     if (!lib)
         die("cannot find libnumaslab-malloc (looked at: %s); set NUMASLAB_MALLOC_LIB",
             tried);
-    char canon[PATH_MAX];
-    if (realpath(lib, canon))
-        lib = canon;
+    /* tidy the folder ("bin/../lib"), keep the file name (the soname link) */
+    char dir[PATH_MAX], canon[PATH_MAX * 2];
+    const char *base = strrchr(lib, '/');
+    if (base && (size_t)(base - lib) < sizeof dir) {
+        memcpy(dir, lib, (size_t)(base - lib));
+        dir[base - lib] = '\0';
+        char real[PATH_MAX];
+        if (realpath(dir[0] ? dir : "/", real)) {
+            snprintf(canon, sizeof canon, "%s%s", real, base);
+            lib = canon;
+        }
+    }
     set_preload(lib, verbose);
 
     execvp(argv[optind], &argv[optind]);
