@@ -2,8 +2,11 @@
  * tests/malloc/libnuma_prog.c - a program linked with libnuma, whose
  * constructor and numa_* calls malloc, run under the numaslab malloc
  * replacement (the preload test checks the statistics line appears and that
- * the program's blocks came from numaslab).  Prints "libnuma_prog: OK".
+ * the program's blocks came from numaslab); the program itself checks that
+ * glibc's heap was never used (mallinfo2), so libnuma's constructor did not
+ * reach libc's malloc either.  Prints "libnuma_prog: OK".
  */
+#include <malloc.h>
 #include <numa.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,9 @@ int main(void)
             return fail("realloc");
         free(t);
     }
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.arena || mi.uordblks || mi.hblks)
+        return fail("glibc's heap was used: the malloc replacement is not active");
     printf("libnuma_prog: OK\n");
     return 0;
 }

@@ -600,6 +600,21 @@ static void test_free_on_another_thread(void **state)
     assert_int_equal(nslab_audit(stderr), 0);
 }
 
+/* Everything in this process (the loader, libc, libnuma's constructor,
+ * cmocka, threads, fork) went through numaslab: glibc's own heap was never
+ * used.  Last, after every other test. */
+static void test_glibc_heap_unused(void **state)
+{
+    (void)state;
+    struct mallinfo2 mi = mallinfo2();
+    printf("glibc heap: arena %zu, in use %zu, mmapped %zu (%zu blocks)\n", mi.arena,
+           mi.uordblks, mi.hblkhd, mi.hblks);
+    assert_int_equal(mi.arena, 0);
+    assert_int_equal(mi.uordblks, 0);
+    assert_int_equal(mi.hblks, 0);
+    assert_int_equal(mi.hblkhd, 0);
+}
+
 /* ---- children ----------------------------------------------------------- */
 
 static int child_main(const char *name)
@@ -676,6 +691,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_fork_while_threads_allocate),
         cmocka_unit_test(test_thread_exit_flushes),
         cmocka_unit_test(test_free_on_another_thread),
+        cmocka_unit_test(test_glibc_heap_unused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
