@@ -1,12 +1,16 @@
 # Install the built project into WORK/prefix and build tests/consumer against it.
 file(REMOVE_RECURSE ${WORK})
+string(REPLACE ";" " " SANFLAGS_SPACED "${SANFLAGS}")
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BIN} --prefix ${WORK}/prefix
                 RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC}/tests/consumer -B ${WORK}/build
-                        -DCMAKE_PREFIX_PATH=${WORK}/prefix RESULT_VARIABLE rc)
+                        -DCMAKE_PREFIX_PATH=${WORK}/prefix
+                        # a sanitized library needs its runtime in the consumer
+                        "-DCMAKE_EXE_LINKER_FLAGS=${SANFLAGS_SPACED}"
+                        RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "find_package(numaslab CONFIG REQUIRED) failed: ${rc}")
 endif()
