@@ -189,7 +189,7 @@ class Report:
         for b in d.get("benchmarks", []):
             if b.get("run_type", "iteration") != "iteration":
                 continue
-            name = b["name"].replace("/real_time", "")
+            name = re.sub(r"/repeats:\d+", "", b["name"].replace("/real_time", ""))
             if b.get("error_occurred"):
                 self.errors.append("%s %s: %s" % (alloc, name, b.get("error_message")))
                 continue
