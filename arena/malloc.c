@@ -74,8 +74,14 @@
  *
  * Statistics (NUMASLAB_STATS=1): the arena's destructor prints one line per
  * node (stats.c); ours adds one line with the policy and the foreign-pointer
- * counters.  Destructors run at exit() or return from main (not at _exit or
- * a fatal signal).
+ * counters, and prints the node lines itself when the arena's did not (the
+ * program never allocated, another spelling of "on", or the program closed
+ * fd 2 before exiting, as coreutils do: then both go to a copy of stderr
+ * taken by our constructor).  Destructors run at exit() or return from main
+ * (not at _exit or a fatal signal).
+ *
+ * Not replaced: malloc_trim, mallinfo(2), malloc_stats, mallopt and the
+ * __libc_* entry points stay glibc's and see glibc's (unused) heap.
  *
  * Threads: `mode` and `cfg` are written once by the thread that wins
  * cfg_state 0 -> 1, then published with a release store of mode and
