@@ -22,8 +22,9 @@ static const struct {
     {"topology", demo_topology},       /* 1. the machine as the library sees it */
     {"regions", demo_regions},         /* 2. one bound region per node */
     {"interleaved", demo_interleaved}, /* 3. one allocation over all nodes */
-    {"pools", demo_pools},             /* 4. a pool per worker (pool_demo.c) */
-    /* next: arena placement per node, comparison vs libc */
+    {"arena", demo_arena},             /* 4. numa_malloc_on on every node */
+    {"pools", demo_pools},             /* 5. a pool per worker (pool_demo.c) */
+    {"compare", demo_compare},         /* 6. side by side with libc malloc */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 

@@ -36,5 +36,7 @@ void demo_title(struct demo *d, const char *fmt, ...) __attribute__((format(prin
 int demo_topology(struct demo *d);
 int demo_regions(struct demo *d);
 int demo_interleaved(struct demo *d);
+int demo_arena(struct demo *d);
+int demo_compare(struct demo *d);
 
 #endif
