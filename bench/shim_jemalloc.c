@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -176,12 +177,30 @@ int ba_init(void)
         node_ok[node] = 1;
         nnodes++;
     }
+    /* Prove the hooks are in use: a block of a node arena lies in memory
+     * that mbind bound (get_mempolicy(MPOL_F_ADDR) reports MPOL_BIND). */
+    int verified = 0;
+    for (int node = 0; node < JE_MAX_NODES && nnodes; node++) {
+        if (!node_ok[node])
+            continue;
+        void *b = mallocx(64, MALLOCX_ARENA(node_arena[node]) | MALLOCX_TCACHE_NONE);
+        int mode = -1;
+        if (b && syscall(SYS_get_mempolicy, &mode, NULL, 0UL, b, 2UL /* MPOL_F_ADDR */) == 0 &&
+            mode == BU_MPOL_BIND)
+            verified++;
+        else
+            node_ok[node] = 0;
+        if (b)
+            dallocx(b, MALLOCX_TCACHE_NONE);
+    }
+    nnodes = verified;
     if (nnodes)
         caps |= BA_NODE;
     snprintf(note, sizeof note,
              "malloc/free (jemalloc %.5s); on node: per-node arena with mbind "
-             "extent hooks (%d node arenas), mallocx(MALLOCX_ARENA|MALLOCX_TCACHE"
-             " per-thread explicit tcache) + sdallocx; pool = malloc/free",
+             "extent hooks (%d node arenas, MPOL_BIND checked with get_mempolicy), "
+             "mallocx(MALLOCX_ARENA|MALLOCX_TCACHE per-thread explicit tcache) + "
+             "sdallocx; pool = malloc/free",
              ver, nnodes);
     return 0;
 }
