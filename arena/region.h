@@ -98,4 +98,11 @@ size_t capacity_held(int node);
 /* Would `bytes` fit on the node set now? 0 or ENOMEM. */
 int capacity_check(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve);
 
+/* Where the pages of [addr, addr + len) are, by move_pages(2) with nodes =
+ * NULL, in batches on the stack (region-move.c).  Present pages on a node
+ * of `want` add to *in, on another node to *out (either may be NULL);
+ * hist (may be NULL) is added to, not cleared.  0 or move_pages' errno. */
+int region_scan(const void *addr, size_t len, const nslab_nodeset_t *want,
+                nslab_placement_t *hist, size_t *in, size_t *out);
+
 #endif /* NSLAB_REGION_H */

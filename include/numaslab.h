@@ -379,6 +379,54 @@ NSLAB_API int nslab_placement(const void *addr, size_t len,
 NSLAB_API int nslab_region_verify(const nslab_region_t *r,
                                   nslab_placement_t *out);
 
+/* Move a region: apply the policy `to` to all of its pages, migrating the
+ * pages that lie outside the new policy's nodes (mbind(2) with
+ * MPOL_MF_MOVE | MPOL_MF_STRICT; an emulated weighted interleave re-binds
+ * each sub-range), then check where every page is with move_pages(2) and,
+ * if `after` is not NULL, fill it as nslab_region_verify() does.  The
+ * address, size and contents do not change.  `to` is checked as
+ * nslab_region_create() checks a policy, and under BIND (or an emulated
+ * weighted interleave) the target nodes must hold the bytes of the region
+ * not already on them (pages not yet touched count: they will be
+ * committed there) beyond the reserve (nslab_set_reserve; a region's own
+ * opts.reserve is not kept) - else ENOMEM before any page moves.  HUGETLB
+ * regions are not capacity-checked (the huge page pool decides, as at
+ * creation).  On success and on -EIO the region's policy and
+ * nslab_region_report() are the new ones (the kernel enforces them for
+ * every page faulted from now on); on any other error nothing changed.
+ * The kernel moves only pages outside the new policy's nodes: moving to
+ * INTERLEAVE over a set does not re-spread pages already on a node of the
+ * set (*after shows the spread), and pages not yet faulted in stay so.
+ * Moving again after -EIO retries the pages that did not move.
+ * A numa_malloc_interleaved() region moves only to an INTERLEAVE policy
+ * (nslab_realloc keeps its node set).
+ * Arenas are not moved, and neither are the arena's blocks: a block's node
+ * is part of its identity (a node-A block is only handed out for node A,
+ * and frees go home to A's arena), so moving the pages of an arena chunk
+ * would either break that promise or silently leave "node A" blocks on
+ * node B.  To move small allocations, allocate on the new node and copy.
+ * Threads: the caller owns the region: no concurrent nslab_region_destroy,
+ * nslab_region_move, nslab_region_report or nslab_node_of on it.  Other
+ * threads may keep reading and writing its memory during the move (an
+ * access to a page being migrated waits for its copy).
+ * Returns 0 when every page of the region lies on the new policy's nodes
+ * (each sub-range on its node for an emulated weighted interleave), or:
+ *   -EIO    some pages did not move (the kernel could not migrate them -
+ *           pinned, mapped by another process or a second mapping of a
+ *           memfd, or a target node ran out of memory under a policy that
+ *           is not strict); the new policy is in force and *after tells
+ *           where the pages are
+ *   -EINVAL r NULL or not a live region (or an arena block), `to` NULL,
+ *           a bad policy (as nslab_region_create), an interleaved
+ *           allocation moved to a mode other than INTERLEAVE
+ *   -ENODEV, -EXDEV, -EOPNOTSUPP  as nslab_region_create, for `to`
+ *   -ENOMEM the capacity check failed (nothing moved), or the kernel had
+ *           no memory to change the policy
+ *   -EPERM, -ENOSYS  from move_pages(2) (the page check could not run)
+ * and sets errno. */
+NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
+                                nslab_placement_t *after);
+
 /* The free memory each node keeps back in capacity checks (bytes; default
  * 64 MiB, or NUMASLAB_RESERVE_MB from the environment).  Returns the old value. */
 NSLAB_API size_t nslab_set_reserve(size_t bytes);
@@ -595,6 +643,37 @@ NSLAB_API void nslab_pool_cache_flush(nslab_pool_t *p);
 NSLAB_API nslab_pool_t *nslab_pool_of(const void *buf);
 /* The pool's node, or -EINVAL. */
 NSLAB_API int nslab_pool_node(const nslab_pool_t *p);
+
+/* Move every buffer of the pool - free, cached and in use - to `node` (or
+ * NSLAB_NODE_LOCAL): each segment is re-bound to the node and its pages
+ * migrated (mbind(2), MPOL_MF_MOVE | MPOL_MF_STRICT), then every page is
+ * checked with move_pages(2) and, if `after` is not NULL, the histogram of
+ * the pool's segments is written there.  Buffer addresses and contents do
+ * not change.  Capacity is handled as at creation: the new node must hold
+ * the pool's committed bytes plus its reservation for growth (ENOMEM
+ * before any page moves); the reservation moves from the old node's
+ * ledger to the new one's.  On success and on -EIO the pool's node is
+ * `node`: nslab_pool_node(), statistics, nslab_node_of() of its buffers,
+ * remote-put counting and later growth use it.  Moving again after -EIO
+ * retries the pages that did not move.
+ * Threads: gets, puts and bulk calls on the pool may go on in other
+ * threads during the move (no address changes; an access to a page being
+ * migrated waits for its copy); growth waits for the move to end.  The
+ * caller must not run nslab_pool_destroy or another nslab_pool_move on
+ * the pool concurrently.
+ * Returns 0 when every page of the pool lies on `node`, or:
+ *   -EIO    some pages did not move (pinned, e.g. handed to the kernel by
+ *           vmsplice, or the kernel could not migrate them); the pool's
+ *           node is `node` and *after tells where the pages are
+ *   -EINVAL p NULL or not a live pool; a pool of a pool set (the set
+ *           serves each node from its own pool: move the workers instead);
+ *           node < 0 other than NSLAB_NODE_LOCAL, node >= nslab_node_count()
+ *   -ENODEV node offline or without memory (or no local node)
+ *   -EXDEV  node outside the cpuset
+ *   -ENOMEM the node cannot hold the pool (nothing moved)
+ *   -EPERM, -ENOSYS  from move_pages(2) (the page check could not run)
+ * and sets errno. */
+NSLAB_API int nslab_pool_move(nslab_pool_t *p, int node, nslab_placement_t *after);
 
 /* Per-pool counters (buffers, not calls).  Set `size` and `version` as for
  * nslab_node_stats_t. */

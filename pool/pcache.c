@@ -199,7 +199,7 @@ int pool_put_slow(struct nslab_pool *p, struct pool_seg *s, void *buf)
         }
         c->objs[c->len] = buf;
         pool_set32(&c->len, c->len + 1);
-        if (pool_self.node != p->node)
+        if (pool_self.node != __atomic_load_n(&p->node, __ATOMIC_RELAXED))
             pool_add64(&c->remote_puts, 1);
         return 0;
     }
@@ -330,7 +330,7 @@ NSLAB_API int nslab_pool_put_bulk(nslab_pool_t *p, void *const *bufs, unsigned n
         memcpy(&c->objs[c->len], bufs, (size_t)n * sizeof(void *));
         pool_set32(&c->len, c->len + n);
         pool_add64(&c->put_hit, n);
-        if (pool_self.node != p->node)
+        if (pool_self.node != __atomic_load_n(&p->node, __ATOMIC_RELAXED))
             pool_add64(&c->remote_puts, n);
         return (int)n;
     }

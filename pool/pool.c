@@ -429,5 +429,5 @@ NSLAB_API int nslab_pool_node(const nslab_pool_t *p)
 {
     if (pool_check(p))
         return fail_int(EINVAL);
-    return p->node;
+    return __atomic_load_n(&p->node, __ATOMIC_RELAXED); /* nslab_pool_move */
 }

@@ -70,13 +70,19 @@ enum pool_state {
     POOL_ST_OUT = 2   /* handed out */
 };
 
+/* Internal pool->flags bit, never a public NSLAB_POOL_* one: the pool
+ * belongs to a pool set (poolset.c), so nslab_pool_move refuses it. */
+#define POOL_F_SET 0x80000000u
+
 /* pool->slow bits: a put whose pool has any set takes the slow path. */
 #define POOL_SLOW_DEBUG 0x1u   /* NSLAB_POOL_DEBUG: state bytes to check */
 #define POOL_SLOW_WAITERS 0x2u /* get_wait sleepers: puts go to the stack */
 
 /* The header of a pool segment.  Invariants: hdr.kind == SEG_POOL; buffers
  * i < nbufs start at base + i * pool->stride, all < (char *)this + SEG_SIZE;
- * global index of buffer i is first + i.  Immutable while registered. */
+ * global index of buffer i is first + i.  Immutable while registered,
+ * except hdr.node: nslab_pool_move (pool-move.c) rewrites it, relaxed
+ * atomic, with pool->node. */
 struct pool_seg {
     struct seg_hdr hdr;     /* first: kind SEG_POOL, node, map_size */
     struct nslab_pool *pool;
@@ -304,7 +310,7 @@ static inline int pool_put_inline(struct nslab_pool *want, void *buf)
         c->objs[n] = buf;
         pool_set32(&c->len, n + 1);
         pool_add64(&c->put_hit, 1);
-        if (__builtin_expect(pool_self.node != p->node, 0))
+        if (__builtin_expect(pool_self.node != __atomic_load_n(&p->node, __ATOMIC_RELAXED), 0))
             pool_add64(&c->remote_puts, 1);
         return 0;
     }

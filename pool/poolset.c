@@ -92,6 +92,7 @@ NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts)
             errno = e;
             return NULL;
         }
+        p->flags |= POOL_F_SET; /* not movable: routes assume its node */
         s->pool[n] = p;
         nslab_nodeset_add(&s->nodes, n);
         s->npools++;

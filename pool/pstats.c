@@ -65,7 +65,7 @@ NSLAB_API int nslab_pool_stats(const nslab_pool_t *cp, nslab_pool_stats_t *out)
     memset(&st, 0, sizeof(st));
     st.size = out->size < sizeof(st) ? out->size : (uint32_t)sizeof(st);
     st.version = NSLAB_STATS_VERSION;
-    st.node = p->node;
+    st.node = __atomic_load_n(&p->node, __ATOMIC_RELAXED); /* nslab_pool_move */
 
     pthread_mutex_lock(&p->lock);
     uint64_t nfree = p->nfree, total = p->total, u_get = p->u_get, u_put = p->u_put;

@@ -1,0 +1,143 @@
+/*
+ * pool/pool-move.c - nslab_pool_move(): every segment of a pool, buffers in
+ * use included, moved to another node (DESIGN promise 7), checked, and the
+ * outcome reported as it is.
+ *
+ * Order, nothing changed until step 3:
+ *   1. check the node as nslab_pool_create does; refuse a pool of a set
+ *      (the set routes threads of node n to its pool of node n);
+ *   2. capacity: reserve on the new node the pool's committed bytes (held
+ *      while they migrate) plus what it keeps reserved for growth - ENOMEM
+ *      here;
+ *   3. pass 1: bind every segment to the new node without moving; if the
+ *      kernel refuses one (the cpuset shrank since the snapshot), bind the
+ *      ones already done back, give the reservation back, and fail with
+ *      nothing changed;
+ *   4. pass 2: mbind(MPOL_MF_MOVE | MPOL_MF_STRICT) each segment: the
+ *      kernel migrates its pages (EIO: some could not move); the metadata
+ *      mapping (caches, stack) follows, best effort, as it was placed;
+ *   5. the pool's node and its segments' header nodes become the new node
+ *      (growth, statistics, nslab_pool_node, nslab_node_of see it); the
+ *      committed bytes leave the new node's ledger (the pages are there and
+ *      show in its free memory), the growth reservation leaves the old one;
+ *   6. re-check every segment with move_pages: a page off the new node
+ *      makes the result -EIO whatever mbind said.
+ *
+ * Threads.  grow_lock is held throughout: growth (which maps on p->node)
+ * and destroy wait, and the segment table is stable.  pool->lock is taken
+ * only to publish the new node; gets and puts go on during the move - no
+ * buffer address changes, and the kernel migrates a page under a
+ * migration entry that an access waits on.  p->node and each segment's
+ * hdr.node are written with relaxed atomic stores; lock-free readers (the
+ * put fast path's remote-put count, nslab_pool_node, statistics,
+ * nslab_node_of) read either the old node or the new.
+ * Lock order: grow_lock -> pool->lock (pool.h).
+ */
+#include "pool.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "region.h"
+#include "topology.h"
+
+/* linux/mempolicy.h */
+#define PM_MPOL_PREFERRED 1
+#define PM_MPOL_BIND 2
+#define PM_MPOL_MF_STRICT (1u << 0)
+#define PM_MPOL_MF_MOVE (1u << 1)
+
+static int fail(int e)
+{
+    errno = e;
+    return -e;
+}
+
+static int seg_bind(struct pool_seg *s, int node, unsigned mflags)
+{
+    nslab_nodeset_t one = nslab_nodeset_of(node);
+    return os_mbind(s, s->hdr.map_size, PM_MPOL_BIND, 0, &one, mflags);
+}
+
+/* Move every segment to `node` under grow_lock.  0, a positive errno with
+ * nothing changed, or EIO (moved, some pages did not). */
+static int move_locked(struct nslab_pool *p, int node)
+{
+    int old = p->node, e, eio = 0;
+    uint32_t nsegs = p->nsegs; /* stable: changes only under grow_lock */
+    size_t committed = p->committed, reserved = p->reserved;
+
+    if (node != old && (e = capacity_reserve(node, committed + reserved)) != 0)
+        return e;
+
+    for (uint32_t i = 0; i < nsegs; i++) {
+        if ((e = seg_bind(p->segs[i], node, 0)) != 0) {
+            for (uint32_t j = 0; j < i; j++)
+                (void)seg_bind(p->segs[j], old, 0); /* best effort */
+            if (node != old)
+                capacity_release(node, committed + reserved);
+            return e;
+        }
+    }
+    for (uint32_t i = 0; i < nsegs; i++)
+        eio |= seg_bind(p->segs[i], node, PM_MPOL_MF_MOVE | PM_MPOL_MF_STRICT) != 0;
+    nslab_nodeset_t one = nslab_nodeset_of(node);
+    (void)os_mbind(p, p->meta_size, PM_MPOL_PREFERRED, 0, &one, PM_MPOL_MF_MOVE);
+
+    pthread_mutex_lock(&p->lock);
+    __atomic_store_n(&p->node, node, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < nsegs; i++)
+        __atomic_store_n(&p->segs[i]->hdr.node, node, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&p->lock);
+    if (node != old) {
+        capacity_release(node, committed);
+        capacity_release(old, reserved);
+    }
+    return eio ? EIO : 0;
+}
+
+/* Pages of p's segments off `node`; the histogram into *after (may be
+ * NULL).  0 or move_pages' errno. */
+static int check(struct nslab_pool *p, int node, nslab_placement_t *after, size_t *stray)
+{
+    nslab_nodeset_t one = nslab_nodeset_of(node);
+    *stray = 0;
+    if (after)
+        memset(after, 0, sizeof(*after));
+    for (uint32_t i = 0; i < p->nsegs; i++) {
+        struct pool_seg *s = p->segs[i];
+        int e = region_scan(s, s->hdr.map_size, &one, after, NULL, stray);
+        if (e)
+            return e;
+    }
+    return 0;
+}
+
+NSLAB_API int nslab_pool_move(nslab_pool_t *p, int node, nslab_placement_t *after)
+{
+    const struct topology *t = topology_get();
+    int e;
+
+    if (pool_check(p) || (p->flags & POOL_F_SET))
+        return fail(EINVAL);
+    if (node == NSLAB_NODE_LOCAL) {
+        node = topology_local_node();
+        if (node < 0)
+            return fail(ENODEV);
+    }
+    if ((e = topology_check_node(t, node)) != 0)
+        return fail(e);
+
+    pthread_mutex_lock(&p->grow_lock);
+    int moved = move_locked(p, node);
+    if (moved != 0 && moved != EIO) {
+        pthread_mutex_unlock(&p->grow_lock);
+        return fail(moved);
+    }
+    size_t stray = 0;
+    e = check(p, node, after, &stray);
+    pthread_mutex_unlock(&p->grow_lock);
+    if (e)
+        return fail(e);
+    return moved || stray ? fail(EIO) : 0;
+}
