@@ -24,7 +24,8 @@ static const struct {
     {"interleaved", demo_interleaved}, /* 3. one allocation over all nodes */
     {"arena", demo_arena},             /* 4. numa_malloc_on on every node */
     {"pools", demo_pools},             /* 5. a pool per worker (pool_demo.c) */
-    {"compare", demo_compare},         /* 6. side by side with libc malloc */
+    {"move", demo_move},               /* 6. a region moved between nodes */
+    {"compare", demo_compare},         /* 7. side by side with libc malloc */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 

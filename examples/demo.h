@@ -37,6 +37,7 @@ int demo_topology(struct demo *d);
 int demo_regions(struct demo *d);
 int demo_interleaved(struct demo *d);
 int demo_arena(struct demo *d);
+int demo_move(struct demo *d);
 int demo_compare(struct demo *d);
 
 #endif
