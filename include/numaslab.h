@@ -416,6 +416,7 @@ NSLAB_API int nslab_region_verify(const nslab_region_t *r,
  *           memfd, or a target node ran out of memory under a policy that
  *           is not strict); the new policy is in force and *after tells
  *           where the pages are
+ *   (*after is written on 0 and -EIO only)
  *   -EINVAL r NULL or not a live region (or an arena block), `to` NULL,
  *           a bad policy (as nslab_region_create), an interleaved
  *           allocation moved to a mode other than INTERLEAVE
@@ -665,6 +666,7 @@ NSLAB_API int nslab_pool_node(const nslab_pool_t *p);
  *   -EIO    some pages did not move (pinned, e.g. handed to the kernel by
  *           vmsplice, or the kernel could not migrate them); the pool's
  *           node is `node` and *after tells where the pages are
+ *   (*after is written on 0 and -EIO only)
  *   -EINVAL p NULL or not a live pool; a pool of a pool set (the set
  *           serves each node from its own pool: move the workers instead);
  *           node < 0 other than NSLAB_NODE_LOCAL, node >= nslab_node_count()
