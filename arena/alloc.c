@@ -7,7 +7,8 @@
  *   1. validate (size 0 -> EINVAL; node -> topology_check_node's errno);
  *      "local" resolves to the thread's node (arena_thread_node), and a
  *      local node the cpuset does not allow goes straight to fallback;
- *   2. sizes above SC_SMALL_MAX -> large.c;
+ *   2. sizes above SC_SMALL_MAX -> large.c (the inline path looks up
+ *      every size up to SC_SMALL_MAX: sc_lookup_binoff);
  *   3. the thread's bin for (node, class); empty: refill from the node's
  *      arena (arena_take: remote stack, partial slabs, new slab, new chunk);
  *   4. the arena cannot grow (the region layer refused a chunk: ENOMEM):
@@ -131,20 +132,54 @@ void *arena_alloc_slow(int node, size_t size, int local)
     }
     if (size > SC_SMALL_MAX)
         return alloc_placed(node, 0, size, 0, local, 0);
-    /* Medium sizes (above the table) still hit the cache here. */
+    /* A local miss for a new CPU resolved the node above: its bin may
+     * hold a block. */
     unsigned cls = sc_of(size);
     struct tcache *tc = arena_tls;
     if (node >= 0 && node < tc->nr_nodes && tc != &tcache_empty) {
-        struct tc_bin *bin = &tc->nodes[node].bins[cls];
-        void *b = bin->head;
-        if (b) {
-            bin->head = *(void **)b;
-            bin->room++;
-            bin->allocs++;
+        void *b = arena_bin_pop((char *)tc, arena_node_off(node) + sc_binoff(cls));
+        if (b)
             return b;
-        }
     }
     return alloc_placed(node, cls, size, 0, local, 0);
+}
+
+ptrdiff_t arena_rseq_cpu_off;
+
+/* arena_thread_node_refresh() (tcache.c) with the local hit paths'
+ * invariant (arena.h): the node is cached only when the cache covers it,
+ * with local_bins; cpu is written last, after a signal fence, so a signal
+ * handler that allocates in between sees either nothing cached or all of
+ * it. */
+int arena_thread_node_miss(void)
+{
+#ifdef TOPO_HAVE_RSEQ
+    if (ARENA_UNLIKELY(arena_rseq_cpu_off == 0))
+        __atomic_store_n(&arena_rseq_cpu_off,
+                         (ptrdiff_t)(__rseq_offset + offsetof(struct rseq, cpu_id)),
+                         __ATOMIC_RELAXED);
+#endif
+    int cpu = arena_rseq_cpu();
+    int node = arena_thread_node_uncached();
+    struct tcache *tc = arena_tls;
+    /* Cache only what stays true until the cpu_id changes.  Without rseq
+     * the cpu_id field holds a constant failure value (< 0): the node (from
+     * getcpu, through topology) is cached against it and forgotten on the
+     * thread's next refill or flush, so it can lag a migration until
+     * then. */
+    if (tc != &tcache_empty && node >= 0 && arena_node_override == 0) {
+        tc->cpu = TC_NO_CPU;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        size_t off = arena_node_off(node);
+        if (off >= tc->node_bytes)
+            return node; /* a node the cache does not cover: not cached */
+        tc->local_node = node;
+        tc->local_off = off;
+        tc->local_bins = (char *)tc + off;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        tc->cpu = cpu;
+    }
+    return node;
 }
 
 NSLAB_API void *numa_malloc_local(size_t size)
@@ -204,14 +239,9 @@ NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
         struct tcache *tc = arena_tls;
         int n = local ? arena_thread_node() : node;
         if (n >= 0 && n < tc->nr_nodes && tc != &tcache_empty) {
-            struct tc_bin *bin = &tc->nodes[n].bins[cls];
-            void *b = bin->head;
-            if (b) {
-                bin->head = *(void **)b;
-                bin->room++;
-                bin->allocs++;
+            void *b = arena_bin_pop((char *)tc, arena_node_off(n) + sc_binoff(cls));
+            if (b)
                 return b;
-            }
         }
         return alloc_placed(local ? -1 : node, cls, size, align, local, 0);
     }

@@ -283,7 +283,8 @@ struct tcache {
     size_t local_off;  /* arena_node_off(local_node) */
     size_t map_bytes;
     struct tcache *reg_next, *reg_prev; /* registry (tcache_registry_lock) */
-    char pad[ARENA_CACHELINE - 5 * sizeof(size_t) - 4 * sizeof(int)];
+    char *local_bins;  /* (char *)this + local_off, valid with `cpu`: the
+                          local hit paths add a class's bin offset to it */
     struct tc_node nodes[];
 };
 #define TC_NO_CPU (-3) /* never an rseq cpu_id (>= 0, -1, -2) */
@@ -310,6 +311,35 @@ static inline int arena_thread_node_uncached(void)
 }
 
 int arena_thread_node_refresh(void);
+/* arena_thread_node()'s miss (alloc.c): what arena_thread_node_refresh()
+ * does, and it keeps the invariant the local hit paths rely on instead of
+ * a node bound: while tc->cpu caches a cpu (!= TC_NO_CPU), tc->local_off <
+ * tc->node_bytes and tc->local_bins == (char *)tc + tc->local_off (a node
+ * the cache does not cover, after a topology reload, is not cached: every
+ * local allocation then takes the slow path, as the bound made it do).
+ * It also sets arena_rseq_cpu_off before it caches a cpu. */
+int arena_thread_node_miss(void);
+
+/* __rseq_offset + offsetof(struct rseq, cpu_id), copied into this library
+ * (alloc.c) so the hit paths read the cpu_id with one load less than
+ * topology_rseq_cpu() (no GOT load of __rseq_offset).  0 until the first
+ * arena_thread_node_miss(): the word at the thread pointer is the TCB's
+ * self pointer, never equal to TC_NO_CPU, and no cache holds another cpu
+ * before its thread's first miss, so a read before that misses, as it
+ * should. */
+extern ptrdiff_t arena_rseq_cpu_off __attribute__((visibility("hidden")));
+
+/* topology_rseq_cpu(), through arena_rseq_cpu_off. */
+static inline int arena_rseq_cpu(void)
+{
+#ifdef TOPO_HAVE_RSEQ
+    return __atomic_load_n((const int *)((const char *)__builtin_thread_pointer() +
+                                         arena_rseq_cpu_off),
+                           __ATOMIC_RELAXED);
+#else
+    return -1;
+#endif
+}
 
 /* The calling thread's node for NSLAB_NODE_LOCAL and for deciding whether a
  * free is remote.  Exact (as topology_local_node: the rseq cpu_id read now)
@@ -322,9 +352,9 @@ int arena_thread_node_refresh(void);
 static inline int arena_thread_node(void)
 {
     struct tcache *tc = arena_tls;
-    if (ARENA_LIKELY(topology_rseq_cpu() == tc->cpu))
+    if (ARENA_LIKELY(arena_rseq_cpu() == tc->cpu))
         return tc->local_node;
-    return arena_thread_node_refresh();
+    return arena_thread_node_miss();
 }
 
 /* Test-only hook: make the calling thread report `node` as its node
@@ -352,21 +382,32 @@ struct tcache *tcache_registry_first(void);
 void *arena_alloc_slow(int node, size_t size, int local);
 int arena_free_slow(void *p);
 
+/* Pop a block from the bin at `base` + `off` (base: a thread cache, off:
+ * a node's offset plus a class's sc_binoff; or a cache's local_bins, off:
+ * sc_binoff): NULL when empty. */
+static inline void *arena_bin_pop(char *base, size_t off)
+{
+    struct tc_bin *bin = (struct tc_bin *)(base + off);
+    void *b = bin->head;
+    if (ARENA_LIKELY(b != NULL)) {
+        bin->head = *(void **)b;
+        bin->room++;
+        bin->allocs++;
+    }
+    return b;
+}
+
 /* Allocate size bytes on node (local != 0: NSLAB_NODE_LOCAL resolved to
  * `node`, may fall back).  The hit path: a TLS load, the node bound, the
- * class table, a pop.  No lock, no atomic read-modify-write. */
+ * class table (sizes up to SC_SMALL_MAX), a pop.  No lock, no atomic
+ * read-modify-write. */
 static inline void *arena_alloc_tc(struct tcache *tc, size_t noff, size_t size, int local)
 {
-    if (ARENA_LIKELY(noff < tc->node_bytes && size <= SC_TABLE_MAX)) {
-        struct tc_bin *bin =
-            (struct tc_bin *)((char *)tc + noff + sc_table[size]);
-        void *b = bin->head;
-        if (ARENA_LIKELY(b != NULL)) {
-            bin->head = *(void **)b;
-            bin->room++;
-            bin->allocs++;
+    size_t off;
+    if (ARENA_LIKELY(noff < tc->node_bytes && sc_lookup_binoff(size, &off))) {
+        void *b = arena_bin_pop((char *)tc, noff + off);
+        if (ARENA_LIKELY(b != NULL))
             return b;
-        }
     }
     return arena_alloc_slow((int)(unsigned)(noff / sizeof(struct tc_node)), size, local);
 }
@@ -383,22 +424,36 @@ static inline void *arena_alloc_inline(int node, size_t size, int local)
     return arena_alloc_tc(arena_tls, arena_node_off(node), size, local);
 }
 
-/* numa_malloc_local's hit path: the thread's cached node (arena_thread_node)
- * and the pop, with one TLS load; anything else (a new CPU, no cache yet,
- * a test override, a miss) goes to the slow path, which resolves "local". */
-static inline void *arena_alloc_local_inline(size_t size)
+/* The local hit path, without its slow path: a block of `size` bytes from
+ * the calling thread's bin for its cached node, or NULL (a new CPU, no
+ * cache yet, a test override, a size above SC_SMALL_MAX or 0, an empty
+ * bin).  No node bound: a cached cpu implies a covered node
+ * (arena_thread_node_miss). */
+static inline void *arena_alloc_local_hit(size_t size)
 {
     struct tcache *tc = arena_tls;
-    if (ARENA_LIKELY(topology_rseq_cpu() == tc->cpu))
-        return arena_alloc_tc(tc, tc->local_off, size, 1);
+    size_t off;
+    if (ARENA_LIKELY(arena_rseq_cpu() == tc->cpu && sc_lookup_binoff(size, &off)))
+        return arena_bin_pop(tc->local_bins, off);
+    return NULL;
+}
+
+/* numa_malloc_local's hit path: the thread's cached node (arena_thread_node)
+ * and the pop, with one TLS load; anything else goes to the slow path,
+ * which resolves "local". */
+static inline void *arena_alloc_local_inline(size_t size)
+{
+    void *b = arena_alloc_local_hit(size);
+    if (ARENA_LIKELY(b != NULL))
+        return b;
     return arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
 }
 
-/* Free p: 0, or -EINVAL (errno set) for a pointer the library does not own.
- * The hit path: chunk map, page table (node and class in one offset), TLS,
- * one bound check, push, count.  Everything else (NULL, other segment
- * kinds, pages without blocks, a thread without a cache) goes slow. */
-static inline int arena_free_inline(void *p)
+/* The free hit path, without its slow path: push p into the calling
+ * thread's bin and return 1 when p is a block of a chunk whose node the
+ * thread's cache covers; else 0, nothing touched.  Chunk map, page table
+ * (node and class in one offset), TLS, one bound check, push, count. */
+static inline int arena_free_hit(void *p)
 {
     /* NULL: segment 0 is never a chunk, so it needs no test of its own */
     uintptr_t a = (uintptr_t)p, i = a >> SEG_SHIFT;
@@ -408,7 +463,11 @@ static inline int arena_free_inline(void *p)
     if (ARENA_LIKELY(i < CHUNK_MAP_ENTRIES && chunk_map[i] != 0)) {
         /* the page's entry of page_off[], addressed as bytes:
          * ((a >> 16) & 63) * 4 == (a >> 14) & 0xfc */
-        const char *c = (const char *)(a & ~(uintptr_t)SEG_MASK);
+        /* the chunk, from i (shifting i back saves a copy of a; the empty
+         * asm keeps the compiler from turning it into a mask of a) */
+        uintptr_t ci = i;
+        __asm__("" : "+r"(ci));
+        const char *c = (const char *)(ci << SEG_SHIFT);
         size_t off = __atomic_load_n(
             (const uint32_t *)(c + offsetof(struct chunk, page_off) +
                                ((a >> (ARENA_PAGE_SHIFT - 2)) & ((ARENA_PAGES - 1) * 4))),
@@ -420,9 +479,19 @@ static inline int arena_free_inline(void *p)
             bin->head = p;
             if (ARENA_UNLIKELY(--bin->room < 0))
                 tcache_overflow(tc, bin);
-            return 0;
+            return 1;
         }
     }
+    return 0;
+}
+
+/* Free p: 0, or -EINVAL (errno set) for a pointer the library does not own.
+ * Everything the hit path does not take (NULL, other segment kinds, pages
+ * without blocks, a thread without a cache) goes slow. */
+static inline int arena_free_inline(void *p)
+{
+    if (ARENA_LIKELY(arena_free_hit(p)))
+        return 0;
     return arena_free_slow(p);
 }
 

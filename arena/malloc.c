@@ -306,39 +306,71 @@ out:
 
 /* ---- the malloc family ------------------------------------------------ */
 
-MALLOC_API void *malloc(size_t size)
+/* malloc and free are leaf functions on their hit paths (no frame, no
+ * saved register: a TLS load, the cached cpu, the class table, a pop or a
+ * push); everything that needs a frame is out of line and tail-called. */
+
+/* malloc's miss: size 0, a new CPU or no cache yet, an empty bin, a large
+ * size, or a policy other than local. */
+static __attribute__((noinline)) void *malloc_slow(size_t size)
 {
+    if (size == 0)
+        size = 1;
     if (LIKELY(__atomic_load_n(&mode, __ATOMIC_ACQUIRE) == MENV_LOCAL)) {
-        /* numa_malloc_local, inlined: the thread cache's hit path */
-        void *r = arena_alloc_inline(arena_thread_node(), size ? size : 1, 1);
+        /* numa_malloc_local's slow path: resolves (and re-caches) the
+         * thread's node */
+        void *r = arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
         if (UNLIKELY(!r))
             errno = ENOMEM;
         return r;
     }
-    return policy_alloc(size ? size : 1, 0, 0);
+    return policy_alloc(size, 0, 0);
 }
 
-MALLOC_API void free(void *p)
+MALLOC_API void *malloc(size_t size)
 {
-    struct seg_hdr *h = seg_lookup_inline(p);
-    if (LIKELY(h != NULL && h->kind == SEG_CHUNK)) {
-        /* nslab_free, inlined.  It fails (and sets errno) only for a
-         * pointer inside a chunk that is not a block: a caller's bug. */
-        if (UNLIKELY(arena_free_inline(p) != 0))
-            __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
-        return;
+    if (LIKELY(__atomic_load_n(&mode, __ATOMIC_ACQUIRE) == MENV_LOCAL)) {
+        /* numa_malloc_local's hit path; size 0 finds class 0's bin, which
+         * is always empty, and goes to malloc_slow like every other miss */
+        void *r = arena_alloc_local_hit(size);
+        if (LIKELY(r != NULL))
+            return r;
     }
+    return malloc_slow(size);
+}
+
+/* free's miss: NULL, a pointer outside the chunks (a region, a pool
+ * buffer, a foreign pointer), a page without blocks, a thread without a
+ * cache. */
+static __attribute__((noinline)) void free_slow(void *p)
+{
     if (p == NULL)
         return;
+    struct seg_hdr *h = seg_lookup_inline(p);
     if (UNLIKELY(h == NULL)) {
         __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
         return;
     }
-    int saved = errno; /* a region: not the hot path */
-    if (UNLIKELY(nslab_free(p) != 0)) {
+    if (h->kind == SEG_CHUNK) {
+        /* It fails (and sets errno) only for a pointer inside a chunk that
+         * is not a block: a caller's bug. */
+        if (UNLIKELY(arena_free_slow(p) != 0))
+            __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    int saved = errno; /* a region or a pool buffer: not the hot path */
+    if (UNLIKELY(arena_free_slow(p) != 0)) {
         __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
         errno = saved;
     }
+}
+
+MALLOC_API void free(void *p)
+{
+    /* nslab_free's hit path (one chunk map lookup), inlined */
+    if (LIKELY(arena_free_hit(p)))
+        return;
+    free_slow(p);
 }
 
 MALLOC_API void *calloc(size_t n, size_t size)

@@ -16,6 +16,7 @@ uint32_t sc_capacity[SC_COUNT];
 int32_t sc_limit[SC_COUNT];
 uint32_t sc_batch[SC_COUNT];
 uint16_t sc_table[SC_TABLE_MAX + 1];
+uint16_t sc_table_mid[SC_MID_ENTRIES];
 
 static uint32_t class_size(unsigned c)
 {
@@ -48,4 +49,7 @@ void sc_init(void)
     sc_batch[0] = 0;
     for (unsigned i = 0; i <= SC_TABLE_MAX; i++)
         sc_table[i] = sc_binoff(i == 0 ? 0 : sc_of(i));
+    /* entries at or below SC_TABLE_MAX are never read; fill them alike */
+    for (size_t i = 0; i < SC_MID_ENTRIES; i++)
+        sc_table_mid[i] = sc_binoff(i == 0 ? 0 : sc_of(i << SC_MID_SHIFT));
 }

@@ -36,6 +36,8 @@
 #define SC_COUNT 81                 /* classes 0..80 */
 #define SC_SMALL_MAX ((size_t)65536) /* the largest slab class */
 #define SC_TABLE_MAX ((size_t)1024)  /* sizes looked up by sc_table[] */
+#define SC_MID_SHIFT 7               /* sc_table_mid[]: 128-byte steps */
+#define SC_MID_ENTRIES ((SC_SMALL_MAX >> SC_MID_SHIFT) + 1)
 #define SC_BIN_SIZE 32               /* sizeof(struct tc_bin) */
 #define SC_MAX_LIMIT 256             /* largest per-bin cache limit */
 
@@ -51,6 +53,11 @@ extern uint32_t sc_batch[SC_COUNT];     /* blocks per refill / flush */
  * size / 16: 2 KiB instead of 130 bytes, two instructions fewer on the
  * allocation fast path. */
 extern uint16_t sc_table[SC_TABLE_MAX + 1];
+/* size -> sc_binoff(class) for SC_TABLE_MAX < size <= SC_SMALL_MAX, indexed
+ * by (size + 127) >> 7 (1 KiB: every class above SC_TABLE_MAX is a
+ * multiple of 128 bytes, so rounding the size up to one does not change
+ * its class).  Keeps the whole slab range on the inline fast paths. */
+extern uint16_t sc_table_mid[SC_MID_ENTRIES];
 
 void sc_init(void);
 
@@ -62,6 +69,22 @@ static inline unsigned sc_of(size_t size)
     size_t t = size - 1;
     unsigned b = 63u - (unsigned)__builtin_clzll(t); /* 7 .. 15 */
     return 9u + ((b - 7u) << 3) + (unsigned)((t >> (b - 3u)) & 7u);
+}
+
+/* The bin offset (sc_binoff of the class) for any size 0..SC_SMALL_MAX
+ * into *off, 1; 0 for larger sizes.  Size 0 gives class 0's bin, which is
+ * always empty, so a fast path that pops from it falls to its slow path. */
+static inline int sc_lookup_binoff(size_t size, size_t *off)
+{
+    if (__builtin_expect(size <= SC_TABLE_MAX, 1)) {
+        *off = sc_table[size];
+        return 1;
+    }
+    if (size <= SC_SMALL_MAX) {
+        *off = sc_table_mid[(size + ((size_t)1 << SC_MID_SHIFT) - 1) >> SC_MID_SHIFT];
+        return 1;
+    }
+    return 0;
 }
 
 /* Offset of the nodes[] array in a struct tcache (arena.h asserts it). */
