@@ -80,13 +80,23 @@
 /* Empty chunks each node keeps mapped instead of unmapping (so a workload
  * that frees everything and allocates again does not remap each time). */
 #define ARENA_EMPTY_RETAIN 1
+/* Free pages a chunk keeps committed: a release that leaves more free
+ * committed pages than this in its chunk decommits all of them (chunk.c). */
+#define ARENA_PURGE_KEEP 4
+/* Emptied slabs kept per class instead of released (slab.c), and the most
+ * pages all kept slabs of a node may hold. */
+#define ARENA_SLAB_KEEP 1
+#define ARENA_KEPT_PAGES_MAX 32
 
 /* A slab: pages [first, first + npages) of `chunk`, blocks of class cls.
  * Protected by the arena's class lock (arena->cls[cls].lock).
  * Invariants (audit.c checks them):
  *   used + |free| + (capacity - fresh) == capacity;
  *   in_partial  <=>  used < capacity (it has a free or a fresh block);
- *   used == 0 never lasts: the slab's pages go back to its chunk at once;
+ *   used == 0 only for the class's kept empty slabs (slab.c: at most
+ *   ARENA_SLAB_KEEP per class, ARENA_KEPT_PAGES_MAX pages per node, counted
+ *   in arena_class.empty_slabs and arena.kept_pages); any other slab whose
+ *   used drops to 0 gives its pages back to its chunk at once;
  *   every block on `free` is a block start inside the slab, at an index
  *   < fresh, and appears in no other list. */
 struct slab {
@@ -115,7 +125,8 @@ struct slab {
  * are written under its class lock when the slab is carved or released;
  * the free fast path reads them without a lock (the block it frees was
  * handed to it through a lock or an acquire, after the write).
- * used_pages / free_pages / next / prev: arena->chunk_lock. */
+ * used_pages / committed_pages / free_pages / next / prev:
+ * arena->chunk_lock. */
 struct chunk {
     struct seg_hdr hdr;                /* kind SEG_CHUNK, node */
     uint32_t node_off;                 /* hdr.node * sizeof(struct tc_node) */
@@ -126,6 +137,12 @@ struct chunk {
     uint8_t head[ARENA_PAGES];         /* page -> first page of its slab */
     uint64_t used_pages;               /* bit i: page i in use (bit 0 =
                                           the header page, always set) */
+    uint64_t committed_pages;          /* bit i: page i is backed by
+                                          memory of the node (chunk.c:
+                                          free pages are decommitted with
+                                          MADV_DONTNEED, and repopulated
+                                          before a slab is carved on them);
+                                          used_pages is a subset */
     unsigned free_pages;
     struct chunk *next, *prev;         /* arena's chunk list */
     struct arena *arena;
@@ -175,6 +192,9 @@ struct arena_class {
                                  returned directly by a thread on another
                                  node */
     uint64_t direct_allocs;   /* allocations served without a cache */
+    uint64_t empty_slabs;     /* slabs of the class kept with used == 0 */
+    uint64_t carves;          /* slabs carved, ever */
+    uint64_t releases;        /* slabs given back to their chunk, ever */
     /* Remote-freed blocks of this class: a LIFO of batches linked through
      * the blocks' first word.  Pushed with CAS (release) by any thread;
      * taken whole with an exchange (acquire) under `lock`. */
@@ -199,6 +219,11 @@ struct arena {
     uint64_t retired_allocs;          /* bins' allocs of exited threads */
     uint64_t retired_remote_out;      /* remote_out of exited threads */
     uint64_t direct_remote_out;       /* uncached remote frees (no cache) */
+    uint64_t kept_pages;              /* pages of kept empty slabs (slab.c;
+                                         relaxed atomics, changed under
+                                         the slab's class lock) */
+    uint64_t decommits;               /* chunk page runs decommitted and */
+    uint64_t recommits;               /* repopulated, ever (chunk_lock) */
     /* Freed large regions kept for reuse (large.c), under large_lock. */
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;
@@ -240,9 +265,13 @@ void remote_push(struct arena *a, unsigned cls, void *head, void *tail);
 
 /* Chunk pages (chunk.c): take a run of npages free pages of a chunk of the
  * arena, mapping a new chunk when none has room; release them.  0 or an
- * errno (the region layer's: ENOMEM when the node cannot hold a chunk). */
+ * errno (the region layer's: ENOMEM when the node cannot hold a chunk, or
+ * a decommitted page could not be repopulated).  The pages taken are
+ * populated (on the chunk's node) when it returns. */
 int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsigned *first);
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages);
+/* Give every kept empty slab of the arena back to its chunk (slab.c). */
+void arena_trim_slabs(struct arena *a);
 
 /* ---- thread caches ---------------------------------------------------- */
 

@@ -4,15 +4,20 @@
  * Per node, with the registry lock held and each class's lock in turn (then
  * the chunk lock, arena.h order), it checks:
  *   chunks   header magic/kind/node; the header page is in use; free_pages
- *            matches the page bitmap; nchunks and nempty (<= retention)
- *            match the list;
+ *            matches the page bitmap; every page in use (the header page
+ *            too) is committed (a free page may or may not be: a new
+ *            chunk's are, until a release purges them); nchunks and
+ *            nempty (<= retention) match the list;
  *   pages    a page in use belongs to exactly one slab, and its class, bin
  *            offset and head entries agree with that slab; a free page has
  *            none;
  *   slabs    used + |free| + (capacity - fresh) == capacity; partial iff
- *            used < capacity; used > 0; per class, the number of slabs and
+ *            used < capacity; per class, the number of slabs and
  *            the sum of `used` match the class's counters, and the partial
- *            list holds exactly the partial slabs;
+ *            list holds exactly the partial slabs; slabs with used == 0 are
+ *            the kept ones: per class as many as empty_slabs (<=
+ *            ARENA_SLAB_KEEP), their pages as many as the node's
+ *            kept_pages (<= ARENA_KEPT_PAGES_MAX);
  *   blocks   every block on a slab's free list, on a remote stack or in a
  *            thread's bin is a block start of a live slab of the right node
  *            and class, below the slab's fresh index, and is found ONCE
@@ -44,6 +49,7 @@ struct audit {
     struct chunk **chunks;  /* sorted by address */
     uint64_t *marks;        /* MARK_WORDS per chunk */
     size_t nchunks;
+    uint64_t kept_pages;    /* pages of kept empty slabs found */
 };
 
 __attribute__((format(printf, 2, 3))) static void bad(struct audit *au, const char *fmt, ...)
@@ -132,6 +138,9 @@ static void audit_chunks(struct audit *au)
             bad(au, "chunk %p: bad header or not registered", (void *)c);
         if (!(c->used_pages & 1))
             bad(au, "chunk %p: header page marked free", (void *)c);
+        if (c->used_pages & ~c->committed_pages)
+            bad(au, "chunk %p: pages in use but decommitted: %#llx", (void *)c,
+                (unsigned long long)(c->used_pages & ~c->committed_pages));
         unsigned fp = ARENA_PAGES - (unsigned)__builtin_popcountll(c->used_pages);
         if (fp != c->free_pages)
             bad(au, "chunk %p: free_pages %u, bitmap says %u", (void *)c, c->free_pages, fp);
@@ -159,7 +168,7 @@ static void audit_class(struct audit *au, unsigned cls)
 {
     struct arena *a = au->a;
     struct arena_class *ac = &a->cls[cls];
-    uint64_t slabs = 0, used = 0, partial = 0, cached = 0;
+    uint64_t slabs = 0, used = 0, partial = 0, cached = 0, empty = 0;
 
     for (size_t ci = 0; ci < au->nchunks; ci++) {
         struct chunk *c = au->chunks[ci];
@@ -195,7 +204,14 @@ static void audit_class(struct audit *au, unsigned cls)
                         (void *)s->start, b);
                 nfree++;
             }
-            if (s->used == 0 || s->fresh > s->capacity ||
+            if (s->used == 0) {
+                empty++;
+                au->kept_pages += s->npages;
+                if (s->fresh == 0)
+                    bad(au, "slab %p (class %u): kept empty but never used", (void *)s->start,
+                        cls);
+            }
+            if (s->fresh > s->capacity ||
                 (uint64_t)s->used + nfree + (s->capacity - s->fresh) != s->capacity)
                 bad(au, "slab %p (class %u): used %u + free %u + unused %u != capacity %u",
                     (void *)s->start, cls, s->used, nfree, s->capacity - s->fresh, s->capacity);
@@ -207,6 +223,9 @@ static void audit_class(struct audit *au, unsigned cls)
             partial += s->in_partial;
         }
     }
+    if (empty != ac->empty_slabs || empty > ARENA_SLAB_KEEP)
+        bad(au, "class %u: %llu empty slabs kept, counter says %llu (keep %d)", cls,
+            (unsigned long long)empty, (unsigned long long)ac->empty_slabs, ARENA_SLAB_KEEP);
     if (slabs != ac->slabs || used != ac->out)
         bad(au, "class %u: %llu slabs with %llu blocks out, counters say %llu and %llu", cls,
             (unsigned long long)slabs, (unsigned long long)used, (unsigned long long)ac->slabs,
@@ -269,6 +288,7 @@ static void audit_large(struct audit *au)
 static void audit_node(struct audit *au, struct arena *a)
 {
     au->a = a;
+    au->kept_pages = 0;
     pthread_mutex_lock(&a->chunk_lock);
     size_t n = 0;
     for (struct chunk *c = a->chunks; c && n <= a->nchunks; c = c->next)
@@ -305,6 +325,10 @@ static void audit_node(struct audit *au, struct arena *a)
         if (a->node < tc->nr_nodes &&
             (tc->nodes[a->node].bins[0].head || tc->nodes[a->node].bins[0].room != 0))
             bad(au, "thread cache %p: the sentinel bin is not empty", (void *)tc);
+    if (au->kept_pages != a->kept_pages || a->kept_pages > ARENA_KEPT_PAGES_MAX)
+        bad(au, "kept empty slabs hold %llu pages, counter says %llu (max %d)",
+            (unsigned long long)au->kept_pages, (unsigned long long)a->kept_pages,
+            ARENA_KEPT_PAGES_MAX);
     audit_large(au);
     if (mem)
         os_unmap(mem, bytes);

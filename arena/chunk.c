@@ -1,7 +1,7 @@
 /*
  * arena/chunk.c - chunks: 4 MiB segments bound to one node and prefaulted
  * before any block of them exists, split into 64 KiB pages that slabs take
- * in runs.
+ * in runs; free pages are decommitted and repopulated before reuse.
  *
  * A chunk is mapped with region_segment_map() under MPOL_BIND to its node
  * with NSLAB_PREFAULT_POPULATE, so (a) the region layer's capacity check
@@ -9,19 +9,45 @@
  * hold it, and (b) every page is on the node before the header is even
  * written.  The header is registered in the segment bitmap last.
  *
+ * Decommit (purge): after a release, a chunk keeps at most
+ * ARENA_PURGE_KEEP free pages committed (a new chunk's free pages are all
+ * committed until its first release).  A release that leaves more free
+ * committed pages than that gives ALL of them back to the kernel (MADV_DONTNEED, coalesced runs) and
+ * clears their committed bits: hysteresis, so a chunk decommits at most once
+ * per ARENA_PURGE_KEEP + 1 released pages.  Deterministic: no clock, no
+ * background thread.  A run taken for a slab is searched first among free
+ * COMMITTED pages (no syscall); a run with decommitted pages is repopulated
+ * with MADV_POPULATE_WRITE (or a write to every OS page where the kernel
+ * lacks it, as topology says) before chunk_take_pages returns, so a block
+ * is still only handed out from prefaulted pages, and the chunk's MPOL_BIND
+ * policy (it is the VMA's) puts the new pages on the chunk's node (promise
+ * 1).  The chunk's 4 MiB stay in the region layer's capacity ledger while
+ * mapped, so repopulating does not overcommit the node as the library
+ * counts it.
+ *
  * Retention: a chunk whose slab pages are all free is kept mapped while the
- * node has fewer than ARENA_EMPTY_RETAIN empty chunks, else unregistered
- * and unmapped at once, so RSS follows the live blocks under churn.
+ * node has fewer than ARENA_EMPTY_RETAIN empty chunks (its free pages are
+ * purged by the rule above like any other chunk's), else unregistered and
+ * unmapped at once, so RSS follows the live blocks under churn.
  *
  * Locks: arena->chunk_lock protects the chunk list, every chunk's page
- * bitmap and free count, nchunks and nempty.  It is taken with (inside) a
- * class lock, never the other way round; it is not held across the mapping
- * of a new chunk (two threads may then both map one; the spare is simply
- * another chunk with free pages).
+ * bitmaps and free count, nchunks, nempty and the decommit counters.  It is
+ * taken with (inside) a class lock, never the other way round; it is not
+ * held across the mapping of a new chunk (two threads may then both map
+ * one; the spare is simply another chunk with free pages), nor across the
+ * repopulation of a run (its pages are already marked used, so nobody else
+ * touches them); it IS held across MADV_DONTNEED, so no run being purged
+ * can be taken meanwhile (at most 4 MiB of zapping, once per
+ * ARENA_PURGE_KEEP + 1 released pages).
  */
 #include "arena.h"
 
 #include <errno.h>
+#include <sys/mman.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 uint8_t chunk_map[CHUNK_MAP_ENTRIES];
 
@@ -30,10 +56,15 @@ static void chunk_map_set(struct chunk *c, uint8_t v)
     __atomic_store_n(&chunk_map[(uintptr_t)c >> SEG_SHIFT], v, __ATOMIC_RELEASE);
 }
 
+static uint64_t run_mask(unsigned first, unsigned n)
+{
+    return (n >= 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1)) << first;
+}
+
 /* First run of n zero bits in map (bits 0..ARENA_PAGES-1), or -1. */
 static int find_run(uint64_t map, unsigned n)
 {
-    uint64_t run = n >= 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1);
+    uint64_t run = run_mask(0, n);
     for (unsigned i = 0; i + n <= ARENA_PAGES; i++) {
         if (!(map & (run << i)))
             return (int)i;
@@ -46,11 +77,54 @@ static int find_run(uint64_t map, unsigned n)
 
 static void take_run(struct arena *a, struct chunk *c, unsigned first, unsigned n)
 {
-    uint64_t run = ((UINT64_C(1) << n) - 1) << first;
     if (c->free_pages == ARENA_PAGES - 1)
         a->nempty--;
-    c->used_pages |= run;
+    c->used_pages |= run_mask(first, n);
     c->free_pages -= n;
+}
+
+/* Decommit the free committed pages of c if there are more than
+ * ARENA_PURGE_KEEP of them.  chunk_lock held. */
+static void chunk_purge_locked(struct arena *a, struct chunk *c)
+{
+    uint64_t fc = c->committed_pages & ~c->used_pages;
+    if ((unsigned)__builtin_popcountll(fc) <= ARENA_PURGE_KEEP)
+        return;
+    while (fc) {
+        unsigned first = (unsigned)__builtin_ctzll(fc);
+        uint64_t rest = fc >> first;
+        unsigned n = ~rest ? (unsigned)__builtin_ctzll(~rest) : 64 - first;
+        uint64_t m = run_mask(first, n);
+        fc &= ~m;
+        if (os_madvise((char *)c + (size_t)first * ARENA_PAGE_SIZE, (size_t)n * ARENA_PAGE_SIZE,
+                       MADV_DONTNEED) == 0) {
+            c->committed_pages &= ~m;
+            a->decommits++;
+        }
+    }
+}
+
+/* Populate [p, p + len) on the VMA's node before any block of it exists:
+ * 0, or ENOMEM when the kernel could not back it. */
+static int chunk_populate(void *p, size_t len)
+{
+    const struct topology *t = topology_get();
+    if (t->has_populate_write) {
+        int e;
+        do {
+            e = os_madvise(p, len, MADV_POPULATE_WRITE);
+        } while (e == EINTR || e == EAGAIN);
+        if (e == 0)
+            return 0;
+        if (e != EINVAL)
+            return ENOMEM;
+    }
+    /* the pages read as zero after MADV_DONTNEED: writing a zero faults
+     * each one in, under the chunk's policy */
+    size_t step = t->page_size ? t->page_size : 4096;
+    for (size_t off = 0; off < len; off += step)
+        *(volatile char *)((char *)p + off) = 0;
+    return 0;
 }
 
 static int chunk_new(struct arena *a, struct chunk **out)
@@ -72,6 +146,7 @@ static int chunk_new(struct arena *a, struct chunk **out)
     for (unsigned i = 0; i < ARENA_PAGES; i++)
         c->page_off[i] = CHUNK_NO_BIN;
     c->used_pages = 1; /* the header page */
+    c->committed_pages = run_mask(0, ARENA_PAGES);
     c->free_pages = ARENA_PAGES - 1;
     c->arena = a;
     seg_register(&c->hdr);
@@ -80,24 +155,57 @@ static int chunk_new(struct arena *a, struct chunk **out)
     return 0;
 }
 
+static void chunk_unlink_unmap(struct arena *a, struct chunk *c);
+
 int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsigned *first)
 {
+    struct chunk *c = NULL;
+    int i = -1;
     pthread_mutex_lock(&a->chunk_lock);
-    for (struct chunk *c = a->chunks; c; c = c->next) {
-        if (c->free_pages < npages)
+    /* committed free pages first (no syscall), then any free pages */
+    for (struct chunk *k = a->chunks; k && i < 0; k = k->next) {
+        if (k->free_pages < npages)
             continue;
-        int i = find_run(c->used_pages, npages);
-        if (i < 0)
+        if ((i = find_run(k->used_pages | ~k->committed_pages, npages)) >= 0)
+            c = k;
+    }
+    for (struct chunk *k = a->chunks; k && i < 0; k = k->next) {
+        if (k->free_pages < npages)
             continue;
+        if ((i = find_run(k->used_pages, npages)) >= 0)
+            c = k;
+    }
+    uint64_t need = 0;
+    if (c) {
+        uint64_t m = run_mask((unsigned)i, npages);
         take_run(a, c, (unsigned)i, npages);
-        pthread_mutex_unlock(&a->chunk_lock);
+        need = m & ~c->committed_pages;
+        c->committed_pages |= m; /* committed by us below, before any use */
+        if (need)
+            a->recommits++;
+    }
+    pthread_mutex_unlock(&a->chunk_lock);
+
+    if (c) {
+        if (need) {
+            unsigned lo = (unsigned)__builtin_ctzll(need);
+            unsigned hi = 64 - (unsigned)__builtin_clzll(need);
+            int e = chunk_populate((char *)c + (size_t)lo * ARENA_PAGE_SIZE,
+                                   (size_t)(hi - lo) * ARENA_PAGE_SIZE);
+            if (e) {
+                /* give the run back, counted as not committed */
+                pthread_mutex_lock(&a->chunk_lock);
+                c->committed_pages &= ~need;
+                pthread_mutex_unlock(&a->chunk_lock);
+                chunk_release_pages(a, c, (unsigned)i, npages);
+                return e;
+            }
+        }
         *out = c;
         *first = (unsigned)i;
         return 0;
     }
-    pthread_mutex_unlock(&a->chunk_lock);
 
-    struct chunk *c;
     int e = chunk_new(a, &c);
     if (e)
         return e;
@@ -118,21 +226,23 @@ int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsig
 
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages)
 {
-    uint64_t run = ((UINT64_C(1) << npages) - 1) << first;
     pthread_mutex_lock(&a->chunk_lock);
-    c->used_pages &= ~run;
+    c->used_pages &= ~run_mask(first, npages);
     c->free_pages += npages;
-    if (c->free_pages < ARENA_PAGES - 1) {
+    if (c->free_pages < ARENA_PAGES - 1 || a->nempty < ARENA_EMPTY_RETAIN) {
+        if (c->free_pages == ARENA_PAGES - 1)
+            a->nempty++;
+        chunk_purge_locked(a, c);
         pthread_mutex_unlock(&a->chunk_lock);
         return;
     }
-    if (a->nempty < ARENA_EMPTY_RETAIN) {
-        a->nempty++;
-        pthread_mutex_unlock(&a->chunk_lock);
-        return;
-    }
-    /* Unlink, then unmap outside the lock: no block of it is live, and no
-     * list reaches it any more. */
+    chunk_unlink_unmap(a, c); /* unlocks */
+}
+
+/* Unlink c (empty, chunk_lock held), unlock, then unmap outside the lock:
+ * no block of it is live, and no list reaches it any more. */
+static void chunk_unlink_unmap(struct arena *a, struct chunk *c)
+{
     if (c->prev)
         c->prev->next = c->next;
     else

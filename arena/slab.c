@@ -6,8 +6,21 @@
  * A new slab is carved lazily: its blocks are handed out in address order
  * from `fresh` (a bump index), so a slab of 4096 16-byte blocks costs
  * nothing until its blocks are used; freed blocks go to the slab's own LIFO
- * `free` list.  A slab whose blocks are all back (used == 0) returns its
- * pages to the chunk at once (chunk.c then decides whether the chunk stays).
+ * `free` list.
+ *
+ * Lazy release: a slab whose blocks are all back (used == 0) is KEPT (it
+ * stays on the partial list) while its class keeps fewer than
+ * ARENA_SLAB_KEEP empty slabs and the node's kept slabs hold fewer than
+ * ARENA_KEPT_PAGES_MAX pages; otherwise it returns its pages to the chunk at
+ * once (chunk.c then decides whether the pages stay committed and whether
+ * the chunk stays).  This stops the carve / release thrash of a slab that
+ * empties and fills again (producer / consumer: a slab used to be carved
+ * and released every ~capacity blocks).  The next empty slab of a class
+ * that already keeps one is released, so at most ARENA_SLAB_KEEP x 80
+ * classes (and ARENA_KEPT_PAGES_MAX pages) per node stay idle; a thread
+ * flush (nslab_thread_flush, thread exit) gives them all back
+ * (arena_trim_slabs).  Kept slabs are still committed: their blocks are
+ * handed out without a syscall.
  *
  * Locks: everything here runs under the class lock arena->cls[c].lock (see
  * the slab and chunk invariants in arena.h); chunk pages are taken and
@@ -62,6 +75,7 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
     }
     partial_add(ac, s);
     ac->slabs++;
+    ac->carves++;
     return 0;
 }
 
@@ -79,7 +93,32 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
     s->capacity = 0;
     s->cls = 0;
     ac->slabs--;
+    ac->releases++;
     chunk_release_pages(a, c, first, np);
+}
+
+/* s just became empty: keep it if the class and the node have room for
+ * it, else release it.  Class lock held. */
+static void slab_emptied(struct arena *a, struct arena_class *ac, struct slab *s)
+{
+    if (ac->empty_slabs < ARENA_SLAB_KEEP) {
+        uint64_t kept = __atomic_add_fetch(&a->kept_pages, s->npages, __ATOMIC_RELAXED);
+        if (kept <= ARENA_KEPT_PAGES_MAX) {
+            ac->empty_slabs++;
+            if (!s->in_partial)
+                partial_add(ac, s);
+            return;
+        }
+        __atomic_fetch_sub(&a->kept_pages, s->npages, __ATOMIC_RELAXED);
+    }
+    slab_release(a, ac, s);
+}
+
+/* A kept empty slab hands out blocks again.  Class lock held. */
+static void slab_unkeep(struct arena *a, struct arena_class *ac, struct slab *s)
+{
+    ac->empty_slabs--;
+    __atomic_fetch_sub(&a->kept_pages, s->npages, __ATOMIC_RELAXED);
 }
 
 void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
@@ -91,9 +130,27 @@ void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
     s->used--;
     ac->out--;
     if (ARENA_UNLIKELY(s->used == 0))
-        slab_release(a, ac, s);
+        slab_emptied(a, ac, s);
     else if (!s->in_partial)
         partial_add(ac, s);
+}
+
+void arena_trim_slabs(struct arena *a)
+{
+    for (unsigned cls = 1; cls < SC_COUNT; cls++) {
+        struct arena_class *ac = &a->cls[cls];
+        if (!__atomic_load_n(&ac->empty_slabs, __ATOMIC_RELAXED))
+            continue; /* racy peek: a slab kept meanwhile waits for the next trim */
+        pthread_mutex_lock(&ac->lock);
+        for (struct slab *s = ac->partial, *next; s && ac->empty_slabs; s = next) {
+            next = s->next;
+            if (s->used == 0) {
+                slab_unkeep(a, ac, s);
+                slab_release(a, ac, s);
+            }
+        }
+        pthread_mutex_unlock(&ac->lock);
+    }
 }
 
 unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void **tail,
@@ -115,6 +172,7 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
             s = ac->partial;
         }
         unsigned before = got;
+        int was_empty = s->used == 0 && s->fresh != 0; /* kept (not new) */
         while (got < n && s->free) {
             void *b = s->free;
             s->free = *(void **)b;
@@ -135,6 +193,8 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
             t = b;
             got++;
         }
+        if (was_empty && got != before)
+            slab_unkeep(a, ac, s);
         s->used += got - before;
         if (!s->free && s->fresh == s->capacity)
             partial_del(ac, s);

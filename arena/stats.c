@@ -5,8 +5,10 @@
  * Where each number comes from:
  *   bytes_mapped      live chunks x 4 MiB + large regions' mappings (live
  *                     and kept in the node's large cache)
- *   bytes_committed   the same: chunks and large regions are populated when
- *                     mapped and never decommitted while mapped
+ *   bytes_committed   the committed pages of the live chunks (their
+ *                     committed_pages bitmaps: chunk.c decommits free
+ *                     pages) + large regions' mappings (populated when
+ *                     mapped, never decommitted while mapped)
  *   bytes_in_use      sum over classes of (blocks out of slabs - blocks in
  *                     thread caches - blocks on remote stacks) x class size,
  *                     plus large regions' user bytes
@@ -80,7 +82,9 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     tcache_registry_unlock();
 
     pthread_mutex_lock(&a->chunk_lock);
-    uint64_t nchunks = a->nchunks;
+    uint64_t nchunks = a->nchunks, cpages = 0;
+    for (struct chunk *c = a->chunks; c; c = c->next)
+        cpages += (uint64_t)__builtin_popcountll(c->committed_pages);
     pthread_mutex_unlock(&a->chunk_lock);
 
     uint64_t large = __atomic_load_n(&a->large, __ATOMIC_RELAXED);
@@ -92,7 +96,7 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     pthread_mutex_unlock(&a->large_lock);
 
     s->bytes_mapped = nchunks * SEG_SIZE + lmapped + lcached;
-    s->bytes_committed = s->bytes_mapped;
+    s->bytes_committed = cpages * ARENA_PAGE_SIZE + lmapped + lcached;
     s->bytes_in_use = in_use + __atomic_load_n(&a->large_user, __ATOMIC_RELAXED);
     s->chunks = nchunks;
     s->large = large;

@@ -17,7 +17,8 @@
  *    remote_out of the node the thread runs on.
  * Thread exit (pthread key destructor) and nslab_thread_flush() return
  * every bin directly under the class locks, counting remote frees in and
- * out where the thread runs on another node than the blocks.
+ * out where the thread runs on another node than the blocks, then give the
+ * arenas' kept empty slabs back to their chunks (arena_trim_slabs).
  *
  * glibc's pthread_key_create and pthread_setspecific do not call malloc for
  * the first 32 keys (PTHREAD_KEY_2NDLEVEL_SIZE); beyond that setspecific
@@ -263,6 +264,13 @@ void tcache_flush_all(struct tcache *tc)
             if (here != n)
                 count_remote_out(tc, here, cnt);
         }
+    }
+    /* and the slabs the arenas kept empty (slab.c), so a flush after
+     * freeing everything leaves no slab of it behind */
+    for (int n = 0; n < tc->nr_nodes; n++) {
+        struct arena *a = arena_peek(n);
+        if (a)
+            arena_trim_slabs(a);
     }
 }
 
