@@ -270,8 +270,10 @@ void remote_push(struct arena *a, unsigned cls, void *head, void *tail);
  * populated (on the chunk's node) when it returns. */
 int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsigned *first);
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages);
-/* Give every kept empty slab of the arena back to its chunk (slab.c). */
+/* Give every kept empty slab of the arena back to its chunk (slab.c),
+ * then decommit every free page of the node's chunks (chunk_purge_all). */
 void arena_trim_slabs(struct arena *a);
+void chunk_purge_all(struct arena *a);
 
 /* ---- thread caches ---------------------------------------------------- */
 
@@ -458,13 +460,25 @@ static inline void *arena_alloc_inline(int node, size_t size, int local)
  * cache yet, a test override, a size above SC_SMALL_MAX or 0, an empty
  * bin).  No node bound: a cached cpu implies a covered node
  * (arena_thread_node_miss). */
-static inline void *arena_alloc_local_hit(size_t size)
+/* The same, missing also whenever cpu_xor != 0: cpu_xor is 0 or
+ * ARENA_CPU_MISS, a bit no cpu_id (>= 0, -1, -2) and no cached cpu (those
+ * and TC_NO_CPU) can be turned into one another with, so a caller folds a
+ * condition of its own into the cpu compare (malloc.c: the policy is
+ * local) instead of testing it apart. */
+#define ARENA_CPU_MISS 0x40000000
+static inline void *arena_alloc_local_hit_x(size_t size, int cpu_xor)
 {
     struct tcache *tc = arena_tls;
     size_t off;
-    if (ARENA_LIKELY(arena_rseq_cpu() == tc->cpu && sc_lookup_binoff(size, &off)))
+    if (ARENA_LIKELY((arena_rseq_cpu() ^ cpu_xor) == tc->cpu && sc_lookup_binoff(size, &off)))
         return arena_bin_pop(tc->local_bins, off);
     return NULL;
+}
+
+/* arena_alloc_local_hit_x() with nothing folded in. */
+static inline void *arena_alloc_local_hit(size_t size)
+{
+    return arena_alloc_local_hit_x(size, 0);
 }
 
 /* numa_malloc_local's hit path: the thread's cached node (arena_thread_node)

@@ -122,6 +122,11 @@ static int cfg_state;          /* 0 unread, 1 being read, 2 read */
 static struct menv_config cfg; /* written once, before mode is published */
 
 static uint64_t foreign_frees, foreign_reallocs, foreign_sizes;
+/* 0 once the local policy is published, else ARENA_CPU_MISS: malloc's hit
+ * path folds "the policy is local" into its cpu compare with it (arena.h,
+ * arena_alloc_local_hit_x).  Written once by config_boot (relaxed: the hit
+ * path reads no cfg). */
+static int malloc_cpu_xor = ARENA_CPU_MISS;
 
 /* Per-thread turn for interleave / weighted: member index and the blocks
  * left in this member's turn. */
@@ -171,6 +176,8 @@ static int config_boot(void)
     }
     menv_load(&cfg);
     __atomic_store_n(&mode, (int)cfg.policy.mode, __ATOMIC_RELEASE);
+    if (cfg.policy.mode == MENV_LOCAL)
+        __atomic_store_n(&malloc_cpu_xor, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&cfg_state, 2, __ATOMIC_RELEASE);
     if (cfg.verbose)
         config_describe();
@@ -329,13 +336,12 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 
 MALLOC_API void *malloc(size_t size)
 {
-    if (LIKELY(__atomic_load_n(&mode, __ATOMIC_ACQUIRE) == MENV_LOCAL)) {
-        /* numa_malloc_local's hit path; size 0 finds class 0's bin, which
-         * is always empty, and goes to malloc_slow like every other miss */
-        void *r = arena_alloc_local_hit(size);
-        if (LIKELY(r != NULL))
-            return r;
-    }
+    /* numa_malloc_local's hit path, missing unless the policy is local;
+     * size 0 finds class 0's bin, which is always empty, and goes to
+     * malloc_slow like every other miss */
+    void *r = arena_alloc_local_hit_x(size, __atomic_load_n(&malloc_cpu_xor, __ATOMIC_RELAXED));
+    if (LIKELY(r != NULL))
+        return r;
     return malloc_slow(size);
 }
 
