@@ -80,9 +80,13 @@
 /* Empty chunks each node keeps mapped instead of unmapping (so a workload
  * that frees everything and allocates again does not remap each time). */
 #define ARENA_EMPTY_RETAIN 1
-/* Free pages a chunk keeps committed: a release that leaves more free
- * committed pages than this in its chunk decommits all of them (chunk.c). */
-#define ARENA_PURGE_KEEP 4
+/* Decommit of free chunk pages (chunk.c): every ARENA_PURGE_INTERVAL page
+ * runs released on a node, the free pages that stayed free and committed
+ * since the previous such step are decommitted; and when a release leaves
+ * more than ARENA_PURGE_MAX_PAGES free committed pages on the node, all of
+ * them are. */
+#define ARENA_PURGE_INTERVAL 1024
+#define ARENA_PURGE_MAX_PAGES 256
 /* Emptied slabs kept per class instead of released (slab.c), and the most
  * pages all kept slabs of a node may hold. */
 #define ARENA_SLAB_KEEP 1
@@ -125,7 +129,7 @@ struct slab {
  * are written under its class lock when the slab is carved or released;
  * the free fast path reads them without a lock (the block it frees was
  * handed to it through a lock or an acquire, after the write).
- * used_pages / committed_pages / free_pages / next / prev:
+ * used_pages / committed_pages / aged_pages / free_pages / next / prev:
  * arena->chunk_lock. */
 struct chunk {
     struct seg_hdr hdr;                /* kind SEG_CHUNK, node */
@@ -143,6 +147,9 @@ struct chunk {
                                           MADV_DONTNEED, and repopulated
                                           before a slab is carved on them);
                                           used_pages is a subset */
+    uint64_t aged_pages;               /* free committed pages not taken
+                                          since the node's last purge step
+                                          (decommitted at the next one) */
     unsigned free_pages;
     struct chunk *next, *prev;         /* arena's chunk list */
     struct arena *arena;
@@ -224,6 +231,9 @@ struct arena {
                                          the slab's class lock) */
     uint64_t decommits;               /* chunk page runs decommitted and */
     uint64_t recommits;               /* repopulated, ever (chunk_lock) */
+    uint64_t free_committed;          /* free committed chunk pages */
+    uint64_t purge_tick;              /* runs released since the last purge
+                                         step (chunk_lock) */
     /* Freed large regions kept for reuse (large.c), under large_lock. */
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;

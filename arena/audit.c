@@ -5,8 +5,9 @@
  * the chunk lock, arena.h order), it checks:
  *   chunks   header magic/kind/node; the header page is in use; free_pages
  *            matches the page bitmap; every page in use (the header page
- *            too) is committed (a free page may or may not be: a new
- *            chunk's are, until a release purges them); nchunks and
+ *            too) is committed (a free page may or may not be); aged
+ *            pages are free and committed; the node's free_committed
+ *            counts the free committed pages; nchunks and
  *            nempty (<= retention) match the list;
  *   pages    a page in use belongs to exactly one slab, and its class, bin
  *            offset and head entries agree with that slab; a free page has
@@ -129,7 +130,7 @@ static void sort_chunks(struct chunk **v, size_t n)
 static void audit_chunks(struct audit *au)
 {
     struct arena *a = au->a;
-    uint64_t empty = 0;
+    uint64_t empty = 0, fcommitted = 0;
     for (size_t ci = 0; ci < au->nchunks; ci++) {
         struct chunk *c = au->chunks[ci];
         if (c->hdr.magic != SEG_MAGIC || c->hdr.kind != SEG_CHUNK || c->hdr.node != a->node ||
@@ -138,6 +139,10 @@ static void audit_chunks(struct audit *au)
             bad(au, "chunk %p: bad header or not registered", (void *)c);
         if (!(c->used_pages & 1))
             bad(au, "chunk %p: header page marked free", (void *)c);
+        fcommitted += (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
+        if (c->aged_pages & (c->used_pages | ~c->committed_pages))
+            bad(au, "chunk %p: aged pages not free and committed: %#llx", (void *)c,
+                (unsigned long long)(c->aged_pages & (c->used_pages | ~c->committed_pages)));
         if (c->used_pages & ~c->committed_pages)
             bad(au, "chunk %p: pages in use but decommitted: %#llx", (void *)c,
                 (unsigned long long)(c->used_pages & ~c->committed_pages));
@@ -157,6 +162,9 @@ static void audit_chunks(struct audit *au)
             }
         }
     }
+    if (fcommitted != a->free_committed)
+        bad(au, "free committed pages: counted %llu, found %llu",
+            (unsigned long long)a->free_committed, (unsigned long long)fcommitted);
     if (empty != a->nempty || a->nempty > ARENA_EMPTY_RETAIN)
         bad(au, "empty chunks: counted %llu, found %llu (retain %d)",
             (unsigned long long)a->nempty, (unsigned long long)empty, ARENA_EMPTY_RETAIN);

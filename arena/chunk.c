@@ -9,21 +9,30 @@
  * hold it, and (b) every page is on the node before the header is even
  * written.  The header is registered in the segment bitmap last.
  *
- * Decommit (purge): after a release, a chunk keeps at most
- * ARENA_PURGE_KEEP free pages committed (a new chunk's free pages are all
- * committed until its first release).  A release that leaves more free
- * committed pages than that gives ALL of them back to the kernel (MADV_DONTNEED, coalesced runs) and
- * clears their committed bits: hysteresis, so a chunk decommits at most once
- * per ARENA_PURGE_KEEP + 1 released pages.  Deterministic: no clock, no
- * background thread.  A run taken for a slab is searched first among free
- * COMMITTED pages (no syscall); a run with decommitted pages is repopulated
- * with MADV_POPULATE_WRITE (or a write to every OS page where the kernel
- * lacks it, as topology says) before chunk_take_pages returns, so a block
- * is still only handed out from prefaulted pages, and the chunk's MPOL_BIND
- * policy (it is the VMA's) puts the new pages on the chunk's node (promise
- * 1).  The chunk's 4 MiB stay in the region layer's capacity ledger while
- * mapped, so repopulating does not overcommit the node as the library
- * counts it.
+ * Decommit (purge), after mimalloc's purge delay but counted in releases
+ * instead of time, so it is deterministic (no clock, no background thread):
+ *  - aging: every ARENA_PURGE_INTERVAL page runs released on a node, a
+ *    purge step decommits (MADV_DONTNEED, coalesced runs) the free committed
+ *    pages that were already free and committed at the previous step and
+ *    were not taken since (chunk.aged_pages), then marks the free committed
+ *    pages of now as aged.  A page is decommitted only after it stayed free
+ *    for between one and two intervals, so a slab span that is released and
+ *    carved again soon (producer / consumer) keeps its memory.
+ *  - bound: a release that leaves more than ARENA_PURGE_MAX_PAGES free
+ *    committed pages on the node decommits all of them at once, so free
+ *    memory the node keeps resident is bounded whatever the release count.
+ *  - a thread flush (nslab_thread_flush, thread exit) decommits them all
+ *    (chunk_purge_all, through arena_trim_slabs).
+ * A new chunk's free pages are committed (prefaulted with the chunk) and
+ * age like any others.  A run taken for a slab is searched first among free
+ * COMMITTED pages of every chunk (no syscall); a run with decommitted pages
+ * is repopulated with MADV_POPULATE_WRITE (or a write to every OS page where
+ * the kernel lacks it, as topology says) before chunk_take_pages returns, so
+ * a block is still only handed out from prefaulted pages, and the chunk's
+ * MPOL_BIND policy (it is the VMA's) puts the new pages on the chunk's node
+ * (promise 1).  The chunk's 4 MiB stay in the region layer's capacity
+ * ledger while mapped, so repopulating does not overcommit the node as the
+ * library counts it.
  *
  * Retention: a chunk whose slab pages are all free is kept mapped while the
  * node has fewer than ARENA_EMPTY_RETAIN empty chunks (its free pages are
@@ -31,14 +40,15 @@
  * unmapped at once, so RSS follows the live blocks under churn.
  *
  * Locks: arena->chunk_lock protects the chunk list, every chunk's page
- * bitmaps and free count, nchunks, nempty and the decommit counters.  It is
+ * bitmaps and free count, nchunks, nempty, free_committed, purge_tick and
+ * the decommit counters.  It is
  * taken with (inside) a class lock, never the other way round; it is not
  * held across the mapping of a new chunk (two threads may then both map
  * one; the spare is simply another chunk with free pages), nor across the
  * repopulation of a run (its pages are already marked used, so nobody else
  * touches them); it IS held across MADV_DONTNEED, so no run being purged
- * can be taken meanwhile (at most 4 MiB of zapping, once per
- * ARENA_PURGE_KEEP + 1 released pages).
+ * can be taken meanwhile (a purge step zaps at most the pages released in
+ * two intervals, or ARENA_PURGE_MAX_PAGES + a new chunk's).
  */
 #include "arena.h"
 
@@ -77,31 +87,53 @@ static int find_run(uint64_t map, unsigned n)
 
 static void take_run(struct arena *a, struct chunk *c, unsigned first, unsigned n)
 {
+    uint64_t m = run_mask(first, n);
     if (c->free_pages == ARENA_PAGES - 1)
         a->nempty--;
-    c->used_pages |= run_mask(first, n);
+    c->used_pages |= m;
+    c->aged_pages &= ~m;
+    a->free_committed -= (uint64_t)__builtin_popcountll(m & c->committed_pages);
     c->free_pages -= n;
 }
 
-/* Decommit the free committed pages of c if there are more than
- * ARENA_PURGE_KEEP of them.  chunk_lock held. */
-static void chunk_purge_locked(struct arena *a, struct chunk *c)
+/* Decommit the pages of `mask` (free and committed) of c.  chunk_lock
+ * held.  A run the kernel refuses stays committed. */
+static void purge_mask_locked(struct arena *a, struct chunk *c, uint64_t mask)
 {
-    uint64_t fc = c->committed_pages & ~c->used_pages;
-    if ((unsigned)__builtin_popcountll(fc) <= ARENA_PURGE_KEEP)
-        return;
-    while (fc) {
-        unsigned first = (unsigned)__builtin_ctzll(fc);
-        uint64_t rest = fc >> first;
+    while (mask) {
+        unsigned first = (unsigned)__builtin_ctzll(mask);
+        uint64_t rest = mask >> first;
         unsigned n = ~rest ? (unsigned)__builtin_ctzll(~rest) : 64 - first;
         uint64_t m = run_mask(first, n);
-        fc &= ~m;
+        mask &= ~m;
         if (os_madvise((char *)c + (size_t)first * ARENA_PAGE_SIZE, (size_t)n * ARENA_PAGE_SIZE,
                        MADV_DONTNEED) == 0) {
             c->committed_pages &= ~m;
+            c->aged_pages &= ~m;
+            a->free_committed -= n;
             a->decommits++;
         }
     }
+}
+
+/* A purge step (all == 0: the aged pages; all != 0: every free committed
+ * page), over every chunk of the node.  chunk_lock held. */
+static void purge_step_locked(struct arena *a, int all)
+{
+    for (struct chunk *c = a->chunks; c; c = c->next) {
+        uint64_t fc = c->committed_pages & ~c->used_pages;
+        purge_mask_locked(a, c, all ? fc : fc & c->aged_pages);
+        c->aged_pages = c->committed_pages & ~c->used_pages;
+    }
+    a->purge_tick = 0;
+}
+
+void chunk_purge_all(struct arena *a)
+{
+    pthread_mutex_lock(&a->chunk_lock);
+    if (a->free_committed)
+        purge_step_locked(a, 1);
+    pthread_mutex_unlock(&a->chunk_lock);
 }
 
 /* Populate [p, p + len) on the VMA's node before any block of it exists:
@@ -147,6 +179,7 @@ static int chunk_new(struct arena *a, struct chunk **out)
         c->page_off[i] = CHUNK_NO_BIN;
     c->used_pages = 1; /* the header page */
     c->committed_pages = run_mask(0, ARENA_PAGES);
+    c->aged_pages = 0;
     c->free_pages = ARENA_PAGES - 1;
     c->arena = a;
     seg_register(&c->hdr);
@@ -154,8 +187,6 @@ static int chunk_new(struct arena *a, struct chunk **out)
     *out = c;
     return 0;
 }
-
-static void chunk_unlink_unmap(struct arena *a, struct chunk *c);
 
 int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsigned *first)
 {
@@ -179,7 +210,7 @@ int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsig
     if (c) {
         uint64_t m = run_mask((unsigned)i, npages);
         take_run(a, c, (unsigned)i, npages);
-        need = m & ~c->committed_pages;
+        need = m & ~c->committed_pages; /* take_run counted the others */
         c->committed_pages |= m; /* committed by us below, before any use */
         if (need)
             a->recommits++;
@@ -217,6 +248,7 @@ int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsig
     a->chunks = c;
     a->nchunks++;
     a->nempty++;
+    a->free_committed += ARENA_PAGES - 1;
     take_run(a, c, 1, npages);
     pthread_mutex_unlock(&a->chunk_lock);
     *out = c;
@@ -226,32 +258,38 @@ int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsig
 
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages)
 {
+    uint64_t m = run_mask(first, npages);
     pthread_mutex_lock(&a->chunk_lock);
-    c->used_pages &= ~run_mask(first, npages);
+    c->used_pages &= ~m;
     c->free_pages += npages;
-    if (c->free_pages < ARENA_PAGES - 1 || a->nempty < ARENA_EMPTY_RETAIN) {
-        if (c->free_pages == ARENA_PAGES - 1)
+    a->free_committed += (uint64_t)__builtin_popcountll(m & c->committed_pages);
+    int unmap = 0;
+    if (c->free_pages == ARENA_PAGES - 1) {
+        if (a->nempty < ARENA_EMPTY_RETAIN) {
             a->nempty++;
-        chunk_purge_locked(a, c);
-        pthread_mutex_unlock(&a->chunk_lock);
-        return;
+        } else {
+            /* unlink; unmap below, outside the lock: no block of it is
+             * live, and no list reaches it any more */
+            unmap = 1;
+            if (c->prev)
+                c->prev->next = c->next;
+            else
+                a->chunks = c->next;
+            if (c->next)
+                c->next->prev = c->prev;
+            a->nchunks--;
+            a->free_committed -=
+                (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
+        }
     }
-    chunk_unlink_unmap(a, c); /* unlocks */
-}
-
-/* Unlink c (empty, chunk_lock held), unlock, then unmap outside the lock:
- * no block of it is live, and no list reaches it any more. */
-static void chunk_unlink_unmap(struct arena *a, struct chunk *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        a->chunks = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    a->nchunks--;
+    if (a->free_committed > ARENA_PURGE_MAX_PAGES)
+        purge_step_locked(a, 1);
+    else if (++a->purge_tick >= ARENA_PURGE_INTERVAL)
+        purge_step_locked(a, 0);
     pthread_mutex_unlock(&a->chunk_lock);
-    chunk_map_set(c, 0);
-    seg_unregister(&c->hdr);
-    region_segment_unmap(c, SEG_SIZE);
+    if (unmap) {
+        chunk_map_set(c, 0);
+        seg_unregister(&c->hdr);
+        region_segment_unmap(c, SEG_SIZE);
+    }
 }

@@ -151,6 +151,7 @@ void arena_trim_slabs(struct arena *a)
         }
         pthread_mutex_unlock(&ac->lock);
     }
+    chunk_purge_all(a);
 }
 
 unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void **tail,
