@@ -374,8 +374,8 @@ extern ptrdiff_t arena_rseq_cpu_off __attribute__((visibility("hidden")));
 static inline int arena_rseq_cpu(void)
 {
 #ifdef TOPO_HAVE_RSEQ
-    return __atomic_load_n((const int *)((const char *)__builtin_thread_pointer() +
-                                         arena_rseq_cpu_off),
+    ptrdiff_t off = __atomic_load_n(&arena_rseq_cpu_off, __ATOMIC_RELAXED);
+    return __atomic_load_n((const int *)((const char *)__builtin_thread_pointer() + off),
                            __ATOMIC_RELAXED);
 #else
     return -1;
