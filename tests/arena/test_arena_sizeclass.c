@@ -58,8 +58,16 @@ static void test_waste_bound(void **state)
             assert_true(sc_size[c] - s < 16);
         if (s <= SC_TABLE_MAX)
             assert_int_equal(sc_table[s], sc_binoff(c));
+        /* the inline fast paths' lookup (sc_table, then sc_table_mid) */
+        size_t off = 0;
+        assert_int_equal(sc_lookup_binoff(s, &off), 1);
+        assert_int_equal(off, sc_binoff(c));
     }
     assert_int_equal(sc_table[0], sc_binoff(0)); /* size 0: the always-empty bin */
+    size_t off = 0;
+    assert_int_equal(sc_lookup_binoff(0, &off), 1);
+    assert_int_equal(off, sc_binoff(0));
+    assert_int_equal(sc_lookup_binoff(SC_SMALL_MAX + 1, &off), 0); /* large */
 }
 
 static void test_align_classes(void **state)
