@@ -7,6 +7,9 @@
  *            prefaulted (region_segment_map) before any block of it is
  *            handed out.  Split into ARENA_PAGES pages of 64 KiB; page 0
  *            holds the struct chunk header (so 1/64 of a chunk is metadata).
+ *            Free pages go back to the kernel after a delay counted in
+ *            releases, and are repopulated (on the node) before a slab is
+ *            carved on them again (chunk.c).
  *   slab     a span of 1..8 pages of one chunk holding blocks of one size
  *            class (small classes 1 page; larger classes span enough pages
  *            for >= 8 blocks).  Its descriptor lives in the chunk header,
@@ -91,8 +94,8 @@
 #define ARENA_PURGE_MAX_PAGES 256
 /* Emptied slabs kept per class instead of released (slab.c), and the most
  * pages all kept slabs of a node may hold. */
-#define ARENA_SLAB_KEEP 1
-#define ARENA_KEPT_PAGES_MAX 32
+#define ARENA_SLAB_KEEP 16
+#define ARENA_KEPT_PAGES_MAX 64
 
 /* A slab: pages [first, first + npages) of `chunk`, blocks of class cls.
  * Protected by the arena's class lock (arena->cls[cls].lock).
