@@ -21,8 +21,8 @@
  *  - bound: a release that leaves more than ARENA_PURGE_MAX_PAGES free
  *    committed pages on the node decommits all of them at once, so free
  *    memory the node keeps resident is bounded whatever the release count.
- *  - a thread flush (nslab_thread_flush, thread exit) decommits them all
- *    (chunk_purge_all, through arena_trim_slabs).
+ *  - nslab_thread_flush decommits them all (chunk_purge_all, through
+ *    arena_trim_slabs); thread exit does not.
  * A new chunk's free pages are committed (prefaulted with the chunk) and
  * age like any others.  A run taken for a slab is searched first among free
  * COMMITTED pages of every chunk (no syscall); a run with decommitted pages

@@ -17,9 +17,8 @@
  * empties and fills again (producer / consumer: a slab used to be carved
  * and released every ~capacity blocks).  The next empty slab of a class
  * that already keeps one is released, so at most ARENA_SLAB_KEEP x 80
- * classes (and ARENA_KEPT_PAGES_MAX pages) per node stay idle; a thread
- * flush (nslab_thread_flush, thread exit) gives them all back
- * (arena_trim_slabs).  Kept slabs are still committed: their blocks are
+ * classes (and ARENA_KEPT_PAGES_MAX pages) per node stay idle;
+ * nslab_thread_flush gives them all back (arena_trim_slabs).  Kept slabs are still committed: their blocks are
  * handed out without a syscall.
  *
  * Locks: everything here runs under the class lock arena->cls[c].lock (see

@@ -17,8 +17,9 @@
  *    remote_out of the node the thread runs on.
  * Thread exit (pthread key destructor) and nslab_thread_flush() return
  * every bin directly under the class locks, counting remote frees in and
- * out where the thread runs on another node than the blocks, then give the
- * arenas' kept empty slabs back to their chunks (arena_trim_slabs).
+ * out where the thread runs on another node than the blocks;
+ * nslab_thread_flush() then also gives the arenas' kept empty slabs back to
+ * their chunks and decommits every free chunk page (arena_trim_slabs).
  *
  * glibc's pthread_key_create and pthread_setspecific do not call malloc for
  * the first 32 keys (PTHREAD_KEY_2NDLEVEL_SIZE); beyond that setspecific
@@ -265,13 +266,6 @@ void tcache_flush_all(struct tcache *tc)
                 count_remote_out(tc, here, cnt);
         }
     }
-    /* and the slabs the arenas kept empty (slab.c), so a flush after
-     * freeing everything leaves no slab of it behind */
-    for (int n = 0; n < tc->nr_nodes; n++) {
-        struct arena *a = arena_peek(n);
-        if (a)
-            arena_trim_slabs(a);
-    }
 }
 
 /* Move a cache's counters into its arenas' retired counters. */
@@ -351,4 +345,14 @@ NSLAB_API void nslab_thread_flush(void)
     struct tcache *tc = arena_tls;
     if (tc != &tcache_empty)
         tcache_flush_all(tc);
+    /* and the slabs the arenas kept empty (slab.c), and every free chunk
+     * page back to the kernel (chunk.c): after freeing everything, a flush
+     * leaves only the chunks' header pages resident.  Not at thread exit:
+     * a program that starts a thread per task would decommit and recommit
+     * each time. */
+    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
+        struct arena *a = arena_peek(n);
+        if (a)
+            arena_trim_slabs(a);
+    }
 }

@@ -497,7 +497,8 @@ NSLAB_API size_t nslab_usable_size(const void *ptr);
 NSLAB_API int nslab_node_of(const void *ptr);
 
 /* Flush the calling thread's caches back to the arenas (done automatically
- * at thread exit). */
+ * at thread exit), then give the arenas' idle empty slabs back and every
+ * free arena page to the kernel (not done at thread exit). */
 NSLAB_API void nslab_thread_flush(void);
 
 /* ------------------------------------------------------------------------ */
