@@ -69,6 +69,20 @@ struct capacity_hold {
  * `reserve` minus what the ledger already holds.  0 or ENOMEM. */
 int capacity_hold_nodes(const int *node, const size_t *need, int n,
                         size_t reserve, struct capacity_hold *h);
+/* Add `bytes` to node's entry of the (node[], need[]) list of *n entries
+ * that capacity_hold_nodes() takes, appending the node if it is new. */
+static inline void capacity_need_add(int *node, size_t *need, int *n, int real, size_t bytes)
+{
+    int j = 0;
+    while (j < *n && node[j] != real)
+        j++;
+    if (j == *n) {
+        node[j] = real;
+        need[j] = 0;
+        (*n)++;
+    }
+    need[j] += bytes;
+}
 /* Hold `bytes` over a node set, filling nodes in ascending order (where
  * MPOL_BIND will take them from is the kernel's choice; only the total is
  * guaranteed).  0 or ENOMEM. */

@@ -84,14 +84,7 @@ static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kf
         int real = sub[i].node;
         if (kflags & RG_MPOL_F_RELATIVE_NODES)
             real = policy_relative_node(t, real);
-        int j = 0;
-        while (j < n && node[j] != real)
-            j++;
-        if (j == n) {
-            node[n] = real;
-            need[n++] = 0;
-        }
-        need[j] += sub[i].len;
+        capacity_need_add(node, need, &n, real, sub[i].len);
     }
     return capacity_hold_nodes(node, need, n, reserve, h);
 }

@@ -166,14 +166,7 @@ static int hold_target(const struct nslab_region *r, const struct move_plan *mp,
         if (e)
             return e;
         size_t there = in * ps < s->len ? in * ps : s->len;
-        int j = 0;
-        while (j < n && node[j] != real)
-            j++;
-        if (j == n) {
-            node[n] = real;
-            need[n++] = 0;
-        }
-        need[j] += s->len - there;
+        capacity_need_add(node, need, &n, real, s->len - there);
     }
     return capacity_hold_nodes(node, need, n, reserve, h);
 }

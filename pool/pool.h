@@ -279,7 +279,9 @@ static inline struct pool_cache *pool_cache_fast(const struct nslab_pool *p)
                                      __atomic_load_n(&p->fast_stride, __ATOMIC_RELAXED));
 }
 
-static inline void *pool_get_inline(struct nslab_pool *p)
+/* The cache hit: pop the calling thread's cached buffer of p, or NULL when
+ * its cache is empty (the caller takes the slow path). */
+static inline void *pool_cache_pop(struct nslab_pool *p)
 {
     struct pool_cache *c = pool_cache_fast(p);
     uint32_t n = c->len;
@@ -289,6 +291,14 @@ static inline void *pool_get_inline(struct nslab_pool *p)
         pool_add64(&c->get_hit, 1);
         return b;
     }
+    return NULL;
+}
+
+static inline void *pool_get_inline(struct nslab_pool *p)
+{
+    void *b = pool_cache_pop(p);
+    if (__builtin_expect(b != NULL, 1))
+        return b;
     return pool_get_slow(p);
 }
 

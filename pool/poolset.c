@@ -157,14 +157,9 @@ NSLAB_API void *nslab_poolset_get(nslab_poolset_t *s)
     if (__builtin_expect(node < 0 || node != t->set_node, 0))
         node = set_switch(s);
     struct nslab_pool *p = s->route[node];
-    struct pool_cache *c = pool_cache_fast(p);
-    uint32_t n = c->len;
-    if (__builtin_expect(n != 0, 1)) {
-        void *b = c->objs[n - 1];
-        pool_set32(&c->len, n - 1);
-        pool_add64(&c->get_hit, 1);
+    void *b = pool_cache_pop(p);
+    if (__builtin_expect(b != NULL, 1))
         return b;
-    }
     /* A refill: the place a moved thread is noticed. */
     if (pool_thread_refresh() != node)
         p = s->route[set_switch(s)];
