@@ -159,7 +159,14 @@ static void test_churn_bounded(void **state)
         assert_true(end.chunks <= ARENA_EMPTY_RETAIN);
         /* every free chunk page decommitted: the header pages remain */
         assert_true(end.bytes_committed <= end.chunks * ARENA_PAGE_SIZE + large_kept);
+#if defined(__SANITIZE_THREAD__)
+        /* TSan keeps shadow memory resident for every page the churn
+         * touched: the process's RSS says nothing about the library here
+         * (its committed bytes, checked above, do). */
+        printf("churn: process RSS bound not checked under TSan (shadow memory)\n");
+#else
         assert_true(rss_end <= rss0 + large_kept + ((size_t)2 << 20));
+#endif
     }
     assert_int_equal(nslab_audit(stdout), 0);
 }
