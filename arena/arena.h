@@ -104,8 +104,9 @@
  *   in_partial  <=>  used < capacity (it has a free or a fresh block);
  *   used == 0 only for the class's kept empty slabs (slab.c: at most
  *   ARENA_SLAB_KEEP per class, ARENA_KEPT_PAGES_MAX pages per node, counted
- *   in arena_class.empty_slabs and arena.kept_pages); any other slab whose
- *   used drops to 0 gives its pages back to its chunk at once;
+ *   in arena_class.empty_slabs and arena.kept_pages, marked `kept`, and
+ *   reset to the carved state: no free list, fresh == 0); any other slab
+ *   whose used drops to 0 gives its pages back to its chunk at once;
  *   every block on `free` is a block start inside the slab, at an index
  *   < fresh, and appears in no other list. */
 struct slab {
@@ -119,6 +120,8 @@ struct slab {
     uint8_t npages;
     uint8_t first;
     uint8_t in_partial;
+    uint8_t kept;            /* a kept empty slab (counted in empty_slabs):
+                                used == 0, free == NULL, fresh == 0 */
 };
 
 /* page_off of a page that holds no blocks: fails every cache's bound. */

@@ -215,9 +215,13 @@ static void audit_class(struct audit *au, unsigned cls)
             if (s->used == 0) {
                 empty++;
                 au->kept_pages += s->npages;
-                if (s->fresh == 0)
-                    bad(au, "slab %p (class %u): kept empty but never used", (void *)s->start,
-                        cls);
+                if (!s->kept || s->free || s->fresh != 0)
+                    bad(au, "slab %p (class %u): empty but not kept in the carved state "
+                        "(kept %u, free list %p, fresh %u)", (void *)s->start, cls, s->kept,
+                        s->free, s->fresh);
+            } else if (s->kept) {
+                bad(au, "slab %p (class %u): marked kept with %u blocks out", (void *)s->start,
+                    cls, s->used);
             }
             if (s->fresh > s->capacity ||
                 (uint64_t)s->used + nfree + (s->capacity - s->fresh) != s->capacity)

@@ -63,6 +63,7 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
     s->start = (char *)c + (size_t)first * ARENA_PAGE_SIZE;
     s->used = 0;
     s->fresh = 0;
+    s->kept = 0;
     s->capacity = sc_capacity[cls];
     s->cls = (uint8_t)cls;
     s->npages = (uint8_t)np;
@@ -104,6 +105,15 @@ static void slab_emptied(struct arena *a, struct arena_class *ac, struct slab *s
         uint64_t kept = __atomic_add_fetch(&a->kept_pages, s->npages, __ATOMIC_RELAXED);
         if (kept <= ARENA_KEPT_PAGES_MAX) {
             ac->empty_slabs++;
+            /* Every block is back (used == 0: none in a cache or a remote
+             * stack either), so the slab restarts as if just carved: its
+             * blocks are handed out again by the bump index, in address
+             * order, without walking the free list.  Walking it would read
+             * every block, lines another core (the freeing thread) has just
+             * written: producer / consumer ran 3x slower that way. */
+            s->free = NULL;
+            s->fresh = 0;
+            s->kept = 1;
             if (!s->in_partial)
                 partial_add(ac, s);
             return;
@@ -117,6 +127,7 @@ static void slab_emptied(struct arena *a, struct arena_class *ac, struct slab *s
 static void slab_unkeep(struct arena *a, struct arena_class *ac, struct slab *s)
 {
     ac->empty_slabs--;
+    s->kept = 0;
     __atomic_fetch_sub(&a->kept_pages, s->npages, __ATOMIC_RELAXED);
 }
 
@@ -143,7 +154,7 @@ void arena_trim_slabs(struct arena *a)
         pthread_mutex_lock(&ac->lock);
         for (struct slab *s = ac->partial, *next; s && ac->empty_slabs; s = next) {
             next = s->next;
-            if (s->used == 0) {
+            if (s->kept) {
                 slab_unkeep(a, ac, s);
                 slab_release(a, ac, s);
             }
@@ -172,7 +183,7 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
             s = ac->partial;
         }
         unsigned before = got;
-        int was_empty = s->used == 0 && s->fresh != 0; /* kept (not new) */
+        int was_empty = s->kept;
         while (got < n && s->free) {
             void *b = s->free;
             s->free = *(void **)b;
