@@ -27,6 +27,16 @@ int testutil_memory_nodes(nslab_nodeset_t *out)
     return n;
 }
 
+int testutil_memory_node(int k)
+{
+    nslab_nodeset_t s;
+    nslab_nodes(NSLAB_NODES_ALLOWED, &s);
+    int n = nslab_nodeset_next(&s, 0);
+    while (n >= 0 && k-- > 0)
+        n = nslab_nodeset_next(&s, n + 1);
+    return n;
+}
+
 size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total)
 {
     long ps = sysconf(_SC_PAGESIZE);

@@ -27,6 +27,9 @@ void testutil_skip_msg(const char *test, const char *fmt, ...)
 /* Number of online nodes with memory that the cpuset allows. */
 int testutil_memory_nodes(nslab_nodeset_t *out);
 
+/* The k-th (0-based) allowed node with memory, or -1 if there are fewer. */
+int testutil_memory_node(int k);
+
 /* Pages of [p, p+len) per node, via move_pages(nodes=NULL) called directly
  * (not through the library), so tests do not trust the code they test.
  * Returns the count of pages on `node`; *total gets the pages examined. */

@@ -45,14 +45,6 @@ static int setup(void **state)
     return nmem < 1;
 }
 
-static int mem_node(int k)
-{
-    int n = nslab_nodeset_next(&mem, 0);
-    while (n >= 0 && k-- > 0)
-        n = nslab_nodeset_next(&mem, n + 1);
-    return n;
-}
-
 static nslab_pool_stats_t stats_of(const nslab_pool_t *p)
 {
     nslab_pool_stats_t st = {.size = sizeof(st), .version = NSLAB_STATS_VERSION};
@@ -113,7 +105,7 @@ static size_t held_total(void)
 static void test_move_same_node(void **state)
 {
     (void)state;
-    int n0 = mem_node(0);
+    int n0 = testutil_memory_node(0);
     nslab_pool_opts_t o = {.elt_size = ELT, .count = 1000, .max_count = 4000};
     nslab_pool_t *p = nslab_pool_create(n0, &o);
     assert_non_null(p);
@@ -157,7 +149,7 @@ static void expect_fail(nslab_pool_t *p, int node, int err, const char *what)
 static void test_move_errors(void **state)
 {
     (void)state;
-    int n0 = mem_node(0);
+    int n0 = testutil_memory_node(0);
     nslab_pool_opts_t o = {.elt_size = ELT, .count = 100, .max_count = 400};
     nslab_pool_t *p = nslab_pool_create(n0, &o);
     assert_non_null(p);
@@ -204,8 +196,8 @@ static int pick(int *a, int *b)
 {
     if (nmem < 2)
         return -1;
-    *a = nmem >= 4 ? mem_node(1) : mem_node(0);
-    *b = mem_node(nmem - 1);
+    *a = nmem >= 4 ? testutil_memory_node(1) : testutil_memory_node(0);
+    *b = testutil_memory_node(nmem - 1);
     return 0;
 }
 

@@ -44,15 +44,6 @@ static int setup(void **state)
     return nmem < 1;
 }
 
-/* The k-th allowed node with memory (0-based), or -1. */
-static int mem_node(int k)
-{
-    int n = nslab_nodeset_next(&mem, 0);
-    while (n >= 0 && k-- > 0)
-        n = nslab_nodeset_next(&mem, n + 1);
-    return n;
-}
-
 static void fill(nslab_region_t *r, unsigned seed)
 {
     uint32_t *p = nslab_region_addr(r);
@@ -94,7 +85,7 @@ static void assert_region_on(nslab_region_t *r, int node)
 static void test_move_same_node(void **state)
 {
     (void)state;
-    int n0 = mem_node(0);
+    int n0 = testutil_memory_node(0);
     nslab_region_t *r = nslab_region_create(16 * MiB, NULL, NULL); /* local */
     assert_non_null(r);
     fill(r, 1);
@@ -166,7 +157,7 @@ static void expect_fail(nslab_region_t *r, const nslab_policy_t *to, int err, co
 static void test_move_errors(void **state)
 {
     (void)state;
-    int n0 = mem_node(0);
+    int n0 = testutil_memory_node(0);
     nslab_policy_t b0 = nslab_policy_bind(n0), p;
     nslab_region_t *r = nslab_region_create(8 * MiB, &b0, NULL);
     assert_non_null(r);
@@ -222,7 +213,7 @@ static void test_move_errors(void **state)
 static void test_move_fake_topology(void **state)
 {
     (void)state;
-    int n0 = mem_node(0);
+    int n0 = testutil_memory_node(0);
     nslab_policy_t b0 = nslab_policy_bind(n0), p;
     nslab_region_t *r = nslab_region_create(4 * MiB, &b0, NULL);
     assert_non_null(r);
@@ -266,7 +257,7 @@ static void test_move_fake_topology(void **state)
 static void test_move_capacity_counts_untouched(void **state)
 {
     (void)state;
-    int n0 = mem_node(0);
+    int n0 = testutil_memory_node(0);
     uint64_t F = topology_node_free(n0);
     const size_t S = 64 * MiB;
     if (F < 2 * S)
@@ -294,8 +285,8 @@ static int pick(int *a, int *b)
 {
     if (nmem < 2)
         return -1;
-    *a = nmem >= 3 ? mem_node(1) : mem_node(0);
-    *b = nmem >= 3 ? mem_node(2) : mem_node(1);
+    *a = nmem >= 3 ? testutil_memory_node(1) : testutil_memory_node(0);
+    *b = nmem >= 3 ? testutil_memory_node(2) : testutil_memory_node(1);
     return 0;
 }
 
@@ -341,7 +332,7 @@ static void test_move_into_full_node_is_enomem(void **state)
     (void)state;
     if (nmem < 2)
         TEST_SKIP("one node with memory: no other node to fill");
-    int t = mem_node(nmem - 1), a = nmem >= 3 ? mem_node(1) : mem_node(0);
+    int t = testutil_memory_node(nmem - 1), a = nmem >= 3 ? testutil_memory_node(1) : testutil_memory_node(0);
     const size_t S = 192 * MiB, left = 128 * MiB;
     nslab_node_info_t ti, ai;
     assert_int_equal(nslab_node_info(t, &ti), 0);
@@ -467,7 +458,7 @@ static void test_move_to_interleave(void **state)
     (void)state;
     if (nmem < 3)
         TEST_SKIP("fewer than 3 nodes with memory");
-    int a = mem_node(0), b = mem_node(1), c = mem_node(2);
+    int a = testutil_memory_node(0), b = testutil_memory_node(1), c = testutil_memory_node(2);
     nslab_policy_t pa = nslab_policy_bind(a);
     nslab_region_opts_t o = {.pages = NSLAB_PAGES_NO_THP};
     nslab_region_t *r = nslab_region_create(16 * MiB, &pa, &o);
