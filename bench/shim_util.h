@@ -42,6 +42,31 @@ struct bu_size_pool {
     size_t elt_size;
 };
 
+/* The shim functions of an allocator without pools, defined in the shim's
+ * file with its own malloc and free, so the measured calls stay direct. */
+#define BU_SIZE_POOL(ALLOC, FREE)                                               \
+    void *ba_pool_create(size_t elt_size, size_t count)                         \
+    {                                                                           \
+        struct bu_size_pool *p = (struct bu_size_pool *)ALLOC(sizeof *p);       \
+        if (p)                                                                  \
+            p->elt_size = elt_size;                                             \
+        return p;                                                               \
+    }                                                                           \
+    void ba_pool_destroy(void *pool) { FREE(pool); }                            \
+    void *ba_pool_get(void *pool) { return ALLOC(((struct bu_size_pool *)pool)->elt_size); } \
+    void ba_pool_put(void *pool, void *buf) { FREE(buf); }
+
+/* The groups an allocator does not support (ba_caps leaves them out, so
+ * they are never called): allocate on a node; regions and interleave. */
+#define BU_NO_NODE                                                              \
+    void *ba_alloc_on_node(int node, size_t size) { return NULL; }              \
+    void ba_free_on_node(void *p, size_t size, int node) { }
+#define BU_NO_REGIONS                                                           \
+    void *ba_region_populated(size_t size, int node) { return NULL; }           \
+    void ba_region_free(void *p, size_t size) { }                               \
+    void *ba_interleaved(size_t size) { return NULL; }                          \
+    void ba_interleaved_free(void *p, size_t size) { }
+
 #ifdef __cplusplus
 }
 #endif
