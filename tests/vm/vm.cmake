@@ -7,7 +7,8 @@
 #                        [LABELS <more labels...>])
 #
 #   SPEC     a name in tests/vm/specs/ (four, mixed, eight) or a spec file
-#   TIMEOUT  seconds for the guest, boot included (default 300); CTest's own limit is 60 s more
+#   TIMEOUT  seconds for the guest, boot included (default 300); CTest's own limit is 120 s more
+#            (room for one boot that hangs and is retried by the harness's boot watchdog)
 #   MEMS     run the command in a cgroup v2 cpuset with these memory nodes (e.g. 0-1)
 #   COMMAND  a target defined before this call (replaced by its file) or a path; its arguments follow
 #   OPTIONS  passed to numaslab-vm itself, e.g. --env LD_PRELOAD=... or --append numa_balancing=disable
@@ -47,7 +48,9 @@ function(numaslab_add_vm_test)
 
   # PROCESSORS 1: under TCG a guest keeps about one host core busy, and two guests side by side on
   # the 2-core machine finish in ~70% of the serial time, so ctest -j2 may run two of them.
-  math(EXPR ctest_timeout "${VM_TIMEOUT} + 60")
+  # CTest's limit covers the guest's TIMEOUT, one hung boot killed by the harness's boot watchdog
+  # (NUMASLAB_VM_BOOT_TIMEOUT, 60 s) and 60 s of slack.
+  math(EXPR ctest_timeout "${VM_TIMEOUT} + 120")
   set_tests_properties(${VM_NAME} PROPERTIES
     LABELS "numa-vm;${VM_LABELS}"
     TIMEOUT ${ctest_timeout}
@@ -72,5 +75,12 @@ endif()
 numaslab_add_vm_test(NAME vm_selftest_four SPEC four TIMEOUT 120 COMMAND vm_selftest four)
 numaslab_add_vm_test(NAME vm_selftest_mixed SPEC mixed TIMEOUT 120 COMMAND vm_selftest mixed)
 numaslab_add_vm_test(NAME vm_selftest_eight SPEC eight TIMEOUT 120 COMMAND vm_selftest eight)
+# The boot watchdog: the first boot hangs on purpose before the command; the harness must kill it
+# within the boot timeout, boot again and report the command's own status (vm_selftest passes).
+numaslab_add_vm_test(NAME vm_boot_watchdog SPEC four TIMEOUT 120 COMMAND vm_selftest four)
+set_property(TEST vm_boot_watchdog APPEND PROPERTY ENVIRONMENT
+             NUMASLAB_VM_HANG_BOOTS=1 NUMASLAB_VM_BOOT_TIMEOUT=25)
+set_property(TEST vm_boot_watchdog PROPERTY PASS_REGULAR_EXPRESSION
+             "did not reach the command within 25 s .boot 1 of 3.*hanging on purpose.*exit status 0, guest ran [0-9.]+s .boot [23].")
 numaslab_add_vm_test(NAME vm_selftest_cpuset SPEC four MEMS 0-1 TIMEOUT 120
                      COMMAND vm_selftest --cpuset four 0-1)
