@@ -118,21 +118,38 @@ redis)
 	# ours (jemalloc's mallctl/nallocx stay jemalloc's, used only for
 	# statistics and a size-class hint).  The allocs count below proves it.
 	redis-server --version
-	port=''
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-	done
-	[[ -n $port ]] || fail "no free port found"
-	NUMASLAB_STATS=1 LD_PRELOAD=$lib redis-server --port "$port" --bind 127.0.0.1 \
-		--save '' --appendonly no --daemonize no --dir "$work" \
-		>"$work/server.out" 2>"$work/server.err" &
-	pid=$!
-	trap 'kill $pid 2>/dev/null || true' EXIT
-	for _ in $(seq 1 100); do
-		[[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]] && break
-		kill -0 $pid 2>/dev/null || { show "$work/server.out"; show "$work/server.err"; fail "redis-server died at start"; }
-		sleep 0.1
+	# The port: below the kernel's ephemeral range, so no client socket of
+	# another test can hold it; and a start that still loses the port to
+	# another program (bind: Address already in use) tries another one.
+	eph_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	((eph_low > 11000)) || eph_low=32768
+	pid='' port=''
+	trap 'if [[ -n $pid ]]; then kill $pid 2>/dev/null || true; fi' EXIT
+	for attempt in 1 2 3 4 5; do
+		port=''
+		for _ in $(seq 1 50); do
+			p=$((10000 + RANDOM % (eph_low - 10000)))
+			if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+		done
+		[[ -n $port ]] || fail "no free port found"
+		NUMASLAB_STATS=1 LD_PRELOAD=$lib redis-server --port "$port" --bind 127.0.0.1 \
+			--save '' --appendonly no --daemonize no --dir "$work" \
+			>"$work/server.out" 2>"$work/server.err" &
+		pid=$!
+		up=0
+		for _ in $(seq 1 100); do
+			[[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]] && { up=1; break; }
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.1
+		done
+		((up)) && break
+		if ! kill -0 $pid 2>/dev/null && grep -q 'Address already in use' "$work/server.out" && ((attempt < 5)); then
+			echo "port $port was taken at bind time; trying another"
+			continue
+		fi
+		show "$work/server.out"; show "$work/server.err"
+		kill -0 $pid 2>/dev/null && fail "redis-server did not answer on port $port"
+		fail "redis-server died at start"
 	done
 	grep -q 'libnumaslab-malloc' "/proc/$pid/maps" || fail "libnumaslab-malloc is not mapped in redis-server"
 	redis-benchmark -h 127.0.0.1 -p "$port" -n 20000 -r 10000 -d 100 -q \
