@@ -16,25 +16,8 @@ static int node0; /* the first allowed node with memory */
 static int setup(void **state)
 {
     (void)state;
-    nslab_nodeset_t s;
-    if (testutil_memory_nodes(&s) < 1)
-        return -1;
-    node0 = nslab_nodeset_next(&s, 0);
-    return 0;
-}
-
-static void fill(unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(seed + i * 7);
-}
-
-static int check(const unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(seed + i * 7))
-            return 0;
-    return 1;
+    node0 = testutil_memory_node(0);
+    return node0 < 0 ? -1 : 0;
 }
 
 static void test_errors(void **state)
@@ -180,8 +163,8 @@ static void test_alignment(void **state)
             assert_int_equal((uintptr_t)p % 16, 0);
             assert_true(nslab_usable_size(p) >= s);
             assert_int_equal(nslab_node_of(p), node0);
-            fill(p, s, (unsigned)i);
-            assert_true(check(p, s, (unsigned)i));
+            testutil_fill(p, s, (unsigned)i);
+            assert_true(testutil_check(p, s, (unsigned)i));
             assert_int_equal(nslab_free(p), 0);
         }
     }
@@ -232,16 +215,16 @@ static void test_realloc_kinds(void **state)
     unsigned char *p = nslab_realloc(NULL, 5);
     assert_non_null(p);
     assert_int_equal(nslab_node_of(p) >= 0, 1);
-    fill(p, 5, 3);
+    testutil_fill(p, 5, 3);
     size_t have = 5;
     for (unsigned i = 0; i < sizeof steps / sizeof steps[0]; i++) {
         size_t s = steps[i];
         unsigned char *q = nslab_realloc(p, s);
         assert_non_null(q);
         size_t keep = have < s ? have : s;
-        assert_true(check(q, keep, 3));
+        assert_true(testutil_check(q, keep, 3));
         assert_true(nslab_usable_size(q) >= s);
-        fill(q, s, 3);
+        testutil_fill(q, s, 3);
         p = q;
         have = s;
     }
@@ -250,31 +233,31 @@ static void test_realloc_kinds(void **state)
     /* the block stays on its node; size 0 frees */
     unsigned char *b = numa_malloc_on(node0, 40);
     assert_non_null(b);
-    fill(b, 40, 9);
+    testutil_fill(b, 40, 9);
     unsigned char *c = nslab_realloc(b, 200000);
     assert_non_null(c);
     assert_int_equal(nslab_node_of(c), node0);
-    assert_true(check(c, 40, 9));
+    assert_true(testutil_check(c, 40, 9));
     errno = 1234;
     assert_null(nslab_realloc(c, 0));
     assert_int_equal(errno, 1234);
 
     /* a failing realloc leaves the old block alone */
     unsigned char *d = numa_malloc_on(node0, 100);
-    fill(d, 100, 1);
+    testutil_fill(d, 100, 1);
     errno = 0;
     assert_null(nslab_realloc(d, SIZE_MAX / 2));
     assert_int_equal(errno, ENOMEM);
-    assert_true(check(d, 100, 1));
+    assert_true(testutil_check(d, 100, 1));
     assert_int_equal(nslab_free(d), 0);
 
     /* interleaved allocations keep their node set */
     unsigned char *iv = numa_malloc_interleaved(1 << 20, NULL);
     assert_non_null(iv);
-    fill(iv, 4096, 5);
+    testutil_fill(iv, 4096, 5);
     unsigned char *iv2 = nslab_realloc(iv, 3 << 20);
     assert_non_null(iv2);
-    assert_true(check(iv2, 4096, 5));
+    assert_true(testutil_check(iv2, 4096, 5));
     assert_int_equal(nslab_free(iv2), 0);
 }
 

@@ -22,11 +22,8 @@ static int node0;
 static int setup(void **state)
 {
     (void)state;
-    nslab_nodeset_t s;
-    if (testutil_memory_nodes(&s) < 1)
-        return -1;
-    node0 = nslab_nodeset_next(&s, 0);
-    return 0;
+    node0 = testutil_memory_node(0);
+    return node0 < 0 ? -1 : 0;
 }
 
 static size_t rss_bytes(void)

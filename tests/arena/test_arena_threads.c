@@ -26,11 +26,8 @@ static int node0;
 static int setup(void **state)
 {
     (void)state;
-    nslab_nodeset_t s;
-    if (testutil_memory_nodes(&s) < 1)
-        return -1;
-    node0 = nslab_nodeset_next(&s, 0);
-    return arena_global_init();
+    node0 = testutil_memory_node(0);
+    return node0 < 0 ? -1 : arena_global_init();
 }
 
 /* Blocks out of the slabs of node's arena (in caches, remote stacks or use). */

@@ -37,6 +37,22 @@ int testutil_memory_node(int k)
     return n;
 }
 
+void testutil_fill(void *p, size_t n, unsigned seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        b[i] = (unsigned char)(seed + i * 7);
+}
+
+int testutil_check(const void *p, size_t n, unsigned seed)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (unsigned char)(seed + i * 7))
+            return 0;
+    return 1;
+}
+
 size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total)
 {
     long ps = sysconf(_SC_PAGESIZE);

@@ -30,6 +30,11 @@ int testutil_memory_nodes(nslab_nodeset_t *out);
 /* The k-th (0-based) allowed node with memory, or -1 if there are fewer. */
 int testutil_memory_node(int k);
 
+/* Write a pattern that depends on `seed` and the offset into [p, p+n);
+ * testutil_check: 1 if it is still there, else 0. */
+void testutil_fill(void *p, size_t n, unsigned seed);
+int testutil_check(const void *p, size_t n, unsigned seed);
+
 /* Pages of [p, p+len) per node, via move_pages(nodes=NULL) called directly
  * (not through the library), so tests do not trust the code they test.
  * Returns the count of pages on `node`; *total gets the pages examined. */

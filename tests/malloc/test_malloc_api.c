@@ -41,20 +41,6 @@ static int owned(const void *p)
     return nslab_node_of(p) >= 0;
 }
 
-static void fill(unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (unsigned char)(seed + i * 7);
-}
-
-static int check(const unsigned char *p, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != (unsigned char)(seed + i * 7))
-            return 0;
-    return 1;
-}
-
 /* ---- the whole family returns the library's blocks -------------------- */
 
 static void test_malloc_is_numaslab(void **state)
@@ -250,16 +236,16 @@ static void test_realloc_grow_shrink(void **state)
     size_t have = steps[0];
     unsigned char *p = realloc_fn(NULL, have);
     assert_non_null(p);
-    fill(p, have, 3);
+    testutil_fill(p, have, 3);
     for (size_t i = 1; i < sizeof steps / sizeof steps[0]; i++) {
         size_t keep = have < steps[i] ? have : steps[i];
         p = realloc_fn(p, steps[i]);
         assert_non_null(p);
         assert_true(owned(p));
         assert_true(malloc_usable_size(p) >= steps[i]);
-        if (!check(p, keep, 3))
+        if (!testutil_check(p, keep, 3))
             fail_msg("realloc %zu -> %zu lost the content", have, steps[i]);
-        fill(p, steps[i], 3);
+        testutil_fill(p, steps[i], 3);
         have = steps[i];
     }
     /* realloc(p, 0) frees and returns NULL (glibc's behaviour) */
@@ -275,14 +261,14 @@ static void test_reallocarray_overflow(void **state)
 {
     (void)state;
     unsigned char *p = malloc_fn(64);
-    fill(p, 64, 9);
+    testutil_fill(p, 64, 9);
     errno = 0;
     assert_null(reallocarray_fn(p, SIZE_MAX / 2, 3));
     assert_int_equal(errno, ENOMEM);
-    assert_true(check(p, 64, 9)); /* untouched, still ours */
+    assert_true(testutil_check(p, 64, 9)); /* untouched, still ours */
     p = reallocarray_fn(p, 100, 10);
     assert_non_null(p);
-    assert_true(check(p, 64, 9));
+    assert_true(testutil_check(p, 64, 9));
     assert_true(malloc_usable_size(p) >= 1000);
     free_fn(p);
 }
@@ -451,7 +437,7 @@ static void *alloc_worker(void *arg)
         unsigned slot = (seed >> 8) % 64;
         size_t n = 16 + (seed >> 12) % ((seed & 0x100) ? 200000 : 2000);
         if (keep[slot]) {
-            if (!check(keep[slot], keep_n[slot], slot))
+            if (!testutil_check(keep[slot], keep_n[slot], slot))
                 abort();
             free_fn(keep[slot]);
         }
@@ -459,7 +445,7 @@ static void *alloc_worker(void *arg)
         if (!keep[slot])
             abort();
         keep_n[slot] = n;
-        fill(keep[slot], n, slot);
+        testutil_fill(keep[slot], n, slot);
     }
     for (int i = 0; i < 64; i++)
         free_fn(keep[i]);
@@ -499,10 +485,10 @@ static void test_fork_while_threads_allocate(void **state)
                 ptrs[i] = malloc_fn(8 + (size_t)i * 97);
                 if (!ptrs[i])
                     _exit(3);
-                fill(ptrs[i], 8, (unsigned)i);
+                testutil_fill(ptrs[i], 8, (unsigned)i);
             }
             for (int i = 0; i < 500; i++) {
-                if (!check(ptrs[i], 8, (unsigned)i))
+                if (!testutil_check(ptrs[i], 8, (unsigned)i))
                     _exit(4);
                 free_fn(ptrs[i]);
             }
@@ -577,7 +563,7 @@ static void *free_elsewhere(void *arg)
 {
     struct handoff *h = arg;
     for (size_t i = 0; i < h->n; i++) {
-        if (!check(h->blocks[i], 32, (unsigned)i))
+        if (!testutil_check(h->blocks[i], 32, (unsigned)i))
             abort();
         free_fn(h->blocks[i]);
     }
@@ -591,7 +577,7 @@ static void test_free_on_another_thread(void **state)
     h.blocks = malloc_fn(h.n * sizeof *h.blocks);
     for (size_t i = 0; i < h.n; i++) {
         h.blocks[i] = malloc_fn(32 + (i % 32) * 8);
-        fill(h.blocks[i], 32, (unsigned)i);
+        testutil_fill(h.blocks[i], 32, (unsigned)i);
     }
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, free_elsewhere, &h), 0);
@@ -647,9 +633,9 @@ static int child_main(const char *name)
             return 2;
         /* realloc across the threshold moves to a region, keeping content */
         unsigned char *g = malloc_fn(1000);
-        fill(g, 1000, 5);
+        testutil_fill(g, 1000, 5);
         g = realloc_fn(g, 1u << 20);
-        if (!g || nslab_region_of(g) == NULL || !check(g, 1000, 5))
+        if (!g || nslab_region_of(g) == NULL || !testutil_check(g, 1000, 5))
             return 3;
         free_fn(g);
         free_fn(big);

@@ -167,21 +167,13 @@ static void test_move_errors(void **state)
     assert_int_equal(nslab_poolset_destroy(s), 0);
 
     /* Offline, memoryless and outside-the-cpuset nodes on the fake tree. */
-    struct topo_source src;
     char dir[256];
-    if (fake_topology(&src, dir, sizeof dir) != 0)
-        fail_msg("cannot build the fake sysfs tree");
-    int e = topology_reload(&src);
-    if (e) {
-        fake_topology_remove(dir);
-        fail_msg("topology_reload(fake): %d", e);
-    }
+    fake_topology_enter(dir, sizeof dir);
     expect_fail(p, 1, EXDEV, "fake: node 1 outside the cpuset");
     expect_fail(p, 2, ENODEV, "fake: offline node 2");
     expect_fail(p, 4, ENODEV, "fake: memoryless node 4");
     expect_fail(p, 5, EINVAL, "fake: node 5 past the possible nodes");
-    topology_reload(NULL);
-    fake_topology_remove(dir);
+    fake_topology_leave(dir);
     T = topology_get();
 
     assert_int_equal(nslab_pool_node(p), n0);

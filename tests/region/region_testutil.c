@@ -127,7 +127,7 @@ static int put(const char *dir, const char *rel, const char *text)
     return 0;
 }
 
-int fake_topology(struct topo_source *src, char *dir, size_t dirlen)
+static int fake_tree(struct topo_source *src, char *dir, size_t dirlen)
 {
     snprintf(dir, dirlen, "/tmp/nslab-region-fake-XXXXXX");
     if (!mkdtemp(dir))
@@ -167,7 +167,7 @@ int fake_topology(struct topo_source *src, char *dir, size_t dirlen)
     return 0;
 }
 
-void fake_topology_remove(const char *dir)
+static void fake_tree_remove(const char *dir)
 {
     char cmd[1200];
     if (strncmp(dir, "/tmp/nslab-region-fake-", 23) != 0)
@@ -175,6 +175,24 @@ void fake_topology_remove(const char *dir)
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         print_message("could not remove %s\n", dir);
+}
+
+void fake_topology_enter(char *dir, size_t dirlen)
+{
+    struct topo_source src;
+    if (fake_tree(&src, dir, dirlen) != 0)
+        fail_msg("cannot build the fake sysfs tree");
+    int e = topology_reload(&src);
+    if (e) {
+        fake_tree_remove(dir);
+        fail_msg("topology_reload(fake): %d", e);
+    }
+}
+
+void fake_topology_leave(const char *dir)
+{
+    topology_reload(NULL);
+    fake_tree_remove(dir);
 }
 
 int thread_pin(int node, uint64_t saved[16])

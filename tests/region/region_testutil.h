@@ -32,13 +32,16 @@ int thp_mode(void);
 /* HugePages_Free of /proc/meminfo. */
 long hugetlb_free_pages(void);
 
-/* Create a fake sysfs tree and status file under a fresh temp folder:
+/* Create a fake sysfs tree and status file under a fresh temp folder and
+ * make it the library's topology (topology_reload); the test fails when
+ * either step does:
  *   node 0: cpu 0, memory        node 1: cpu 1, memory (not in the cpuset)
  *   node 2: offline              node 3: memory only (no CPU)
  *   node 4: cpu 2, no memory (memoryless)
- * possible 0-4; Mems_allowed_list 0,3-4.  Fills *src; returns 0 or -1. */
-int fake_topology(struct topo_source *src, char *dir, size_t dirlen);
-void fake_topology_remove(const char *dir);
+ * possible 0-4; Mems_allowed_list 0,3-4.  The folder's name goes to dir.
+ * fake_topology_leave() reloads the real topology and removes the folder. */
+void fake_topology_enter(char *dir, size_t dirlen);
+void fake_topology_leave(const char *dir);
 
 /* Pin the calling thread to `node`'s CPUs (saving the old mask in *saved,
  * CPU_SETSIZE bits); restore with thread_unpin.  0 or an errno. */

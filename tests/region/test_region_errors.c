@@ -309,22 +309,14 @@ static void check_kinds(const char *where, int offline, int memory_only, int mem
 static void test_fake_topology_kinds(void **state)
 {
     (void)state;
-    struct topo_source src;
     char dir[256];
-    if (fake_topology(&src, dir, sizeof dir) != 0)
-        fail_msg("cannot build the fake sysfs tree");
-    int e = topology_reload(&src);
-    if (e) {
-        fake_topology_remove(dir);
-        fail_msg("topology_reload(fake): %d", e);
-    }
+    fake_topology_enter(dir, sizeof dir);
     const struct topology *t = topology_get();
     assert_int_equal(t->nr_nodes, 5);
     check_kinds("fake", 2, 3, 4, 1);
     /* Local to memoryless node 4's CPUs: its nearest node with memory. */
     assert_int_equal(t->node[4].local_node, 0);
-    topology_reload(NULL);
-    fake_topology_remove(dir);
+    fake_topology_leave(dir);
     T = topology_get();
     assert_true(T->nr_nodes >= 1);
 }

@@ -219,15 +219,8 @@ static void test_move_fake_topology(void **state)
     assert_non_null(r);
     fill(r, 7);
 
-    struct topo_source src;
     char dir[256];
-    if (fake_topology(&src, dir, sizeof dir) != 0)
-        fail_msg("cannot build the fake sysfs tree");
-    int e = topology_reload(&src);
-    if (e) {
-        fake_topology_remove(dir);
-        fail_msg("topology_reload(fake): %d", e);
-    }
+    fake_topology_enter(dir, sizeof dir);
     p = nslab_policy_bind(1);
     expect_fail(r, &p, EXDEV, "fake: node 1 outside the cpuset");
     p = nslab_policy_preferred(1);
@@ -241,8 +234,7 @@ static void test_move_fake_topology(void **state)
     expect_fail(r, &p, EINVAL, "fake: memory-only node 3 as LOCAL");
     p = nslab_policy_bind(5);
     expect_fail(r, &p, EINVAL, "fake: node 5 past the possible nodes");
-    topology_reload(NULL);
-    fake_topology_remove(dir);
+    fake_topology_leave(dir);
     T = topology_get();
 
     assert_region_on(r, n0);
