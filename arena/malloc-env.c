@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "text.h"
 #include "topology.h"
 
 /* ---- a bounded string builder ---------------------------------------- */
@@ -48,14 +49,10 @@ void menv_buf_str(struct menv_buf *b, const char *s)
 
 void menv_buf_uint(struct menv_buf *b, unsigned long long v)
 {
-    char d[24];
-    int n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        buf_putc(b, d[--n]);
+    char d[20];
+    int n = text_utoa(v, d);
+    for (int i = 0; i < n; i++)
+        buf_putc(b, d[i]);
 }
 
 void menv_buf_int(struct menv_buf *b, long long v)

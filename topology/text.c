@@ -36,16 +36,25 @@ void text_path_str(struct text_path *p, const char *s)
         path_putc(p, *s++);
 }
 
-void text_path_uint(struct text_path *p, unsigned long v)
+int text_utoa(unsigned long long v, char d[20])
 {
-    char tmp[24];
+    char rev[20];
     int n = 0;
     do {
-        tmp[n++] = (char)('0' + v % 10);
+        rev[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    while (n)
-        path_putc(p, tmp[--n]);
+    for (int i = 0; i < n; i++)
+        d[i] = rev[n - 1 - i];
+    return n;
+}
+
+void text_path_uint(struct text_path *p, unsigned long v)
+{
+    char d[20];
+    int n = text_utoa(v, d);
+    for (int i = 0; i < n; i++)
+        path_putc(p, d[i]);
 }
 
 long text_read_file(const char *path, char *buf, size_t cap)
@@ -184,14 +193,10 @@ static void out_putc(struct out *o, char c)
 
 static void out_uint(struct out *o, unsigned long v)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        out_putc(o, tmp[--n]);
+    char d[20];
+    int n = text_utoa(v, d);
+    for (int i = 0; i < n; i++)
+        out_putc(o, d[i]);
 }
 
 static int bit_test(const uint64_t *bits, size_t b)
