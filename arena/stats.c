@@ -146,12 +146,10 @@ static int stats_node_shown(const struct topology *t, int n)
     return t->node[n].has_memory || arena_peek(n) != NULL;
 }
 
-NSLAB_API int nslab_stats_print(FILE *out)
+/* Formats the line of every node worth one into a stack buffer and hands it
+ * to emit (the text, its length); stops at the first non-zero return. */
+static int stats_each_line(int (*emit)(void *ctx, const char *line, size_t len), void *ctx)
 {
-    if (!out) {
-        errno = EINVAL;
-        return -EINVAL;
-    }
     const struct topology *t = topology_get();
     char buf[512];
     for (int n = 0; n < t->nr_nodes; n++) {
@@ -159,16 +157,40 @@ NSLAB_API int nslab_stats_print(FILE *out)
             continue;
         nslab_node_stats_t s;
         stats_collect(n, &s);
-        stats_line(buf, sizeof buf, &s);
-        if (fputs(buf, out) == EOF) {
-            errno = EIO;
-            return -EIO;
-        }
+        int len = stats_line(buf, sizeof buf, &s);
+        if (len <= 0)
+            continue;
+        int r = emit(ctx, buf, (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1);
+        if (r)
+            return r;
     }
-    if (fflush(out) == EOF) {
+    return 0;
+}
+
+static int emit_stdio(void *ctx, const char *line, size_t len)
+{
+    (void)len;
+    return fputs(line, (FILE *)ctx) == EOF ? -EIO : 0;
+}
+
+NSLAB_API int nslab_stats_print(FILE *out)
+{
+    if (!out) {
+        errno = EINVAL;
+        return -EINVAL;
+    }
+    if (stats_each_line(emit_stdio, out) != 0 || fflush(out) == EOF) {
         errno = EIO;
         return -EIO;
     }
+    return 0;
+}
+
+static int emit_stderr_fd(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    ssize_t w = write(2, line, len);
+    (void)w;
     return 0;
 }
 
@@ -180,17 +202,5 @@ __attribute__((destructor)) static void stats_at_exit(void)
     const char *v = getenv("NUMASLAB_STATS");
     if (!v || v[0] != '1' || !arena_ready)
         return;
-    const struct topology *t = topology_get();
-    char buf[512];
-    for (int n = 0; n < t->nr_nodes; n++) {
-        if (!stats_node_shown(t, n))
-            continue;
-        nslab_node_stats_t s;
-        stats_collect(n, &s);
-        int len = stats_line(buf, sizeof buf, &s);
-        if (len > 0) {
-            ssize_t w = write(2, buf, (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1);
-            (void)w;
-        }
-    }
+    stats_each_line(emit_stderr_fd, NULL);
 }
