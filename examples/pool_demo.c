@@ -18,68 +18,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "pool_run.h"
 
 #define BUF_SIZE 2048
-#define BURST 8
 #define BURSTS 100000
-#define FOREIGN 16
-
-struct pw {
-    nslab_poolset_t *set;
-    int node, expect, pool_node;
-    void *foreign[FOREIGN];
-    int nforeign;
-    size_t pages, pages_local;
-    long failures;
-    double ns_per_op;
-};
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static void *pool_worker(nslab_pool_t *pool, void *arg)
-{
-    struct pw *w = arg;
-    void *b[BURST];
-    w->pool_node = nslab_pool_node(pool);
-    double t0 = now_ns();
-    for (long i = 0; i < BURSTS; i++) {
-        for (int k = 0; k < BURST; k++) {
-            b[k] = nslab_poolset_get(w->set);
-            if (b[k])
-                ((volatile char *)b[k])[0] = (char)k;
-            else
-                w->failures++;
-        }
-        for (int k = 0; k < BURST; k++)
-            if (b[k])
-                nslab_pool_put(NULL, b[k]);
-    }
-    w->ns_per_op = (now_ns() - t0) / (2.0 * BURSTS * BURST);
-    nslab_placement_t *pl = malloc(sizeof *pl);
-    for (int k = 0; k < BURST; k++)
-        b[k] = nslab_poolset_get(w->set);
-    for (int k = 0; k < BURST; k++) {
-        if (b[k] && pl && nslab_placement(b[k], BUF_SIZE, pl) == 0) {
-            w->pages += pl->pages;
-            w->pages_local += pl->on_node[w->expect];
-        }
-        if (b[k])
-            nslab_pool_put(NULL, b[k]);
-    }
-    free(pl);
-    if (w->nforeign && nslab_pool_put_bulk(NULL, w->foreign, (unsigned)w->nforeign) < 0)
-        w->failures++;
-    return NULL;
-}
 
 int demo_pools(struct demo *d)
 {
@@ -91,55 +36,27 @@ int demo_pools(struct demo *d)
         fprintf(d->out, "  nslab_poolset_create: %s\n", strerror(errno));
         return -1;
     }
-    nslab_nodeset_t cpus, mem = d->nodes;
-    nslab_nodes(NSLAB_NODES_CPU, &cpus);
+    nslab_nodeset_t mem = d->nodes;
     int count = nslab_node_count();
-    struct pw *w = calloc((size_t)count, sizeof *w);
-    pthread_t *th = calloc((size_t)count, sizeof *th);
-    char *up = calloc((size_t)count, 1);
-    if (!w || !th || !up) {
-        free(w);
-        free(th);
-        free(up);
+    struct pool_worker *w = calloc((size_t)count, sizeof *w);
+    if (!w) {
         nslab_poolset_destroy(set);
         return -1;
     }
     uint64_t lent[NSLAB_MAX_NODES] = {0}; /* foreign buffers lent, per pool */
-    int workers = 0;
-
-    for (int n = nslab_nodeset_next(&cpus, 0); n >= 0; n = nslab_nodeset_next(&cpus, n + 1)) {
-        nslab_node_info_t info;
-        nslab_node_info(n, &info);
-        w[n] = (struct pw){ .set = set, .node = n, .expect = info.local_node };
-        /* Lend the worker buffers of another node's pool, if there is one. */
-        for (int m = nslab_nodeset_next(&mem, 0); m >= 0; m = nslab_nodeset_next(&mem, m + 1)) {
-            if (m == info.local_node)
-                continue;
-            nslab_pool_t *p = nslab_poolset_pool(set, m);
-            if (p && nslab_pool_get_bulk(p, w[n].foreign, FOREIGN) == FOREIGN) {
-                w[n].nforeign = FOREIGN;
-                lent[m] += FOREIGN;
-            }
-            break;
-        }
-        int e = nslab_worker_start(&th[n], n, set, pool_worker, &w[n]);
-        if (e) {
-            fprintf(d->out, "  node %d: no worker (%s)\n", n, strerror(-e));
-            continue;
-        }
-        up[n] = 1;
-        workers++;
-    }
+    int workers = pool_run_workers(set, BUF_SIZE, BURSTS, w, lent);
     for (int n = 0; n < count; n++)
-        if (up[n])
-            pthread_join(th[n], NULL);
+        if (w[n].start_error)
+            fprintf(d->out, "  node %d: no worker (%s)\n", n, strerror(w[n].start_error));
 
     fprintf(d->out, "  %-8s %-8s %8s %10s %8s %8s %s\n", "worker", "pool", "ns/op", "gets",
             "hit %", "remote", "sample placement");
     int all_local = 1, fail = 0;
     for (int n = 0; n < count; n++) {
-        if (!up[n])
+        if (!w[n].started)
             continue;
+        nslab_node_info_t info;
+        nslab_node_info(n, &info); /* its local node: the nearest with memory */
         nslab_pool_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
         nslab_pool_stats(nslab_poolset_pool(set, w[n].pool_node), &st);
         uint64_t ops = st.cache_hits + st.cache_misses;
@@ -147,8 +64,8 @@ int demo_pools(struct demo *d)
                         " %zu/%zu pages on node %d\n",
                 n, w[n].pool_node, w[n].ns_per_op, st.gets,
                 ops ? 100.0 * (double)st.cache_hits / (double)ops : 0.0, st.remote_puts,
-                w[n].pages_local, w[n].pages, w[n].expect);
-        all_local &= w[n].pool_node == w[n].expect && w[n].pages &&
+                w[n].pages_local, w[n].pages, w[n].pool_node);
+        all_local &= w[n].pool_node == info.local_node && w[n].pages &&
                      w[n].pages_local == w[n].pages;
         fail += w[n].failures != 0;
     }
@@ -156,8 +73,6 @@ int demo_pools(struct demo *d)
         fprintf(d->out, "  no worker could start\n");
         nslab_poolset_destroy(set);
         free(w);
-        free(th);
-        free(up);
         return -1;
     }
     demo_claim(d, all_local && !fail,
@@ -177,24 +92,13 @@ int demo_pools(struct demo *d)
         misses += st.cache_misses;
         remote += st.remote_puts;
         lent_total += lent[m];
-        void **all = calloc(st.total, sizeof *all);
-        nslab_placement_t *pl = malloc(sizeof *pl);
-        size_t pages = 0, on = 0;
-        if (all && pl && nslab_pool_get_bulk(p, all, (unsigned)st.total) == (int)st.total) {
-            for (uint64_t i = 0; i < st.total; i++)
-                if (nslab_placement(all[i], BUF_SIZE, pl) == 0) {
-                    pages += pl->pages;
-                    on += pl->on_node[m];
-                }
-            nslab_pool_put_bulk(p, all, (unsigned)st.total);
-        }
-        free(all);
-        free(pl);
+        size_t pages, on;
+        int examined = pool_run_placement(p, m, BUF_SIZE, &pages, &on) == 0;
         int a = nslab_pool_audit(p, NULL);
         fprintf(d->out, "  pool node %d: %" PRIu64 " buffers, %zu/%zu pages on node %d, remote "
                         "puts %" PRIu64 ", audit %s\n",
                 m, st.total, on, pages, m, st.remote_puts, a == 0 ? "ok" : "FAILED");
-        placed &= pages && on == pages;
+        placed &= examined && pages && on == pages;
         audited &= a == 0;
         remote_ok &= st.remote_puts >= lent[m];
     }
@@ -221,7 +125,5 @@ int demo_pools(struct demo *d)
         demo_claim(d, e == 0, "with every buffer back, the pools are destroyed");
     }
     free(w);
-    free(th);
-    free(up);
     return 0;
 }
