@@ -79,19 +79,6 @@ static void assert_pool_on(const nslab_pool_t *p, int node)
     }
 }
 
-static void print_hist(const char *what, const nslab_placement_t *h)
-{
-    printf("  %s:", what);
-    for (int n = 0; n < T->nr_nodes; n++)
-        if (h->on_node[n] || nslab_nodeset_has(&mem, n))
-            printf(" node%d %zu", n, h->on_node[n]);
-    if (h->not_present)
-        printf(" not-present %zu", h->not_present);
-    if (h->errors)
-        printf(" errors %zu", h->errors);
-    printf("  [%zu pages]\n", h->pages);
-}
-
 static size_t held_total(void)
 {
     size_t h = 0;
@@ -260,8 +247,8 @@ static void test_move_pool_in_use(void **state)
     pthread_join(th, NULL);
     printf("pool of %d x %d B (%u segments), %d buffers out, node %d -> %d\n", COUNT, ELT,
            p->nsegs, OUT, a, t);
-    print_hist("before", &before);
-    print_hist("after ", &pl);
+    print_placement("before", &before);
+    print_placement("after ", &pl);
     printf("  another thread's rounds of 8 gets + 8 puts during the move: %zu\n", end - start);
     assert_int_equal(r, 0);
     assert_int_equal(c.bad, 0);
@@ -352,15 +339,13 @@ static void test_move_partial_pinned(void **state)
     assert_non_null(b);
     fill(b, 5);
     int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    struct iovec iov = {b, ELT};
-    assert_int_equal(vmsplice(fds[1], &iov, 1, 0), ELT);
+    pin_with_pipe(b, ELT, fds);
 
     errno = 0;
     assert_int_equal(nslab_pool_move(p, t, &pl), -EIO);
     assert_int_equal(errno, EIO);
     printf("pool of 2000 x %d B, one buffer pinned by a pipe, node %d -> %d\n", ELT, a, t);
-    print_hist("after -EIO", &pl);
+    print_placement("after -EIO", &pl);
     assert_true(pl.on_node[a] >= 1);
     assert_int_equal(pl.on_node[a] + pl.on_node[t], pl.pages);
     assert_int_equal(nslab_pool_node(p), t);
@@ -370,7 +355,7 @@ static void test_move_partial_pinned(void **state)
     close(fds[0]);
     close(fds[1]);
     assert_int_equal(nslab_pool_move(p, t, &pl), 0);
-    print_hist("after retry", &pl);
+    print_placement("after retry", &pl);
     assert_pool_on(p, t);
     assert_int_equal(nslab_pool_put(p, b), 0);
     assert_int_equal(nslab_pool_destroy(p), 0);

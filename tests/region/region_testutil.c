@@ -2,12 +2,14 @@
 #include "region_testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static long count_maps(void)
@@ -193,6 +195,32 @@ void fake_topology_leave(const char *dir)
 {
     topology_reload(NULL);
     fake_tree_remove(dir);
+}
+
+void print_placement(const char *what, const nslab_placement_t *h)
+{
+    const struct topology *t = topology_get();
+    nslab_nodeset_t mem;
+    testutil_memory_nodes(&mem);
+    printf("  %s:", what);
+    for (int n = 0; n < t->nr_nodes; n++)
+        if (h->on_node[n] || nslab_nodeset_has(&mem, n))
+            printf(" node%d %zu", n, h->on_node[n]);
+    if (h->not_present)
+        printf(" not-present %zu", h->not_present);
+    if (h->errors)
+        printf(" errors %zu", h->errors);
+    printf("  [%zu pages]\n", h->pages);
+}
+
+void pin_with_pipe(void *p, size_t len, int fds[2])
+{
+    if (pipe(fds) != 0)
+        fail_msg("pipe: %s", strerror(errno));
+    struct iovec iov = {p, len};
+    ssize_t n = vmsplice(fds[1], &iov, 1, 0);
+    if (n != (ssize_t)len)
+        fail_msg("vmsplice of %zu bytes: %zd (%s)", len, n, strerror(errno));
 }
 
 int thread_pin(int node, uint64_t saved[16])

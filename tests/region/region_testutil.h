@@ -48,6 +48,15 @@ void fake_topology_leave(const char *dir);
 int thread_pin(int node, uint64_t saved[16]);
 void thread_unpin(const uint64_t saved[16]);
 
+/* Print a placement histogram on one line: "  what: node0 N node1 M ...
+ * [P pages]" (every node with memory, and any other node holding pages). */
+void print_placement(const char *what, const nslab_placement_t *h);
+
+/* Hand [p, p+len) to a new pipe with vmsplice, which holds a reference on
+ * each page so the kernel cannot migrate it until fds are closed.  The
+ * test fails if either call does. */
+void pin_with_pipe(void *p, size_t len, int fds[2]);
+
 /* Pages of a placement found on some node (the sum of on_node[]). */
 size_t placement_sum(const nslab_placement_t *p);
 

@@ -61,19 +61,6 @@ static void check_fill(nslab_region_t *r, unsigned seed)
             fail_msg("contents changed at word %zu", i);
 }
 
-static void print_hist(const char *what, const nslab_placement_t *h)
-{
-    printf("  %s:", what);
-    for (int n = 0; n < T->nr_nodes; n++)
-        if (h->on_node[n] || nslab_nodeset_has(&mem, n))
-            printf(" node%d %zu", n, h->on_node[n]);
-    if (h->not_present)
-        printf(" not-present %zu", h->not_present);
-    if (h->errors)
-        printf(" errors %zu", h->errors);
-    printf("  [%zu pages]\n", h->pages);
-}
-
 /* Every present page of the region on `node`, by the test's own count. */
 static void assert_region_on(nslab_region_t *r, int node)
 {
@@ -294,11 +281,11 @@ static void test_move_bind_to_other_node(void **state)
     fill(r, 42);
     assert_int_equal(nslab_region_verify(r, &pl), 0);
     printf("64 MiB region bound to node %d, moved to node %d\n", a, b);
-    print_hist("before", &pl);
+    print_placement("before", &pl);
     assert_region_on(r, a);
 
     assert_int_equal(nslab_region_move(r, &pb, &pl), 0);
-    print_hist("after ", &pl);
+    print_placement("after ", &pl);
     assert_int_equal(pl.on_node[b], pl.pages);
     assert_region_on(r, b); /* the test's own move_pages */
     check_fill(r, 42);
@@ -374,16 +361,15 @@ static void test_move_partial_pinned(void **state)
     assert_non_null(r);
     fill(r, 9);
     int fds[2];
-    assert_int_equal(pipe(fds), 0);
     const size_t pinned = 4;
     struct iovec iov = {(char *)nslab_region_addr(r) + 8 * MiB, pinned * T->page_size};
-    assert_int_equal(vmsplice(fds[1], &iov, 1, 0), (ssize_t)iov.iov_len);
+    pin_with_pipe(iov.iov_base, iov.iov_len, fds);
 
     errno = 0;
     assert_int_equal(nslab_region_move(r, &pb, &pl), -EIO);
     assert_int_equal(errno, EIO);
     printf("16 MiB region, %zu pages pinned by a pipe, node %d -> %d\n", pinned, a, b);
-    print_hist("after -EIO", &pl);
+    print_placement("after -EIO", &pl);
     assert_true(pl.on_node[a] >= 1 && pl.on_node[a] <= pinned);
     assert_int_equal(pl.on_node[a] + pl.on_node[b], pl.pages);
     size_t total;
@@ -397,7 +383,7 @@ static void test_move_partial_pinned(void **state)
     close(fds[0]);
     close(fds[1]);
     assert_int_equal(nslab_region_move(r, &pb, &pl), 0);
-    print_hist("after retry", &pl);
+    print_placement("after retry", &pl);
     assert_region_on(r, b);
     check_fill(r, 9);
     assert_int_equal(nslab_region_destroy(r), 0);
@@ -431,13 +417,13 @@ static void test_move_partial_shared_memfd(void **state)
     assert_int_equal(nslab_region_move(r, &pb, &pl), -EIO);
     assert_int_equal(errno, EIO);
     printf("8 MiB memfd region mapped twice, node %d -> %d\n", a, b);
-    print_hist("after -EIO", &pl);
+    print_placement("after -EIO", &pl);
     assert_int_equal(pl.on_node[a], pl.pages);
     assert_region_on(r, a);
 
     munmap((void *)m, len);
     assert_int_equal(nslab_region_move(r, &pb, &pl), 0);
-    print_hist("after retry", &pl);
+    print_placement("after retry", &pl);
     assert_region_on(r, b);
     check_fill(r, 3);
     assert_int_equal(nslab_region_destroy(r), 0);
@@ -461,7 +447,7 @@ static void test_move_to_interleave(void **state)
     nslab_policy_t pi = nslab_policy_interleave(&bc);
     assert_int_equal(nslab_region_move(r, &pi, &pl), 0);
     printf("16 MiB region on node %d moved to interleave over %d,%d\n", a, b, c);
-    print_hist("after ", &pl);
+    print_placement("after ", &pl);
     assert_int_equal(pl.on_node[b] + pl.on_node[c], pl.pages);
     assert_true(pl.on_node[b] * 10 >= pl.pages * 4 && pl.on_node[c] * 10 >= pl.pages * 4);
     check_fill(r, 11);
@@ -494,7 +480,7 @@ static void test_move_to_emulated_weighted(void **state)
     assert_int_equal(nslab_region_move(r, &pw, &pl), 0);
     region_set_emulate_weighted(0);
     printf("16 MiB region on node %d moved to weighted 1:3 over %d,%d (emulated)\n", a, a, b);
-    print_hist("after ", &pl);
+    print_placement("after ", &pl);
 
     struct nslab_region *rr = r;
     static struct region_subrange sub[REGION_MAX_SUBRANGES];
