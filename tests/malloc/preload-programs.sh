@@ -59,6 +59,20 @@ stats_check() {
 
 show() { echo "--- $1:"; sed 's/^/    /' "$1"; }
 
+# preload_ok NAME MIN_ALLOCS PROG...: runs PROG under the preload with
+# statistics on; it must exit 0, print "NAME: OK" and have sent at least
+# MIN_ALLOCS allocations through numaslab.
+preload_ok() {
+	local name=$1 min=$2
+	shift 2
+	NUMASLAB_STATS=1 LD_PRELOAD=$lib "$@" >"$work/out" 2>"$work/err" ||
+		{ show "$work/out"; show "$work/err"; fail "$name failed"; }
+	show "$work/out"
+	show "$work/err"
+	grep -qx "$name: OK" "$work/out" || fail "no '$name: OK'"
+	stats_check "$work/err" "$min"
+}
+
 case $case_name in
 python)
 	py=/usr/bin/python3
@@ -177,24 +191,14 @@ cxx)
 	command -v g++ >/dev/null 2>&1 || skip "g++ is not installed (C++ new/delete test)"
 	g++ -O1 -std=c++17 -pthread -o "$work/cxx_new_delete" "$src/cxx_new_delete.cpp" ||
 		fail "g++ could not build cxx_new_delete.cpp"
-	NUMASLAB_STATS=1 LD_PRELOAD=$lib "$work/cxx_new_delete" >"$work/out" 2>"$work/err" ||
-		{ show "$work/out"; show "$work/err"; fail "the C++ program failed"; }
-	show "$work/out"
-	show "$work/err"
-	grep -qx 'cxx_new_delete: OK' "$work/out" || fail "no OK"
-	stats_check "$work/err" 100000
+	preload_ok cxx_new_delete 100000 "$work/cxx_new_delete"
 	;;
 
 libnuma)
 	prog=${NSLAB_LIBNUMA_PROG:?}
 	deps=$(ldd "$prog") # (not piped into grep -q: pipefail and SIGPIPE)
 	grep -q 'libnuma\.so' <<<"$deps" || fail "$prog is not linked with libnuma"
-	NUMASLAB_STATS=1 LD_PRELOAD=$lib "$prog" >"$work/out" 2>"$work/err" ||
-		{ show "$work/out"; show "$work/err"; fail "the libnuma program failed"; }
-	show "$work/out"
-	show "$work/err"
-	grep -qx 'libnuma_prog: OK' "$work/out" || fail "no OK"
-	stats_check "$work/err" 10000
+	preload_ok libnuma_prog 10000 "$prog"
 	;;
 
 launcher)

@@ -23,10 +23,8 @@ static int node0;
 static int setup(void **state)
 {
     (void)state;
-    nslab_nodeset_t mem;
     T = topology_get();
-    testutil_memory_nodes(&mem);
-    node0 = nslab_nodeset_next(&mem, 0);
+    node0 = testutil_memory_node(0);
     return node0 < 0;
 }
 
