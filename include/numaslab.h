@@ -601,13 +601,19 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
 /* Destroy a pool.  Buffers in threads' caches count as returned.  Must not
  * run while other threads use the pool.  Returns 0, -EBUSY if buffers are
  * still out or a thread waits in nslab_pool_get_wait (the pool is left
- * intact), or -EINVAL (NULL, not a live pool). */
+ * intact), or -EINVAL (NULL, not a live pool).
+ * Destroyed handles: every function of this section given a handle that was
+ * destroyed returns its EINVAL error (nslab_pool_destroy again: -EINVAL;
+ * nslab_pool_get: NULL with EINVAL) instead of reading freed memory, for
+ * at least the next 16 destroys; after that the handle's address may be
+ * handed to a new pool (like a closed file descriptor's number).  The same
+ * holds for pool sets (nslab_poolset_*). */
 NSLAB_API int nslab_pool_destroy(nslab_pool_t *p);
 
 /* Take one buffer.  The pool grows (up to max_count) when its common stack
  * is empty.  Never blocks on an empty pool.
  * Errors (NULL, errno): ENOENT (empty and at its cap; buffers may sit in
- * other threads' caches), EINVAL (NULL p), ENOMEM (growth could not map its
+ * other threads' caches), EINVAL (NULL or destroyed p), ENOMEM (growth could not map its
  * reserved memory: only if another process took it meanwhile). */
 NSLAB_API void *nslab_pool_get(nslab_pool_t *p);
 

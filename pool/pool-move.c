@@ -82,7 +82,8 @@ static int move_locked(struct nslab_pool *p, int node)
     for (uint32_t i = 0; i < nsegs; i++)
         eio |= seg_bind(p->segs[i], node, PM_MPOL_MF_MOVE | PM_MPOL_MF_STRICT) != 0;
     nslab_nodeset_t one = nslab_nodeset_of(node);
-    (void)os_mbind(p, p->meta_size, PM_MPOL_PREFERRED, 0, &one, PM_MPOL_MF_MOVE);
+    (void)os_mbind(p->meta, p->meta_size, PM_MPOL_PREFERRED, 0, &one, PM_MPOL_MF_MOVE);
+    (void)os_mbind(p, topology_get()->page_size, PM_MPOL_PREFERRED, 0, &one, PM_MPOL_MF_MOVE);
 
     pthread_mutex_lock(&p->lock);
     __atomic_store_n(&p->node, node, __ATOMIC_RELAXED);

@@ -62,6 +62,64 @@ int pool_check(const struct nslab_pool *p)
     return p && p->magic == POOL_MAGIC ? 0 : EINVAL;
 }
 
+/* ---- handles that outlive their pool --------------------------------- */
+
+/* A destroyed handle must still be safe to pass in (nslab_pool_destroy
+ * twice, nslab_pool_get after destroy: -EINVAL / EINVAL, as regions do), so
+ * a pool's header is a page of its own, and destroy unmaps everything but
+ * it: the page is left as pool_dead's copy (magic 0, the zero cache, fast
+ * paths off) and queued.  A create takes the oldest dead page once more
+ * than POOL_TOMBS_KEEP wait, so a handle stays detected as dead for at
+ * least POOL_TOMBS_KEEP later destroys; after that it may name a new pool,
+ * like a closed file descriptor number.  Dead pages are never unmapped:
+ * their number is bounded by the most pools alive at once plus the
+ * quarantine. */
+static struct pool_cache pool_zero_cache; /* len 0, cap 0 */
+struct nslab_pool pool_dead = { .caches = (char *)&pool_zero_cache };
+static struct nslab_pool *tombs, **tombs_tail = &tombs;
+static unsigned ntombs;
+
+_Static_assert(sizeof(struct nslab_pool) <= 4096, "a pool header fits a page");
+
+static void tomb_bury(struct nslab_pool *p)
+{
+    size_t page = topology_get()->page_size;
+    *p = pool_dead;
+    p->meta_size = page ? page : 4096; /* the header page's size */
+    pool_registry_lock();
+    p->reg_next = NULL;
+    *tombs_tail = p;
+    tombs_tail = &p->reg_next;
+    ntombs++;
+    pool_registry_unlock();
+}
+
+/* A header page for a new pool: the oldest dead one past the quarantine,
+ * or a new mapping.  0 or ENOMEM. */
+static int header_get(size_t page, struct nslab_pool **out)
+{
+    struct nslab_pool *p = NULL;
+    pool_registry_lock();
+    if (ntombs > POOL_TOMBS_KEEP) {
+        p = tombs;
+        tombs = p->reg_next;
+        if (!tombs)
+            tombs_tail = &tombs;
+        ntombs--;
+    }
+    pool_registry_unlock();
+    if (p) {
+        memset(p, 0, sizeof *p);
+        *out = p;
+        return 0;
+    }
+    void *m;
+    if (os_map(page, page, 0, -1, &m) != 0)
+        return ENOMEM;
+    *out = m;
+    return 0;
+}
+
 /* ---- layout --------------------------------------------------------- */
 
 struct pool_layout {
@@ -132,7 +190,7 @@ static int layout(const nslab_pool_opts_t *o, struct pool_layout *l)
         cap = 2; /* refill and flush move cap / 2 */
     l->cache_cap = cap;
 
-    l->off_caches = round_up(sizeof(struct nslab_pool), 64);
+    l->off_caches = 0; /* the header is a page of its own */
     size_t cache_bytes;
     if (cap) {
         l->cache_stride = round_up(sizeof(struct pool_cache) + cap * sizeof(void *), 64);
@@ -324,14 +382,20 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
         return fail_null(e);
 
     void *meta = NULL;
+    struct nslab_pool *p = NULL;
+    if (header_get(l.page, &p) != 0) {
+        capacity_release(node, l.reserve);
+        return fail_null(ENOMEM);
+    }
     if ((e = os_map(l.meta_size, l.page, 0, -1, &meta)) != 0) {
+        tomb_bury(p);
         capacity_release(node, l.reserve);
         return fail_null(ENOMEM);
     }
     nslab_nodeset_t one = nslab_nodeset_of(node);
-    (void)os_mbind(meta, l.meta_size, POOL_MPOL_PREFERRED, 0, &one, 0); /* best effort */
+    (void)os_mbind(p, l.page, POOL_MPOL_PREFERRED, 0, &one, 0); /* best effort */
+    (void)os_mbind(meta, l.meta_size, POOL_MPOL_PREFERRED, 0, &one, 0);
 
-    struct nslab_pool *p = meta;
     p->node = node;
     p->flags = opts->flags;
     p->slow = (opts->flags & NSLAB_POOL_DEBUG) ? POOL_SLOW_DEBUG : 0;
@@ -353,6 +417,7 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
     p->prefault = opts->prefault;
     p->ctor = opts->ctor;
     p->ctor_arg = opts->ctor_arg;
+    p->meta = meta;
     p->meta_size = l.meta_size;
     p->reserved = l.reserve;
     pthread_mutex_init(&p->lock, NULL);
@@ -378,6 +443,7 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
         pthread_mutex_destroy(&p->grow_lock);
         pthread_cond_destroy(&p->cond);
         os_unmap(meta, l.meta_size);
+        tomb_bury(p);
         return fail_null(e);
     }
     pool_registry_add(p);
@@ -413,7 +479,10 @@ NSLAB_API int nslab_pool_destroy(nslab_pool_t *p)
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->grow_lock);
     pthread_cond_destroy(&p->cond);
-    os_unmap(p, p->meta_size);
+    void *meta = p->meta;
+    size_t meta_size = p->meta_size;
+    tomb_bury(p); /* the fast paths read the zero cache from here on */
+    os_unmap(meta, meta_size);
     return 0;
 }
 

@@ -161,7 +161,9 @@ struct nslab_pool {
     void (*ctor)(void *buf, size_t idx, void *arg);
     void *ctor_arg;
     pthread_mutex_t grow_lock;
-    size_t meta_size;       /* bytes of this mapping */
+    char *meta;             /* caches, stack, segs, state: one mapping of */
+    size_t meta_size;       /* meta_size bytes (this header is a page of
+                               its own: pool.c keeps it after destroy) */
 
     /* registry of live pools (slot.c), under registry_lock */
     struct nslab_pool *reg_next, *reg_prev;
@@ -238,6 +240,14 @@ void *pool_buf_at(const struct nslab_pool *p, uint32_t idx);
 /* Global index of buf in p, or UINT32_MAX when buf is not a buffer of p. */
 uint32_t pool_index_of(const struct nslab_pool *p, const void *buf);
 int pool_check(const struct nslab_pool *p); /* 0 or EINVAL (magic) */
+/* A header that is no live pool's: magic 0, fast paths read the slot-0
+ * zero cache through it and miss, so every call on it reaches a
+ * pool_check and fails with EINVAL.  A destroyed set's routes point here. */
+extern struct nslab_pool pool_dead;
+/* Handles kept readable after destroy (pool.c): a dead page goes on a
+ * FIFO and is reused for a new handle only once POOL_TOMBS_KEEP more
+ * recent ones wait behind it.  Under pool_registry_lock. */
+#define POOL_TOMBS_KEEP 16
 
 /* slot.c */
 void pool_thread_attach(void);      /* get a slot (or 0) on first use */

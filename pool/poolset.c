@@ -19,6 +19,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "topology.h"
 
@@ -29,7 +30,47 @@ struct nslab_poolset {
     nslab_nodeset_t nodes;                 /* nodes with a pool */
     nslab_pool_t *pool[NSLAB_MAX_NODES];   /* a node's own pool, or NULL */
     nslab_pool_t *route[NSLAB_MAX_NODES];  /* the pool a thread on node n uses */
+    struct nslab_poolset *tomb_next;       /* dead sets (pool_registry_lock) */
 };
+
+/* Destroyed sets stay mapped, as pool headers do (pool.c): magic 0, every
+ * route to pool_dead, so a call on a dead handle fails with EINVAL instead
+ * of reading unmapped memory.  A create reuses the oldest dead set once
+ * more than POOL_TOMBS_KEEP wait. */
+static struct nslab_poolset *set_tombs, **set_tombs_tail = &set_tombs;
+static unsigned set_ntombs;
+
+static void set_bury(nslab_poolset_t *s)
+{
+    s->magic = 0;
+    s->npools = 0;
+    memset(&s->nodes, 0, sizeof s->nodes);
+    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
+        s->pool[n] = NULL;
+        s->route[n] = &pool_dead;
+    }
+    pool_registry_lock();
+    s->tomb_next = NULL;
+    *set_tombs_tail = s;
+    set_tombs_tail = &s->tomb_next;
+    set_ntombs++;
+    pool_registry_unlock();
+}
+
+static nslab_poolset_t *set_unbury(void)
+{
+    nslab_poolset_t *s = NULL;
+    pool_registry_lock();
+    if (set_ntombs > POOL_TOMBS_KEEP) {
+        s = set_tombs;
+        set_tombs = s->tomb_next;
+        if (!set_tombs)
+            set_tombs_tail = &set_tombs;
+        set_ntombs--;
+    }
+    pool_registry_unlock();
+    return s;
+}
 
 static int fail_int(int e)
 {
@@ -76,7 +117,9 @@ NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts)
         errno = EINVAL;
         return NULL;
     }
-    if ((e = os_map(bytes, page, 0, -1, (void **)&s)) != 0) {
+    if ((s = set_unbury()) != NULL) {
+        memset(s, 0, sizeof *s);
+    } else if ((e = os_map(bytes, page, 0, -1, (void **)&s)) != 0) {
         errno = ENOMEM;
         return NULL;
     }
@@ -88,7 +131,7 @@ NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts)
         if (!p) {
             e = errno;
             destroy_pools(s, 0);
-            os_unmap(s, bytes);
+            set_bury(s);
             errno = e;
             return NULL;
         }
@@ -98,7 +141,7 @@ NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts)
         s->npools++;
     }
     if (s->npools == 0) {
-        os_unmap(s, bytes);
+        set_bury(s);
         errno = ENODEV;
         return NULL;
     }
@@ -127,8 +170,7 @@ NSLAB_API int nslab_poolset_destroy(nslab_poolset_t *s)
     int e = destroy_pools(s, 1);
     if (e)
         return fail_int(e);
-    s->magic = 0;
-    os_unmap(s, s->map_size);
+    set_bury(s);
     return 0;
 }
 
