@@ -48,6 +48,24 @@ COLORS = {"numaslab": "#7b00c8", "numaslab-malloc": "#00a060", "glibc": "#808080
 # fast path that fell onto a slow path, not a few instructions more.
 CHECK_IR_MALLOC64 = 200
 
+# The workload classes (bench-classes): (workload, figure, label, unit,
+# which way is better).
+CLASS_FIGURES = [
+    ("partial", "rss_peak", "peak RSS, 20 large arrays a tenth written", "B", "lower"),
+    ("largechurn", "cpu_ns_per_op", "CPU per malloc + free, 64 KiB - 4 MiB", "ns", "lower"),
+    ("largechurn", "ns_per_op", "real time per malloc + free", "ns", "lower"),
+    ("tiny", "rss", "RSS of a 7 KB heap", "B", "lower"),
+    ("threads", "cpu_ns_per_thread", "CPU per thread (create, 20 mallocs, exit)", "ns", "lower"),
+    ("threads", "ns_per_thread", "real time per thread", "ns", "lower"),
+    ("xthread", "cpu_ns_per_block", "N x N, 4 threads, 16 B - 64 KiB: CPU per block", "ns", "lower"),
+    ("xthread", "ns_per_block", "real time per block", "ns", "lower"),
+    ("fillrelease", "rss_loaded", "RSS after the fill (1M entries of 16 - 200 B, quick 400K)", "B", "lower"),
+    ("fillrelease", "rss_settled", "RSS 200 ms after freeing them, no call", "B", "lower"),
+    ("fillrelease", "rss_trimmed", "RSS after the allocator's trim call", "B", "lower"),
+    ("mix8", "ops_per_second", "8 threads, 1 B - 4 MiB written whole: blocks/s", "ops/s", "higher"),
+    ("mix8", "cpu_ns_per_block", "CPU per block", "ns", "lower"),
+]
+
 GROUPS = [
     ("pair", "1. malloc + free pairs, one thread (ns per pair, CPU time)",
      r"^pair/size:(\d+)$"),
@@ -161,6 +179,8 @@ class Report:
         self.churn = {}   # alloc -> counter -> [values]
         self.cg = {}      # loop -> alloc -> {...}
         self.cg_overhead = None
+        self.classes = {}   # workload -> alloc -> {key: [values]}
+        self.syscalls = {}  # alloc -> thread count -> {syscall: calls}
 
     # ---- loading ---------------------------------------------------------
     def load(self):
@@ -173,6 +193,7 @@ class Report:
         for path in sorted(glob.glob(os.path.join(self.raw, "churn-*.json"))):
             self.load_churn(path)
         self.load_callgrind()
+        self.load_classes()
 
     def alloc_of(self, path, prefix):
         base = os.path.basename(path)[len(prefix):-len(".json")]
@@ -264,6 +285,86 @@ class Report:
                 for v in loop.values():
                     v["ir_per_pair_net"] = v["ir_per_pair"] - self.cg_overhead
 
+    def load_classes(self):
+        """bench-classes lines ("WORKLOAD {json}") and strace -c counts."""
+        for path in sorted(glob.glob(os.path.join(self.raw, "classes-*-*.txt"))):
+            alloc = os.path.basename(path)[len("classes-"):-len(".txt")].rsplit("-", 1)[0]
+            with open(path) as f:
+                for line in f:
+                    w, _, js = line.strip().partition(" ")
+                    try:
+                        d = json.loads(js)
+                    except ValueError:
+                        self.errors.append("%s %s: unreadable output" % (alloc, w))
+                        continue
+                    per = self.classes.setdefault(w, {}).setdefault(alloc, {})
+                    for k, v in d.items():
+                        if isinstance(v, (int, float)):
+                            per.setdefault(k, []).append(v)
+                        else:
+                            per[k] = v
+        for path in sorted(glob.glob(os.path.join(self.raw, "syscalls-*-*.txt"))):
+            base = os.path.basename(path)[len("syscalls-"):-len(".txt")]
+            alloc, n = base.rsplit("-", 1)
+            calls = {}
+            with open(path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) in (5, 6) and parts[3].isdigit() and parts[-1] != "total":
+                        calls[parts[-1]] = int(parts[3])
+            self.syscalls.setdefault(alloc, {})[int(n)] = calls
+
+    def class_med(self, w, alloc, key):
+        v = self.classes.get(w, {}).get(alloc, {}).get(key)
+        return statistics.median(v) if isinstance(v, list) and v else None
+
+    def syscalls_per_thread(self):
+        """alloc -> {syscall: calls per thread, "total": ...} from the two
+        strace counts (difference / difference of thread counts)."""
+        out = {}
+        for a, runs in self.syscalls.items():
+            if len(runs) < 2:
+                continue
+            lo, hi = min(runs), max(runs)
+            names = set(runs[lo]) | set(runs[hi])
+            per = {n: (runs[hi].get(n, 0) - runs[lo].get(n, 0)) / (hi - lo) for n in names}
+            per = {n: v for n, v in per.items() if abs(v) >= 0.05}
+            per["total"] = sum(per.values())
+            out[a] = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+        return out
+
+    def class_rows(self):
+        """One row per figure of CLASS_FIGURES: medians, ratios, verdict."""
+        rows = []
+        for w, key, label, unit, sense in CLASS_FIGURES:
+            per = {a: self.class_med(w, a, key) for a in self.classes.get(w, {})}
+            per = {a: v for a, v in per.items() if v is not None}
+            if not per:
+                continue
+            peers = {a: v for a, v in per.items() if a not in SUBJECTS}
+            pick = min if sense == "lower" else max
+            best = pick(peers, key=peers.get) if peers else None
+            glibc = per.get("glibc")
+            res = {}
+            for a, v in sorted(per.items(), key=lambda kv: order_key(kv[0])):
+                r = {"median": v, "runs": self.classes[w][a].get(key)}
+                # ratios oriented so that < 1 is better for numaslab
+                if glibc:
+                    r["ratio_vs_glibc"] = v / glibc if sense == "lower" else glibc / v
+                if best:
+                    r["ratio_vs_best_peer"] = v / peers[best] if sense == "lower" else peers[best] / v
+                res[a] = r
+            verdict = {}
+            for subj in SUBJECTS:
+                if subj in res and best:
+                    x = res[subj]["ratio_vs_best_peer"]
+                    verdict[subj] = ("loses" if x > 1 + LOSE_MARGIN else
+                                     "ties" if x >= 1 - LOSE_MARGIN else "wins")
+            rows.append({"workload": w, "figure": key, "label": label, "unit": unit,
+                         "better": sense, "results": res, "best_peer": best,
+                         "verdict": verdict})
+        return rows
+
     # ---- analysis --------------------------------------------------------
     def row(self, name):
         """Stats and ratios of one benchmark instance across allocators."""
@@ -329,6 +430,8 @@ class Report:
         self.rows = {name: self.row(name) for name in sorted(self.bench, key=bench_sort_key)}
         self.churn_res = self.churn_row()
         self.cg_res = self.cg_rows()
+        self.class_res = self.class_rows()
+        self.sys_res = self.syscalls_per_thread()
         self.targets = self.eval_targets()
 
     def med(self, name, alloc):
@@ -399,6 +502,49 @@ class Report:
             add("populated regions >= 0.9x raw mmap + mbind + MADV_POPULATE_WRITE", subj,
                 "%s: throughput numaslab / raw (= raw ns / numaslab ns)" % name, s, r,
                 r / s if s and r else None, 0.9, ">=", "ns")
+        # The workload classes (issue 12), through the malloc replacement.
+        subj = "numaslab-malloc"
+        cm = self.class_med
+
+        def ratio_target(target, w, key, peer, threshold, unit, what, informational=False):
+            s, r = cm(w, subj, key), cm(w, peer, key)
+            add(target, subj, "%s %s, %s / %s" % (w, what, subj, peer), s, r,
+                s / r if s and r else None, threshold, "<=", unit, informational)
+
+        ratio_target("large blocks partly touched: peak RSS <= 1.1x glibc", "partial",
+                     "rss_peak", "glibc", 1.1, "B", "VmHWM")
+        ratio_target("large-block churn time <= tcmalloc", "largechurn", "cpu_ns_per_op",
+                     "tcmalloc", 1.0, "ns", "CPU per malloc + free")
+        ratio_target("large-block churn time <= tcmalloc", "largechurn", "ns_per_op",
+                     "tcmalloc", 1.0, "ns", "real time per malloc + free (informational)", True)
+        s, g = cm("tiny", subj, "rss"), cm("tiny", "glibc", "rss")
+        add("tiny program: RSS <= glibc + 1 MiB", subj,
+            "tiny VmRSS - glibc's, in MiB (threshold: 1 MiB)", s, g,
+            (s - g) / 2**20 if s and g else None, 1.0, "<=", "B")
+        ratio_target("thread per task: time <= glibc", "threads", "cpu_ns_per_thread",
+                     "glibc", 1.0, "ns", "CPU per thread")
+        ratio_target("thread per task: time <= glibc", "threads", "ns_per_thread",
+                     "glibc", 1.0, "ns", "real time per thread (informational)", True)
+        sp = self.sys_res
+        if subj in sp and "glibc" in sp:
+            s, g = sp[subj]["total"], sp["glibc"]["total"]
+            add("thread per task: no system call per thread beyond glibc's", subj,
+                "system calls per thread (strace -f -c), %s - glibc" % subj, s, g, s - g,
+                0.5, "<=", "calls")
+        ratio_target("N x N cross-thread frees, 16 B - 64 KiB: time <= mimalloc", "xthread",
+                     "cpu_ns_per_block", "mimalloc", 1.0, "ns", "CPU per block")
+        ratio_target("N x N cross-thread frees, 16 B - 64 KiB: time <= mimalloc", "xthread",
+                     "ns_per_block", "mimalloc", 1.0, "ns",
+                     "real time per block (informational: swings with the load)", True)
+        ratio_target("fill-and-release: RSS after release <= 1.2x jemalloc", "fillrelease",
+                     "rss_settled", "jemalloc", 1.2, "B", "VmRSS 200 ms after the release, no call")
+        ratio_target("fill-and-release: RSS after release <= 1.2x jemalloc", "fillrelease",
+                     "rss_trimmed", "jemalloc", 1.2, "B",
+                     "VmRSS after each allocator's own trim call")
+        s, j = cm("fillrelease", subj, "rss_settled"), cm("fillrelease", "jemalloc", "rss_trimmed")
+        add("fill-and-release: RSS after release <= 1.2x jemalloc", subj,
+            "fillrelease: numaslab with no call / jemalloc purged (Redis FLUSHALL's case; "
+            "informational)", s, j, s / j if s and j else None, 1.2, "<=", "B", True)
         return T
 
     # ---- output ----------------------------------------------------------
@@ -472,6 +618,9 @@ class Report:
             "rss_after_churn": self.churn_res,
             "callgrind": {"loop_overhead_ir": self.cg_overhead, "loops": self.cg_res},
             "targets": self.targets,
+            "classes": {"figures": self.class_res, "syscalls_per_thread": self.sys_res,
+                        "trim_calls": {a: v.get("trim_call") for a, v in
+                                       self.classes.get("fillrelease", {}).items()}},
             "errors": self.errors,
         }
         with open(os.path.join(out, "results.json"), "w") as f:
@@ -609,6 +758,8 @@ class Report:
                     fmt_ratio(v.get("ratio_vs_glibc")), fmt_ratio(v.get("ratio_vs_best_peer")),
                     mb(v.get("rss_after_free")), verdict))
             L.append("")
+        if self.class_res:
+            self.md_classes(L)
         # callgrind
         if self.cg_res:
             L.append("## Instructions per fast-path pair (callgrind)")
@@ -672,10 +823,69 @@ class Report:
             for e in self.errors:
                 L.append("- " + e)
             L.append("")
-        L.append("Plots: pair.png, node.png, region.png, interleaved.png, pool.png (time per operation by size and allocator).")
+        L.append("Plots: pair.png, node.png, region.png, interleaved.png, pool.png (time per "
+                 "operation by size and allocator), classes.png (the workload classes, "
+                 "each allocator's figure / glibc's).")
         L.append("")
         with open(os.path.join(out, "results.md"), "w") as f:
             f.write("\n".join(L))
+
+    def md_classes(self, L):
+        L.append("## 9. Workload classes (bench-classes: malloc/free only, LD_PRELOAD, fresh process each)")
+        L.append("")
+        L.append("One small C program (bench/classes.c) run once per allocator, workload and "
+                 "round with the allocator LD_PRELOADed (glibc: nothing preloaded; numaslab = "
+                 "libnumaslab-malloc.so), so resident memory is the allocator's and every "
+                 "allocator is called the same way. Medians of the rounds. Memory in MiB "
+                 "(VmRSS / VmHWM of the whole process), times in ns (CPU = user + system of "
+                 "all threads). Ratios are oriented so that below 1 is better for numaslab.")
+        L.append("")
+        allocs = sorted({a for r in self.class_res for a in r["results"]}, key=order_key)
+        subj = [s for s in SUBJECTS if s in allocs]
+        head = ["workload: figure"] + allocs
+        for s in subj:
+            head += ["%s ÷ glibc" % s, "%s ÷ best peer" % s]
+        head.append("verdict")
+        L.append("| " + " | ".join(head) + " |")
+        L.append("|" + "---|" * len(head))
+        for r in self.class_res:
+            def f(v):
+                if v is None:
+                    return "-"
+                if r["unit"] == "B":
+                    return "%.1f MiB" % (v / 2**20)
+                if r["unit"] == "ops/s":
+                    return "%.3g" % v
+                return fmt_ns(v)
+            cells = ["%s: %s" % (r["workload"], r["label"])]
+            cells += [f(r["results"].get(a, {}).get("median")) for a in allocs]
+            for s in subj:
+                res = r["results"].get(s, {})
+                cells += [fmt_ratio(res.get("ratio_vs_glibc")), fmt_ratio(res.get("ratio_vs_best_peer"))]
+            cells.append(self.verdict_text(r["verdict"], r["best_peer"]))
+            L.append("| " + " | ".join(cells) + " |")
+        L.append("")
+        trims = {a: v.get("trim_call") for a, v in self.classes.get("fillrelease", {}).items()}
+        if trims:
+            L.append("fillrelease's trim call: " + "; ".join(
+                "%s `%s`" % (a, t) for a, t in sorted(trims.items(), key=lambda kv: order_key(kv[0])) if t) + ".")
+            L.append("")
+        if self.sys_res:
+            L.append("System calls per thread of a thread per task (strace -f -c of `threads` "
+                     "with 100 and 300 threads: the difference / 200):")
+            L.append("")
+            sa = sorted(self.sys_res, key=order_key)
+            names = []
+            for a in sa:
+                for n in self.sys_res[a]:
+                    if n != "total" and n not in names:
+                        names.append(n)
+            L.append("| syscall | " + " | ".join(sa) + " |")
+            L.append("|---|" + "---|" * len(sa))
+            for n in names + ["total"]:
+                L.append("| %s | %s |" % (n, " | ".join(
+                    "%.2f" % self.sys_res[a].get(n, 0) for a in sa)))
+            L.append("")
 
     # ---- plots -------------------------------------------------------------
     def plot(self, out, fname, title, rx, xlabel, xfun, logx=True, logy=True, ylabel="ns per pair",
@@ -756,6 +966,40 @@ class Report:
         gp.append("plot " + ", ".join(parts))
         return "\n".join(gp) + "\n"
 
+    def plot_classes(self, out):
+        """Clustered bars: each class figure, each allocator / glibc (log)."""
+        rows = [r for r in self.class_res if r["results"].get("glibc")]
+        if not rows:
+            return None
+        allocs = sorted({a for r in rows for a in r["results"]}, key=order_key)
+        datf = os.path.join(out, "raw", "classes.dat")
+        with open(datf, "w") as f:
+            f.write("figure " + " ".join(allocs) + "\n")
+            for r in rows:
+                g = r["results"]["glibc"]["median"]
+                vals = []
+                for a in allocs:
+                    v = r["results"].get(a, {}).get("median")
+                    if v is None or not g:
+                        vals.append("NaN")
+                    else:
+                        vals.append("%.6g" % ((v / g) if r["better"] == "lower" else (g / v)))
+                f.write('"%s" %s\n' % ("%s %s" % (r["workload"], r["figure"]), " ".join(vals)))
+        gp = ['set terminal pngcairo size 1200,600 font "sans,9"',
+              'set output "%s"' % os.path.join(out, "classes.png"),
+              'set title "workload classes: each allocator / glibc (lower is better; '
+              'ops/s inverted)"',
+              'set ylabel "ratio to glibc (log)"', "set logscale y 10",
+              "set style data histograms", "set style histogram clustered gap 1",
+              "set style fill solid 0.8 border -1", "set grid ytics", "set key top left",
+              "set datafile missing NaN", "set xtics rotate by -30", "set bmargin 7"]
+        parts = []
+        for i, a in enumerate(allocs):
+            parts.append('"%s" using %d:xtic(1) title "%s" lc rgb "%s"'
+                         % (datf, i + 2, a, COLORS.get(a, "#404040")))
+        gp.append("plot " + ", ".join(parts))
+        return "\n".join(gp) + "\n"
+
     def write_plots(self, out):
         scripts = [
             self.plot(out, "pair", "malloc + free pair, one thread (median ns per pair, CPU time)",
@@ -772,6 +1016,7 @@ class Report:
             self.plot_bars(out, "pool", "pool get + put, 256 B buffers (median ns per pair)",
                            ["pool/pair", "pool/burst64"]),
         ]
+        scripts.append(self.plot_classes(out))
         made = []
         for s in scripts:
             if not s:
@@ -798,6 +1043,10 @@ class Report:
             if "malloc" in i["caps"] and a not in self.cg.get("malloc64", {}):
                 problems.append("%s: no callgrind malloc64 count" % a)
         problems += ["benchmark error: " + e for e in self.errors]
+        for w, per in self.classes.items():
+            for a, v in per.items():
+                if not any(isinstance(x, list) and x for x in v.values()):
+                    problems.append("bench-classes %s under %s: no figures" % (w, a))
         if not self.bench:
             problems.append("no benchmark results at all")
         ns = self.cg.get("malloc64", {}).get("numaslab", {}).get("ir_per_pair")
