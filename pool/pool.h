@@ -12,8 +12,8 @@
  *   worker.c   threads bound to a node's CPUs and handed its pool
  *   pstats.c   statistics, printer, audit
  *
- * Memory.  Buffers live in SEG_POOL segments (arena/segment.h) mapped by
- * region_segment_map() under MPOL_BIND to the pool's node and prefaulted.
+ * Memory.  Buffers live in SEG_POOL segments (arena/region/segment.h)
+ * mapped by region_segment_map() under MPOL_BIND to the pool's node and prefaulted.
  * A segment starts with struct pool_seg; its buffers follow at bufs_off and
  * every buffer *starts* in the segment's first SEG_SIZE bytes, so a pointer
  * finds its segment by masking, its pool from the header, and its index by

@@ -4,6 +4,7 @@
  * owns and keeps no state, so it is safe from any thread.
  */
 #include "text.h"
+#include "topology.h" /* text_utoa */
 
 #include <errno.h>
 #include <fcntl.h>

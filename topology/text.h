@@ -20,9 +20,6 @@ void text_path_init(struct text_path *p, char *buf, size_t cap);
 void text_path_str(struct text_path *p, const char *s);
 void text_path_uint(struct text_path *p, unsigned long v);
 
-/* The decimal digits of v into d (no NUL); returns how many (1-20). */
-int text_utoa(unsigned long long v, char d[20]);
-
 /* Read the whole file at `path` into buf (at most cap - 1 bytes), NUL
  * terminated.  Returns the length read, or a negative errno (-ENOENT,
  * -EACCES, ..., -EFBIG if the file did not fit, -ENAMETOOLONG). */

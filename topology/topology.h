@@ -174,6 +174,11 @@ static inline int topology_local_node(void)
     return topology_local_node_slow();
 }
 
+/* The decimal digits of v into d (no NUL); returns how many (1-20).  No
+ * allocation, no locale: for messages composed while malloc bootstraps
+ * (text.c; the rest of text.h is topology's own). */
+int text_utoa(unsigned long long v, char d[20]);
+
 /* ---- OS boundary: 0 or a positive errno ------------------------------- */
 
 #define OS_MAP_HUGETLB   0x1u  /* MAP_HUGETLB */

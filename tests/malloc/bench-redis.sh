@@ -9,7 +9,7 @@
 # Not a CTest test: it asserts nothing, it reports.
 #
 # usage: bench-redis.sh BUILD_DIR [ROUNDS] [REQUESTS]
-#   numaslab  LD_PRELOAD=BUILD_DIR/arena/libnumaslab-malloc.so.0
+#   numaslab  LD_PRELOAD=BUILD_DIR/arena/malloc/libnumaslab-malloc.so.0
 #   glibc     LD_PRELOAD=glibc-malloc-shim.so (built here): Debian's redis
 #             links jemalloc, the shim forwards malloc & co to __libc_malloc
 #   jemalloc  redis-server as Debian builds it (jemalloc 5.3, linked)
@@ -22,7 +22,7 @@ build=${1:?usage: bench-redis.sh BUILD_DIR [ROUNDS] [REQUESTS]}
 rounds=${2:-5}
 requests=${3:-1000000}
 here=$(cd "$(dirname "$0")" && pwd)
-lib=$build/arena/libnumaslab-malloc.so.0
+lib=$build/arena/malloc/libnumaslab-malloc.so.0
 [[ -r $lib ]] || { echo "no $lib: build numaslab-malloc first" >&2; exit 2; }
 for p in redis-server redis-benchmark redis-cli cc; do
 	command -v $p >/dev/null || { echo "$p missing (.ci/install-deps programs)" >&2; exit 2; }

@@ -1,7 +1,7 @@
 /*
  * tests/malloc/test_malloc_env.c - the malloc replacement's configuration
- * parser (arena/malloc-env.c): every policy form, every rejection with its
- * reason, the bind targets, and menv_load's one-line report on stderr.
+ * parser (arena/malloc/malloc-env.c): every policy form, every rejection
+ * with its reason, the bind targets, and menv_load's one-line report on stderr.
  * Unit test (private header); runs on one node and in the VM.
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
  * tests/malloc/test_malloc_policy.c - where malloc puts memory under each
- * NUMASLAB_POLICY (the mapping documented in arena/malloc.c), checked with
+ * NUMASLAB_POLICY (the mapping documented in arena/malloc/malloc.c), checked with
  * move_pages(2) called directly (testutil) and nslab_node_of.
  *
  * Linked with libnumaslab-malloc (no preload needed, so it runs unchanged in

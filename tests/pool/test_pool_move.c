@@ -28,6 +28,7 @@
 
 #include "pool.h"
 #include "region_testutil.h"
+#include "topology.h"
 
 #define MiB ((size_t)1 << 20)
 #define ELT 3000 /* spans page boundaries */

@@ -1,6 +1,9 @@
 /* tests/region/region_testutil.c - see region_testutil.h. */
 #include "region_testutil.h"
 
+#include "region-internal.h"
+#include "topology.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -11,8 +11,6 @@
 
 #include "testutil.h"
 #include "region.h"
-#include "region-internal.h"
-#include "topology.h"
 
 /* What must be the same before and after a failed call. */
 struct leak_snap {

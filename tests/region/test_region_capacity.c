@@ -10,6 +10,7 @@
  * threshold keeps a margin of at least a quarter of what it measures.
  */
 #include "region_testutil.h"
+#include "region-internal.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -7,6 +7,7 @@
  * has such nodes (the "mixed" VM spec does).
  */
 #include "region_testutil.h"
+#include "region-internal.h"
 
 #include <errno.h>
 #include <stdint.h>

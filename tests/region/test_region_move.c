@@ -20,6 +20,7 @@
  * after the pin is gone completes.
  */
 #include "region_testutil.h"
+#include "region-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -6,6 +6,7 @@
  * and an emulated region is placed by that plan and reported as emulated.
  */
 #include "region_testutil.h"
+#include "region-internal.h"
 
 #include <errno.h>
 #include <string.h>

@@ -7,6 +7,7 @@
  * PreferredMany within its set, weighted interleave by its weights.
  */
 #include "region_testutil.h"
+#include "region-internal.h"
 
 #include <errno.h>
 #include <string.h>

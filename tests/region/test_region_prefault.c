@@ -5,6 +5,7 @@
  * memfd-backed regions are bound and shareable (DESIGN promises 1, 4, 8).
  */
 #include "region_testutil.h"
+#include "region-internal.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * arena/malloc.c - the malloc replacement (libnumaslab-malloc): the whole
+ * arena/malloc/malloc.c - the malloc replacement (libnumaslab-malloc): the whole
  * malloc family, forwarded to the per-node arenas.  DESIGN.md promise 11.
  *
  * Exported: malloc, free, calloc, realloc, reallocarray, posix_memalign,

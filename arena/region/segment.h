@@ -1,5 +1,5 @@
 /*
- * arena/segment.h - the one mechanism by which any pointer the library
+ * arena/region/segment.h - the one mechanism by which any pointer the library
  * returned leads to its owner in O(1) without a lock.
  *
  * Every mapping the library hands memory from (an arena chunk, a large or

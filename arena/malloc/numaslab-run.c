@@ -1,5 +1,5 @@
 /*
- * arena/numaslab-run.c - the launcher: run any program on the numaslab
+ * arena/malloc/numaslab-run.c - the launcher: run any program on the numaslab
  * malloc replacement, with numactl's option names.
  *
  * It validates the options against the topology (the same parser the

@@ -1,5 +1,5 @@
 /*
- * arena/region-map.c - region_segment_map(): the one path by which the
+ * arena/region/region-map.c - region_segment_map(): the one path by which the
  * library turns address space into placed memory (user regions, large and
  * interleaved blocks, arena chunks, pool segments).
  *

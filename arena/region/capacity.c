@@ -1,5 +1,5 @@
 /*
- * arena/capacity.c - capacity known before it is spent (DESIGN promise 6).
+ * arena/region/capacity.c - capacity known before it is spent (DESIGN promise 6).
  *
  * A node's room for new strict memory is
  *     free memory (sysfs, read now) - reserve - ledger[node]

@@ -1,5 +1,5 @@
 /*
- * arena/malloc-env.h - configuration of the malloc replacement, read from
+ * arena/malloc/malloc-env.h - configuration of the malloc replacement, read from
  * the environment without allocating (malloc-env.c).  Shared by the
  * replacement (malloc.c) and the launcher (numaslab-run.c), which uses the
  * same parser to check what it is about to put in the environment.

@@ -1,5 +1,5 @@
 /*
- * arena/region.c - struct nslab_region: a placed mapping with its own
+ * arena/region/region.c - struct nslab_region: a placed mapping with its own
  * header, as user regions (nslab_region_*), interleaved allocations
  * (numa_malloc_interleaved) and the arena's large blocks.
  *

@@ -1,5 +1,5 @@
 /*
- * arena/region-plan.c - the sub-range plan of an emulated weighted
+ * arena/region/region-plan.c - the sub-range plan of an emulated weighted
  * interleave (kernels before 6.9, or weights other than the system's).
  *
  * The range is cut into granules (pages, or huge pages when the region may

@@ -1,5 +1,5 @@
 /*
- * arena/region.h - private interface of the region (placement) layer.
+ * arena/region/region.h - private interface of the region (placement) layer.
  *
  * A region is a segment (segment.h) mapped aligned to SEG_SIZE, with a
  * policy applied by mbind before any page is touched, checked against the

@@ -1,5 +1,5 @@
 /*
- * arena/region-internal.h - what the region layer's own files share
+ * arena/region/region-internal.h - what the region layer's own files share
  * (policy.c, capacity.c, region*.c) and its unit tests (tests/region/);
  * nothing else includes it.  The interface for the rest of the
  * library is region.h.

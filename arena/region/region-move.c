@@ -1,5 +1,5 @@
 /*
- * arena/region-move.c - nslab_region_move(): a live region's pages moved
+ * arena/region/region-move.c - nslab_region_move(): a live region's pages moved
  * under a new policy (DESIGN promise 7), checked, and the outcome reported
  * as it is; and region_scan(), the page census it and pool-move.c share.
  *

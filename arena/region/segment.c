@@ -1,5 +1,5 @@
 /*
- * arena/segment.c - the segment bitmap (see segment.h for the invariants).
+ * arena/region/segment.c - the segment bitmap (see segment.h for the invariants).
  * 4 MiB of .bss covers the 128 TiB user address space at one bit per 4 MiB;
  * only the words of addresses actually used are ever touched.
  */

@@ -1,5 +1,5 @@
 /*
- * arena/region-verify.c - where pages really are: move_pages(2) with
+ * arena/region/region-verify.c - where pages really are: move_pages(2) with
  * nodes = NULL over a range, as a per-node histogram (nslab_placement,
  * nslab_region_verify).  Batches live on the stack (no allocation), so this
  * may run anywhere the library runs.

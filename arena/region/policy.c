@@ -1,5 +1,5 @@
 /*
- * arena/policy.c - placement policies: the public constructors, validation
+ * arena/region/policy.c - placement policies: the public constructors, validation
  * against the topology (the errno list of nslab_region_create), and the
  * translation to what mbind(2) is told.
  *

@@ -1,5 +1,5 @@
 /*
- * arena/malloc-env.c - the malloc replacement's configuration, parsed from
+ * arena/malloc/malloc-env.c - the malloc replacement's configuration, parsed from
  * the environment by hand (malloc-env.h lists the variables).
  *
  * Runs on the replacement's bootstrap path, possibly before libc's
@@ -18,7 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "text.h"
 #include "topology.h"
 
 /* ---- a bounded string builder ---------------------------------------- */
