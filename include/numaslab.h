@@ -217,8 +217,12 @@ typedef enum nslab_policy_mode {
     NSLAB_POLICY_PREFERRED,          /* `node` first, then fall back */
     NSLAB_POLICY_PREFERRED_MANY,     /* `nodes` first, then fall back (5.15+) */
     NSLAB_POLICY_INTERLEAVE,         /* round robin over `nodes`, page by page */
-    NSLAB_POLICY_WEIGHTED_INTERLEAVE /* by `weights` over `nodes` (6.9+, or
+    NSLAB_POLICY_WEIGHTED_INTERLEAVE, /* by `weights` over `nodes` (6.9+, or
                                         emulated by sub-ranges) */
+    NSLAB_POLICY_DEFAULT             /* no binding: the memory follows the
+                                        policy of the thread that faults it
+                                        (what set_mempolicy / `numactl -m`
+                                        gave it), no mbind(2) of the range */
 } nslab_policy_mode_t;
 
 /* Mode flags (the kernel's MPOL_F_STATIC_NODES / MPOL_F_RELATIVE_NODES).
@@ -228,10 +232,16 @@ typedef enum nslab_policy_mode {
  * capacity check and the report's enforcement.  Not allowed with LOCAL. */
 #define NSLAB_POLICY_STATIC_NODES   0x1u
 #define NSLAB_POLICY_RELATIVE_NODES 0x2u
+/* MPOL_F_NUMA_BALANCING (kernel 5.12+): with BIND only (EINVAL with any
+ * other mode), lets NUMA balancing migrate pages among the bound nodes
+ * towards the CPUs that use them.  Where the kernel lacks it: EOPNOTSUPP
+ * (probed once with a scratch mbind). */
+#define NSLAB_POLICY_NUMA_BALANCING 0x4u
 
 typedef struct nslab_policy {
     nslab_policy_mode_t mode;
-    unsigned flags;                /* NSLAB_POLICY_*_NODES, at most one */
+    unsigned flags;                /* NSLAB_POLICY_*_NODES (at most one of
+                                      the two), NSLAB_POLICY_NUMA_BALANCING */
     int node;                      /* PREFERRED: the node (or NSLAB_NODE_LOCAL);
                                       LOCAL: NSLAB_NODE_LOCAL = the touching
                                       CPU's node (MPOL_LOCAL), or a node with
@@ -245,11 +255,90 @@ typedef struct nslab_policy {
     size_t nweights;               /* must equal nslab_nodeset_count(&nodes) */
 } nslab_policy_t;
 
-/* Convenience constructors. */
+/* What a NULL policy means, wherever a function takes one (regions, the
+ * caller's memory, thread policies): NSLAB_POLICY_DEFAULT, "no binding".
+ * Memory then goes where the faulting thread's own policy sends it, so a
+ * program run under `numactl --membind=2` gets node 2, and under BIND the
+ * capacity check uses the thread's bound nodes.  (Before 0.2 a NULL
+ * policy meant LOCAL, which overrode `numactl -m`; ask for
+ * nslab_policy_local() to get that.)  A caller holding "a node or none"
+ * passes both through one path with nslab_policy_bind_or_default(). */
+
+/* Convenience constructors.  They never fail: a bad argument gives a
+ * policy that the function using it refuses with EINVAL. */
+NSLAB_API nslab_policy_t nslab_policy_default(void);
 NSLAB_API nslab_policy_t nslab_policy_local(void);
 NSLAB_API nslab_policy_t nslab_policy_bind(int node);
+/* BIND to node `node`, or DEFAULT (no binding) when node < 0 - the
+ * Option<node> of a VMM's guest-memory configuration. */
+NSLAB_API nslab_policy_t nslab_policy_bind_or_default(int node);
 NSLAB_API nslab_policy_t nslab_policy_preferred(int node);
 NSLAB_API nslab_policy_t nslab_policy_interleave(const nslab_nodeset_t *nodes);
+/* BIND to a node set (NULL = the cpuset's nodes with memory). */
+NSLAB_API nslab_policy_t nslab_policy_bind_set(const nslab_nodeset_t *nodes);
+/* PREFERRED_MANY over a node set (NULL = the cpuset's nodes with memory). */
+NSLAB_API nslab_policy_t nslab_policy_preferred_many(const nslab_nodeset_t *nodes);
+/* WEIGHTED_INTERLEAVE over `nodes` with weights[i] for the i-th node of the
+ * set in ascending order; `weights` is pointed to, not copied (it must
+ * outlive the policy's use; regions copy it). */
+NSLAB_API nslab_policy_t nslab_policy_weighted(const nslab_nodeset_t *nodes,
+                                               const unsigned char *weights,
+                                               size_t nweights);
+
+/* The real nodes a policy places memory on, resolved against the topology
+ * now: BIND / PREFERRED_MANY / (WEIGHTED_)INTERLEAVE their set (relative
+ * ids mapped onto the cpuset), PREFERRED its node, LOCAL the local node
+ * meant (the calling thread's, or node's), DEFAULT the nodes of the
+ * calling thread's own policy (its local node when that is default or
+ * local).  Returns the number of nodes written to *out, or -EINVAL,
+ * -ENODEV, -EXDEV, -EOPNOTSUPP as nslab_region_create checks the policy
+ * (NULL pol = DEFAULT; NULL out: -EINVAL). */
+NSLAB_API int nslab_policy_node_set(const nslab_policy_t *pol, nslab_nodeset_t *out);
+
+/* Check a policy for a worker pinned to cpus[0 .. ncpus-1] (or, with cpus
+ * NULL and ncpus 0, the CPUs the calling thread may run on now): the
+ * policy is checked as nslab_region_create checks it, every CPU must exist
+ * and be in the cpuset, and each CPU whose local memory node (itself, or
+ * the nearest node with memory for a memoryless node) is not among the
+ * policy's nodes (nslab_policy_node_set) is counted.  LOCAL (with
+ * NSLAB_NODE_LOCAL), and DEFAULT under a default or local thread policy,
+ * follow the faulting CPU: only a CPU without any local memory counts.
+ * Returns that count (0: the memory is local to every CPU), or
+ * -EINVAL (bad policy; a CPU that does not exist; cpus NULL with ncpus >
+ * 0), -EXDEV (a CPU outside the cpuset; a policy node outside it),
+ * -ENODEV, -EOPNOTSUPP (as for the policy). */
+NSLAB_API int nslab_policy_check_cpus(const nslab_policy_t *pol, const int *cpus,
+                                      size_t ncpus);
+
+/* The calling thread's memory policy (set_mempolicy(2)): every page this
+ * thread faults in from then on in memory without a policy of its own
+ * (its stack, heap from other allocators, DEFAULT regions) follows it,
+ * and threads it creates, children it forks and programs it execs inherit
+ * it - the process policy numactl sets before exec, or a worker's after
+ * fork, when called before those start.  pol NULL or DEFAULT resets to
+ * the system default.  An emulated weighted interleave (weights other
+ * than the system's, or kernel < 6.9) cannot be a thread policy.
+ * Returns 0, or -EINVAL, -ENODEV, -EXDEV as nslab_region_create checks
+ * the policy, -EOPNOTSUPP (a mode the kernel lacks; a weighted interleave
+ * that would need emulation), or set_mempolicy's errno. */
+NSLAB_API int nslab_thread_set_policy(const nslab_policy_t *pol);
+
+/* Read the calling thread's policy (get_mempolicy(2)) into *out: mode,
+ * flags, nodes (PREFERRED: `node`); the system default reads as DEFAULT.
+ * A kernel weighted interleave reads with weights NULL (the kernel uses
+ * the system's weights).  Returns 0, -EINVAL (NULL out), -EPROTO (a mode
+ * newer than this library), or get_mempolicy's errno. */
+NSLAB_API int nslab_thread_get_policy(nslab_policy_t *out);
+
+/* Page locality of [addr, addr + len) (ktstr's min_page_locality): the
+ * fraction of its present pages that lie on a node of `want`, from
+ * move_pages(2), written to *fraction if not NULL.  Pages not faulted in
+ * do not count.  Returns 1 when the fraction is >= min_fraction, 0 when it
+ * is below, or -EINVAL (NULL addr or want, len 0, a range that wraps,
+ * min_fraction outside [0, 1]), -ENOENT (no page of the range is present),
+ * -EPERM, -ENOSYS from move_pages. */
+NSLAB_API int nslab_locality(const void *addr, size_t len, const nslab_nodeset_t *want,
+                             double min_fraction, double *fraction);
 
 typedef enum nslab_prefault {
     NSLAB_PREFAULT_DEFAULT = 0, /* POPULATE for regions and chunks */
@@ -284,7 +373,7 @@ typedef struct nslab_region_opts {
 typedef struct nslab_region nslab_region_t;
 
 /* Create a region of at least `size` bytes (rounded up to the page size,
- * or the huge page size for HUGETLB) with `policy` (NULL = local) and
+ * or the huge page size for HUGETLB) with `policy` (NULL = DEFAULT: no binding) and
  * `opts` (NULL = defaults).  Its memory starts at nslab_region_addr() and is
  * page aligned (huge-page aligned for HUGETLB).  The mapping itself is
  * huge-page aligned with a one-page header, so under THP at most the last
@@ -294,7 +383,8 @@ typedef struct nslab_region nslab_region_t;
  * Errors (NULL, errno):
  *   EINVAL  size 0; bad policy (unknown mode or flag, empty node set,
  *           weights that do not match the set, weight 0, STATIC and
- *           RELATIVE together, mode flags with LOCAL, a memory-only node
+ *           RELATIVE together, mode flags with LOCAL or DEFAULT,
+ *           NUMA_BALANCING with a mode other than BIND, a memory-only node
  *           asked as LOCAL); node < 0 (other than NSLAB_NODE_LOCAL where
  *           allowed) or >= nslab_node_count(); bad opts (unknown prefault
  *           or pages value, unknown flag, HUGETLB with MEMFD)
@@ -304,8 +394,13 @@ typedef struct nslab_region nslab_region_t;
  *   ENOMEM  size too large (overflow); capacity check failed; mmap failed;
  *           populate failed; HUGETLB asked and no huge pages reserved
  *   EOPNOTSUPP  a mode the kernel lacks that cannot be emulated
- *           (PREFERRED_MANY before 5.15); THP asked where the kernel has
- *           none (or it is "never")
+ *           (PREFERRED_MANY before 5.15, NUMA_BALANCING before 5.12);
+ *           THP asked where the kernel has none (or it is "never")
+ * DEFAULT (and NULL) binds nothing: the pages follow the creating thread's
+ * policy when prefaulted (the faulting thread's when not), the report's
+ * kernel_mode is 0 (MPOL_DEFAULT), `enforced` and `nodes` describe the
+ * thread's policy at creation, and a thread policy of BIND is
+ * capacity-checked like a BIND region.
  * WEIGHTED_INTERLEAVE uses the kernel's mode (6.9+) only when the weights
  * asked are proportional to the system's
  * (/sys/kernel/mm/mempolicy/weighted_interleave/, which the kernel applies
@@ -409,6 +504,10 @@ NSLAB_API int nslab_region_verify(const nslab_region_t *r,
  * nslab_region_move, nslab_region_report or nslab_node_of on it.  Other
  * threads may keep reading and writing its memory during the move (an
  * access to a page being migrated waits for its copy).
+ * Moving to DEFAULT only drops the region's own policy (mbind(2)
+ * MPOL_DEFAULT): no page moves, pages faulted later follow the faulting
+ * thread's policy; it returns 0 (or mbind's errno) and *after tells where
+ * the pages are.
  * Returns 0 when every page of the region lies on the new policy's nodes
  * (each sub-range on its node for an emulated weighted interleave), or:
  *   -EIO    some pages did not move (the kernel could not migrate them -

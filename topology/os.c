@@ -209,3 +209,10 @@ int os_bind_thread_to_node(int node)
     size_t bytes = (size_t)((t->nr_cpus + 63) / 64) * 8;
     return OS_CALL(syscall(SYS_sched_setaffinity, 0, bytes, mask));
 }
+
+int os_thread_cpus(uint64_t *mask, size_t words)
+{
+    for (size_t i = 0; i < words; i++)
+        mask[i] = 0;
+    return OS_CALL(syscall(SYS_sched_getaffinity, 0, words * 8, mask) < 0 ? -1 : 0);
+}

@@ -213,5 +213,8 @@ void os_set_node_bits(int nr_nodes);
  * 0, EINVAL (out of range), ENODEV (offline / no CPUs), EXDEV (none of its
  * CPUs allowed), or sched_setaffinity's errno. */
 int os_bind_thread_to_node(int node);
+/* The calling thread's CPU affinity (sched_getaffinity) as a bit mask of
+ * `words` 64-bit words (the rest zeroed): 0 or its errno. */
+int os_thread_cpus(uint64_t *mask, size_t words);
 
 #endif /* NSLAB_TOPOLOGY_H */

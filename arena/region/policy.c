@@ -33,6 +33,51 @@ static void allowed_memory(const struct topology *t, nslab_nodeset_t *out)
         out->bits[i] = t->allowed.bits[i] & t->memory.bits[i];
 }
 
+NSLAB_API nslab_policy_t nslab_policy_default(void)
+{
+    nslab_policy_t p = {0};
+    p.mode = NSLAB_POLICY_DEFAULT;
+    p.node = NSLAB_NODE_LOCAL;
+    return p;
+}
+
+NSLAB_API nslab_policy_t nslab_policy_bind_or_default(int node)
+{
+    return node < 0 ? nslab_policy_default() : nslab_policy_bind(node);
+}
+
+/* A set policy of `mode` over nodes (NULL = the cpuset's nodes with memory). */
+static nslab_policy_t set_policy(nslab_policy_mode_t mode, const nslab_nodeset_t *nodes)
+{
+    nslab_policy_t p = {0};
+    p.mode = mode;
+    p.node = NSLAB_NODE_LOCAL;
+    if (nodes)
+        p.nodes = *nodes;
+    else
+        allowed_memory(topology_get(), &p.nodes);
+    return p;
+}
+
+NSLAB_API nslab_policy_t nslab_policy_bind_set(const nslab_nodeset_t *nodes)
+{
+    return set_policy(NSLAB_POLICY_BIND, nodes);
+}
+
+NSLAB_API nslab_policy_t nslab_policy_preferred_many(const nslab_nodeset_t *nodes)
+{
+    return set_policy(NSLAB_POLICY_PREFERRED_MANY, nodes);
+}
+
+NSLAB_API nslab_policy_t nslab_policy_weighted(const nslab_nodeset_t *nodes,
+                                               const unsigned char *weights, size_t nweights)
+{
+    nslab_policy_t p = set_policy(NSLAB_POLICY_WEIGHTED_INTERLEAVE, nodes);
+    p.weights = weights;
+    p.nweights = nweights;
+    return p;
+}
+
 NSLAB_API nslab_policy_t nslab_policy_local(void)
 {
     nslab_policy_t p = {0};
@@ -148,23 +193,104 @@ static int weights_are_system(const nslab_policy_t *pol, const nslab_nodeset_t *
     return 1;
 }
 
+/* MPOL_F_NUMA_BALANCING (5.12+): probed once by binding a scratch page
+ * with it to the nodes the kernel allows this process (not the snapshot's
+ * ids: tests load fake topologies).  0 unknown, 1 yes, 2 no. */
+static int numa_balancing_state;
+
+static int numa_balancing_supported(void)
+{
+    int s = __atomic_load_n(&numa_balancing_state, __ATOMIC_RELAXED);
+    if (s)
+        return s == 1;
+    size_t page = topology_get()->page_size;
+    nslab_nodeset_t mems;
+    void *p;
+    if (os_get_mempolicy(NULL, &mems, NULL, 4 /* MPOL_F_MEMS_ALLOWED */) != 0 ||
+        os_map(page, page, 0, -1, &p) != 0)
+        return 0; /* not cached: a later call asks again */
+    int e = os_mbind(p, page, RG_MPOL_BIND, RG_MPOL_F_NUMA_BALANCING, &mems, 0);
+    os_unmap(p, page);
+    __atomic_store_n(&numa_balancing_state, e == 0 ? 1 : 2, __ATOMIC_RELAXED);
+    return e == 0;
+}
+
+/* DEFAULT: nothing is bound; describe the calling thread's own policy
+ * (get_mempolicy), so the capacity check and the report know where the
+ * pages will go.  A thread under BIND is strict on its bound nodes. */
+static int resolve_default(const struct topology *t, unsigned f, struct policy_plan *out)
+{
+    if (f)
+        return EINVAL;
+    out->nobind = 1;
+    out->kernel_mode = RG_MPOL_DEFAULT;
+    out->enforced = NSLAB_ENFORCE_NONE;
+
+    int mode = RG_MPOL_DEFAULT;
+    nslab_nodeset_t tn;
+    if (os_get_mempolicy(&mode, &tn, NULL, 0) != 0)
+        mode = RG_MPOL_DEFAULT;
+    unsigned mflags = (unsigned)mode & ~(unsigned)RG_MPOL_MODE_MASK;
+    mode &= RG_MPOL_MODE_MASK;
+    for (int n = nslab_nodeset_next(&tn, 0); n >= 0; n = nslab_nodeset_next(&tn, n + 1)) {
+        int real = (mflags & RG_MPOL_F_RELATIVE_NODES) ? policy_relative_node(t, n) : n;
+        if (real >= 0 && real < t->nr_nodes && t->node[real].has_memory)
+            nslab_nodeset_add(&out->nodes, real);
+    }
+    switch (mode) {
+    case RG_MPOL_BIND:
+        out->enforced = NSLAB_ENFORCE_STRICT;
+        out->strict = 1;
+        break;
+    case RG_MPOL_INTERLEAVE:
+    case RG_MPOL_WEIGHTED_INTERLEAVE:
+        out->enforced = NSLAB_ENFORCE_INTERLEAVE;
+        break;
+    case RG_MPOL_PREFERRED:
+    case RG_MPOL_PREFERRED_MANY:
+        out->enforced = NSLAB_ENFORCE_PREFERRED;
+        break;
+    case RG_MPOL_LOCAL:
+        out->enforced = NSLAB_ENFORCE_PREFERRED;
+        nslab_nodeset_zero(&out->nodes);
+        break;
+    default:
+        nslab_nodeset_zero(&out->nodes);
+        break;
+    }
+    if (nslab_nodeset_count(&out->nodes) == 0) {
+        /* Default or local: the faulting CPU's node, as first touch. */
+        out->follows_cpu = 1;
+        int n = topology_local_node();
+        if (n < 0)
+            return ENOMEM;
+        nslab_nodeset_add(&out->nodes, n);
+        out->strict = 0;
+    }
+    out->asked = out->nodes;
+    out->first_node = nslab_nodeset_next(&out->nodes, 0);
+    return 0;
+}
+
 int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
 {
     const struct topology *t = topology_get();
-    nslab_policy_t local;
+    nslab_policy_t dflt;
     int e;
 
     /* A failed discovery leaves a usable one-node snapshot
-     * (topology_error() says why): regions still work on it. */
+     * (topology_error() says why): regions still work on it.
+     * NULL is DEFAULT (numaslab.h). */
     if (!pol) {
-        local = nslab_policy_local();
-        pol = &local;
+        dflt = nslab_policy_default();
+        pol = &dflt;
     }
     *out = (struct policy_plan){0};
     out->first_node = -1;
 
     unsigned f = pol->flags;
-    if (f & ~(NSLAB_POLICY_STATIC_NODES | NSLAB_POLICY_RELATIVE_NODES))
+    if (f & ~(NSLAB_POLICY_STATIC_NODES | NSLAB_POLICY_RELATIVE_NODES |
+              NSLAB_POLICY_NUMA_BALANCING))
         return EINVAL;
     if ((f & NSLAB_POLICY_STATIC_NODES) && (f & NSLAB_POLICY_RELATIVE_NODES))
         return EINVAL;
@@ -172,8 +298,15 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
         out->kernel_flags |= RG_MPOL_F_STATIC_NODES;
     if (f & NSLAB_POLICY_RELATIVE_NODES)
         out->kernel_flags |= RG_MPOL_F_RELATIVE_NODES;
+    if (f & NSLAB_POLICY_NUMA_BALANCING) {
+        if (pol->mode != NSLAB_POLICY_BIND)
+            return EINVAL;
+        out->kernel_flags |= RG_MPOL_F_NUMA_BALANCING;
+    }
 
     switch (pol->mode) {
+    case NSLAB_POLICY_DEFAULT:
+        return resolve_default(t, f, out);
     case NSLAB_POLICY_LOCAL: {
         /* The kernel refuses mode flags with MPOL_LOCAL. */
         if (f)
@@ -183,6 +316,7 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
             if (n < 0)
                 return ENOMEM;
             out->kernel_mode = RG_MPOL_LOCAL;
+            out->follows_cpu = 1;
             out->first_node = n;
             nslab_nodeset_add(&out->nodes, n);
             out->enforced = NSLAB_ENFORCE_PREFERRED;
@@ -244,6 +378,8 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
 
     switch (pol->mode) {
     case NSLAB_POLICY_BIND:
+        if ((f & NSLAB_POLICY_NUMA_BALANCING) && !numa_balancing_supported())
+            return EOPNOTSUPP;
         out->kernel_mode = RG_MPOL_BIND;
         out->enforced = NSLAB_ENFORCE_STRICT;
         out->strict = 1;

@@ -25,6 +25,8 @@
 #define RG_MPOL_WEIGHTED_INTERLEAVE 6
 #define RG_MPOL_F_STATIC_NODES (1u << 15)
 #define RG_MPOL_F_RELATIVE_NODES (1u << 14)
+#define RG_MPOL_F_NUMA_BALANCING (1u << 13)
+#define RG_MPOL_MODE_MASK 0xff
 
 /* A policy resolved against the topology: what mbind is told, and which
  * real nodes that means.
@@ -42,6 +44,12 @@ struct policy_plan {
     int first_node;               /* seg_hdr.node: first real node */
     nslab_enforce_t enforced;
     int strict;
+    int nobind;                   /* DEFAULT: nothing is mbind()ed; the rest
+                                     describes the thread's policy */
+    int follows_cpu;              /* MPOL_LOCAL, or DEFAULT under a default
+                                     or local thread policy: the faulting
+                                     CPU's local node, `nodes` only the
+                                     calling thread's now */
 };
 
 /* Validate `pol` (NULL = local) and resolve it.  0 or a positive errno

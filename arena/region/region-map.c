@@ -92,6 +92,8 @@ static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kf
 static int apply_policy(char *base, size_t total, const struct policy_plan *pl,
                         const struct region_subrange *sub, size_t nsub)
 {
+    if (pl->nobind)
+        return 0; /* DEFAULT: fresh memory has no policy of its own */
     if (pl->kernel_mode >= 0)
         return os_mbind(base, total, pl->kernel_mode, pl->kernel_flags,
                         pl->kernel_mode == RG_MPOL_LOCAL ? NULL : &pl->kernel_nodes, 0);
@@ -220,7 +222,7 @@ int region_segment_map(size_t total, const nslab_policy_t *pol,
 
     if (report) {
         *report = (nslab_region_report_t){0};
-        report->asked = pol ? pol->mode : NSLAB_POLICY_LOCAL;
+        report->asked = pol ? pol->mode : NSLAB_POLICY_DEFAULT;
         report->flags = pol ? pol->flags : 0;
         report->nodes = pl.asked;
         report->enforced = pl.enforced;

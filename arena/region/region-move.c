@@ -282,6 +282,20 @@ NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
         return fail(EINVAL);
     if ((e = plan_for(r, to, &mp)) != 0)
         return fail(e);
+    if (mp.pl.nobind) {
+        /* DEFAULT: drop the range's own policy (mbind MPOL_DEFAULT, no
+         * move: the pages stay where they are, later faults follow the
+         * faulting thread's policy). */
+        if ((e = os_mbind(r, r->hdr.map_size, RG_MPOL_DEFAULT, 0, NULL, 0)) != 0)
+            return fail(e);
+        record(r, to, &mp);
+        if (after) {
+            memset(after, 0, sizeof(*after));
+            if ((e = region_scan(region_data(r), r->size, &mp.pl.nodes, after, NULL, NULL)) != 0)
+                return fail(e);
+        }
+        return 0;
+    }
     if ((e = hold_target(r, &mp, &hold)) != 0)
         return fail(e);
 

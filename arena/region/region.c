@@ -87,7 +87,7 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     r->fd = fd;
     r->data_off = data_off;
     r->size = size;
-    r->policy = pol ? *pol : nslab_policy_local();
+    r->policy = pol ? *pol : nslab_policy_default();
     if (r->policy.mode == NSLAB_POLICY_WEIGHTED_INTERLEAVE) {
         memcpy(r->wcopy, pol->weights, pol->nweights);
         r->policy.weights = r->wcopy;
