@@ -39,6 +39,7 @@ static void *alloc_class_on(int node, unsigned cls, int *err)
     pthread_mutex_lock(&a->cls[cls].lock);
     a->cls[cls].direct_allocs++;
     pthread_mutex_unlock(&a->cls[cls].lock);
+    ((void **)head)[1] = NULL; /* no longer free (arena_free_key) */
     return head;
 }
 
@@ -260,8 +261,8 @@ NSLAB_API void *nslab_realloc(void *ptr, size_t size)
     if (h && h->kind == SEG_CHUNK) {
         struct chunk *c = (struct chunk *)h;
         unsigned cls = c->cls[chunk_page(ptr)];
-        if (!cls) {
-            errno = EINVAL;
+        if (!cls || arena_chunk_verdict(c, ptr) != ARENA_FREE_OK) {
+            errno = EINVAL; /* not a block start, or a freed block */
             return NULL;
         }
         old = sc_size[cls];

@@ -37,6 +37,7 @@ int arena_global_init(void)
                                         __ATOMIC_RELAXED)) {
             (void)topology_get(); /* discovery (falls back to one node) */
             sc_init();
+            arena_free_key_init();
             int e = tcache_global_init();
             if (e) {
                 __atomic_store_n(&init_state, 0, __ATOMIC_RELEASE);

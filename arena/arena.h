@@ -53,9 +53,11 @@
  * fork handlers are registered once by arena_fork_register().
  *
  * Fast-path cost (callgrind, 64-byte pair, bench/fastpath.c, x86-64 gcc
- * -O2): numa_malloc_local 20 + nslab_free 24 instructions; the malloc
- * replacement's malloc 21 + free 23 (leaf functions: no frame, no saved
- * register on the hit path).  The shape of struct tcache (local_bins),
+ * -O2): 67 instructions a pair through the API, 68 through the malloc
+ * replacement, loop included (55 and 56 before the hostile-free checks of
+ * issue 11: the block-start test and the free key cost 11 on free, the key
+ * clear 1 on allocation).  Leaf functions: no frame, no saved register on
+ * the hit path.  The shape of struct tcache (local_bins),
  * struct chunk, chunk_map and sc_table is tuned for it (see the comments
  * at each).
  */
@@ -129,22 +131,43 @@ struct slab {
 
 /* The header at the start of every chunk (kind SEG_CHUNK).
  * Per-page tables: pages not in a slab (header page, free pages) have
- * page_off == CHUNK_NO_BIN and cls == 0.  A block page's page_off is the
+ * page_off (pg[].bin_off) == CHUNK_NO_BIN and cls == 0.  A block page's page_off is the
  * byte offset of its bin from the start of a thread cache, node and class
  * folded into one number (hdr.node * sizeof(struct tc_node) +
  * sc_binoff(class)), so the free fast path does one load and one compare
  * against the cache's bound.  page_off/cls/head of a slab's pages
  * are written under its class lock when the slab is carved or released;
  * the free fast path reads them without a lock (the block it frees was
- * handed to it through a lock or an acquire, after the write).
+ * handed to it through a lock or an acquire, after the write); the same
+ * holds for pg[].start_lo and pg[].mul.
  * used_pages / committed_pages / aged_pages / free_pages / next / prev:
  * arena->chunk_lock. */
+/* What the free fast path reads of a page, in one 32-byte entry (one
+ * address computation): the bin offset, and the block-start test of the
+ * page's slab.  A pointer a of the page is a block start exactly when
+ *     a * mul - start_mul < mul    (mod 2^64)
+ * with mul = UINT64_MAX / size + 1 and start_mul = start * mul, start the
+ * slab's first block: that is (a - start) * mul < mul, the divisibility
+ * test n % d == 0 <=> n * ceil(2^64 / d) < ceil(2^64 / d) of Lemire, Kaser
+ * and Kurz ("Faster remainder by direct computation"), exact for every n <
+ * 2^32, and n = a - start < 2^19 for a pointer of the slab's pages.  Five
+ * instructions (copy, multiply, subtract, compare, branch).  Pages without
+ * blocks: bin_off CHUNK_NO_BIN (their test is never reached). */
+struct chunk_pg {
+    uint32_t bin_off;   /* the page's bin offset in a cache (the page_off of
+                           the comment above), or CHUNK_NO_BIN */
+    uint32_t reserved;
+    uint64_t mul;       /* UINT64_MAX / sc_size[cls] + 1 */
+    uint64_t start_mul; /* (uint64_t)slab start * mul */
+    uint64_t reserved2;
+};
+_Static_assert(sizeof(struct chunk_pg) == 32, "the free path shifts by 5");
+
 struct chunk {
     struct seg_hdr hdr;                /* kind SEG_CHUNK, node */
     uint32_t node_off;                 /* hdr.node * sizeof(struct tc_node) */
     uint32_t reserved;
-    uint32_t page_off[ARENA_PAGES];    /* page -> its bin's offset in a
-                                          cache, or CHUNK_NO_BIN */
+    struct chunk_pg pg[ARENA_PAGES];   /* page -> bin offset and block test */
     uint8_t cls[ARENA_PAGES];          /* page -> size class, 0 = none */
     uint8_t head[ARENA_PAGES];         /* page -> first page of its slab */
     uint64_t used_pages;               /* bit i: page i in use (bit 0 =
@@ -163,6 +186,8 @@ struct chunk {
     struct arena *arena;
     struct slab slabs[ARENA_PAGES];    /* indexed by first page */
 };
+
+_Static_assert(sizeof(struct chunk) <= ARENA_PAGE_SIZE, "the chunk header fits page 0");
 
 /* One byte per SEG_SIZE of user address space (32 MiB of .bss, touched
  * only where chunks live: one page of it covers 16 GiB): 1 while a chunk
@@ -256,6 +281,9 @@ struct arena {
 struct arena *arena_get(int node, int *err);
 /* The arena of `node` if it exists, else NULL (no creation). */
 struct arena *arena_peek(int node);
+
+/* Pick arena_free_key (free.c); arena_global_init, before any block. */
+void arena_free_key_init(void);
 
 /* Global one-time set-up (size classes, topology snapshot, thread key).
  * Safe to call any number of times, from any thread.  0 or an errno. */
@@ -431,6 +459,30 @@ struct tcache *tcache_registry_first(void);
 void *arena_alloc_slow(int node, size_t size, int local);
 int arena_free_slow(void *p);
 
+/* What is wrong with freeing p (free.c): ARENA_FREE_OK, or why it must
+ * not be freed.  The malloc replacement aborts with a message on the last
+ * two; the API returns -EINVAL for all but OK. */
+enum arena_free_verdict {
+    ARENA_FREE_OK = 0,
+    ARENA_FREE_FOREIGN,   /* not in any segment of the library's */
+    ARENA_FREE_INVALID,   /* in a chunk or region of the library's, but not
+                             a block start (interior pointer, header or free
+                             page) or not a block nslab_free takes */
+    ARENA_FREE_DOUBLE,    /* a block start that is free already */
+};
+/* The verdict on a chunk pointer (h the chunk): INVALID, DOUBLE or OK.
+ * No lock; a DOUBLE is confirmed by the free key (arena_free_key). */
+enum arena_free_verdict arena_chunk_verdict(const struct chunk *c, const void *p);
+/* The verdict on any non-NULL pointer (no lock).  Pool buffers: OK here
+ * (nslab_pool_put judges them). */
+enum arena_free_verdict arena_free_verdict(const void *p);
+/* Is p the start of a block of its slab (class cls, from its page)? */
+static inline int chunk_block_start(const struct chunk *c, const void *p)
+{
+    const struct chunk_pg *pg = &c->pg[chunk_page(p)];
+    return (uint64_t)(uintptr_t)p * pg->mul - pg->start_mul < pg->mul;
+}
+
 /* Pop a block from the bin at `base` + `off` (base: a thread cache, off:
  * a node's offset plus a class's sc_binoff; or a cache's local_bins, off:
  * sc_binoff): NULL when empty. */
@@ -440,6 +492,7 @@ static inline void *arena_bin_pop(char *base, size_t off)
     void *b = bin->head;
     if (ARENA_LIKELY(b != NULL)) {
         bin->head = *(void **)b;
+        ((void **)b)[1] = NULL; /* no longer free (arena_free_key) */
         bin->room++;
         bin->allocs++;
     }
@@ -510,10 +563,22 @@ static inline void *arena_alloc_local_inline(size_t size)
     return arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
 }
 
+/* The word every free block holds at offset 8 (its second word: every
+ * class is >= 16 bytes) while it is free, anywhere (a cache, a remote
+ * batch, a slab's free list), and that no block handed out holds: the free
+ * path stores it, every hand-out clears it (arena_bin_pop, the refill, the
+ * uncached path).  A free that finds it is a double free (the slow path
+ * confirms it).  Random per process (arena_global_init, from AT_RANDOM), so
+ * user data holds it only by copying a freed block.  Cost: a load, a
+ * compare and a store on free, a store on allocation. */
+extern uintptr_t arena_free_key __attribute__((visibility("hidden")));
+
 /* The free hit path, without its slow path: push p into the calling
- * thread's bin and return 1 when p is a block of a chunk whose node the
- * thread's cache covers; else 0, nothing touched.  Chunk map, page table
- * (node and class in one offset), TLS, one bound check, push, count. */
+ * thread's bin and return 1 when p is a block start of a chunk whose node
+ * the thread's cache covers and is not free already; else 0, nothing
+ * touched.  Chunk map, page entry (bin offset: node and class in one
+ * number; the block-start test), TLS, one bound check, the block-start
+ * test, the free key, push, count. */
 static inline int arena_free_hit(void *p)
 {
     /* NULL: segment 0 is never a chunk, so it needs no test of its own */
@@ -522,21 +587,28 @@ static inline int arena_free_hit(void *p)
      * the block was handed out (through a lock or an acquire), and it
      * cannot change while the block is live. */
     if (ARENA_LIKELY(i < CHUNK_MAP_ENTRIES && chunk_map[i] != 0)) {
-        /* the page's entry of page_off[], addressed as bytes:
-         * ((a >> 16) & 63) * 4 == (a >> 14) & 0xfc */
+        /* the page's entry of pg[], addressed as bytes:
+         * ((a >> 16) & 63) * 32 == (a >> 11) & 0x7e0 */
         /* the chunk, from i (shifting i back saves a copy of a; the empty
          * asm keeps the compiler from turning it into a mask of a) */
         uintptr_t ci = i;
         __asm__("" : "+r"(ci));
-        const char *c = (const char *)(ci << SEG_SHIFT);
-        size_t off = __atomic_load_n(
-            (const uint32_t *)(c + offsetof(struct chunk, page_off) +
-                               ((a >> (ARENA_PAGE_SHIFT - 2)) & ((ARENA_PAGES - 1) * 4))),
-            __ATOMIC_RELAXED);
+        const struct chunk_pg *pg =
+            (const struct chunk_pg *)((const char *)(ci << SEG_SHIFT) +
+                                      offsetof(struct chunk, pg) +
+                                      ((a >> (ARENA_PAGE_SHIFT - 5)) & ((ARENA_PAGES - 1) * 32)));
+        size_t off = __atomic_load_n(&pg->bin_off, __ATOMIC_RELAXED);
         struct tcache *tc = arena_tls;
         if (ARENA_LIKELY(off < tc->node_bytes)) {
+            uintptr_t key = arena_free_key;
+            void **w = (void **)p;
+            if (ARENA_UNLIKELY((uint64_t)a * pg->mul - pg->start_mul >= pg->mul ||
+                               (uintptr_t)w[1] == key))
+                return 0; /* not a block start, or free already: slow path */
             struct tc_bin *bin = (struct tc_bin *)((char *)tc + off);
-            *(void **)p = bin->head;
+            /* two plain stores (relaxed: not merged into a vector store) */
+            __atomic_store_n(&w[1], (void *)key, __ATOMIC_RELAXED);
+            w[0] = bin->head;
             bin->head = p;
             if (ARENA_UNLIKELY(--bin->room < 0))
                 tcache_overflow(tc, bin);
@@ -546,9 +618,11 @@ static inline int arena_free_hit(void *p)
     return 0;
 }
 
-/* Free p: 0, or -EINVAL (errno set) for a pointer the library does not own.
- * Everything the hit path does not take (NULL, other segment kinds, pages
- * without blocks, a thread without a cache) goes slow. */
+/* Free p: 0, or -EINVAL (errno set) for a pointer the library does not own
+ * (a pointer inside a chunk that is not a block start included) or a block
+ * that is free already (a double free).  Everything the hit path does not
+ * take (NULL, other segment kinds, pages without blocks, a thread without a
+ * cache, the bad pointers) goes slow. */
 static inline int arena_free_inline(void *p)
 {
     if (ARENA_LIKELY(arena_free_hit(p)))

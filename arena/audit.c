@@ -154,7 +154,7 @@ static void audit_chunks(struct audit *au)
         for (unsigned i = 0; i < ARENA_PAGES; i++) {
             int inuse = (c->used_pages >> i) & 1;
             if (i == 0 || !inuse) {
-                if (c->page_off[i] != CHUNK_NO_BIN || c->cls[i])
+                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->cls[i])
                     bad(au, "chunk %p page %u: free or header page with class %u", (void *)c, i,
                         c->cls[i]);
             } else if (c->cls[i] == 0 || c->cls[i] >= SC_COUNT) {
@@ -186,7 +186,10 @@ static void audit_class(struct audit *au, unsigned cls)
             unsigned f = c->head[i];
             struct slab *s = &c->slabs[f];
             if (f < 1 || f > i || s->cls != cls || i >= f + s->npages ||
-                c->page_off[i] != a->node_off + sc_binoff(cls)) {
+                c->pg[i].bin_off != a->node_off + sc_binoff(cls) ||
+                c->pg[i].mul != UINT64_MAX / sc_size[cls] + 1 ||
+                c->pg[i].start_mul !=
+                    (uint64_t)(uintptr_t)((char *)c + (size_t)f * ARENA_PAGE_SIZE) * c->pg[i].mul) {
                 bad(au, "chunk %p page %u: page tables disagree with slab at page %u",
                     (void *)c, i, f);
                 continue;

@@ -176,7 +176,7 @@ static int chunk_new(struct arena *a, struct chunk **out)
     c->hdr.map_size = SEG_SIZE;
     c->node_off = a->node_off;
     for (unsigned i = 0; i < ARENA_PAGES; i++)
-        c->page_off[i] = CHUNK_NO_BIN;
+        c->pg[i].bin_off = CHUNK_NO_BIN;
     c->used_pages = 1; /* the header page */
     c->committed_pages = run_mask(0, ARENA_PAGES);
     c->aged_pages = 0;

@@ -13,13 +13,20 @@
  *               nslab_region_destroy owns it);
  *   SEG_POOL    a pool buffer: nslab_pool_put(NULL, p);
  *   anything else: -EINVAL, nothing touched.
- * Not detected (as with any allocator's free): a pointer into the middle of
- * a live slab block, and double frees.  nslab_audit() finds the damage the
- * latter does (a block twice in the lists).
+ * Bad pointers are refused, nothing touched (arena_chunk_verdict): a
+ * pointer inside a chunk that is not a block start (the middle of a block,
+ * a header or free page) by the block-start test of the page's entry
+ * (arena.h, struct chunk_pg), and a block that is free already by the free
+ * key in its second word (arena_free_key).  Not detected: a double free of
+ * a block that was handed out again in between (it is a live block then),
+ * and a double free after a use-after-free write overwrote the key.
  */
 #include "arena.h"
 
 #include <errno.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
 
 #pragma weak nslab_pool_put
 
@@ -35,7 +42,7 @@ static int free_direct(struct chunk *c, void *p)
     int node = c->hdr.node;
     int here = arena_thread_node();
     unsigned cls = c->cls[chunk_page(p)];
-    *(void **)p = NULL;
+    *(void **)p = NULL; /* slab_put_locked stores the free key */
     arena_put_list(c->arena, cls, p, 1, here != node);
     if (here != node && here >= 0 && here < topology_get()->nr_nodes) {
         int e;
@@ -44,6 +51,50 @@ static int free_direct(struct chunk *c, void *p)
             __atomic_fetch_add(&a->direct_remote_out, 1, __ATOMIC_RELAXED);
     }
     return 0;
+}
+
+uintptr_t arena_free_key = (uintptr_t)0x6e736c6162ee5a5bULL; /* reset at init */
+
+/* A random key (odd: never a block address, never 0), before any block
+ * exists.  getrandom without blocking; early in boot, when the pool is not
+ * ready yet, the kernel's AT_RANDOM bytes mixed with an address. */
+void arena_free_key_init(void)
+{
+    uint64_t k = 0;
+    if (getrandom(&k, sizeof k, GRND_NONBLOCK) != (ssize_t)sizeof k) {
+        const void *r = (const void *)getauxval(AT_RANDOM);
+        if (r)
+            memcpy(&k, r, sizeof k);
+        k ^= ((uint64_t)(uintptr_t)&k * 0x9e3779b97f4a7c15ULL) >> 7;
+    }
+    arena_free_key = (uintptr_t)(k | 1);
+}
+
+enum arena_free_verdict arena_chunk_verdict(const struct chunk *c, const void *p)
+{
+    if (!c->cls[chunk_page(p)] || !chunk_block_start(c, p))
+        return ARENA_FREE_INVALID;
+    if ((uintptr_t)((void *const *)p)[1] == arena_free_key)
+        return ARENA_FREE_DOUBLE;
+    return ARENA_FREE_OK;
+}
+
+enum arena_free_verdict arena_free_verdict(const void *p)
+{
+    struct seg_hdr *h = seg_lookup_inline(p);
+    if (!h)
+        return ARENA_FREE_FOREIGN;
+    if (h->kind == SEG_CHUNK)
+        return arena_chunk_verdict((const struct chunk *)h, p);
+    if (h->kind == SEG_REGION) {
+        const struct nslab_region *r = (const struct nslab_region *)h;
+        if (p != region_data(r))
+            return ARENA_FREE_INVALID;
+        if (r->flags & LARGE_F_CACHED)
+            return ARENA_FREE_DOUBLE; /* freed, kept in its node's cache */
+        return region_is_block(r) ? ARENA_FREE_OK : ARENA_FREE_INVALID;
+    }
+    return ARENA_FREE_OK; /* a pool buffer: nslab_pool_put judges it */
 }
 
 int arena_free_slow(void *p)
@@ -56,10 +107,10 @@ int arena_free_slow(void *p)
     switch (h->kind) {
     case SEG_CHUNK: {
         struct chunk *c = (struct chunk *)h;
-        if (!c->cls[chunk_page(p)])
+        if (arena_chunk_verdict(c, p) != ARENA_FREE_OK)
             return einval();
         struct tcache *tc = tcache_get();
-        if (tc && c->page_off[chunk_page(p)] < tc->node_bytes)
+        if (tc && c->pg[chunk_page(p)].bin_off < tc->node_bytes)
             return arena_free_inline(p); /* now with a cache */
         return free_direct(c, p);
     }
@@ -97,7 +148,7 @@ NSLAB_API size_t nslab_usable_size(const void *ptr)
     if (h && h->kind == SEG_CHUNK) {
         struct chunk *c = (struct chunk *)h;
         unsigned cls = c->cls[chunk_page(ptr)];
-        if (cls)
+        if (arena_chunk_verdict(c, ptr) == ARENA_FREE_OK)
             return sc_size[cls];
     } else if (h && h->kind == SEG_REGION) {
         const struct nslab_region *r = (const struct nslab_region *)h;

@@ -68,10 +68,13 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
     s->cls = (uint8_t)cls;
     s->npages = (uint8_t)np;
     s->first = (uint8_t)first;
+    uint64_t mul = UINT64_MAX / sc_size[cls] + 1;
     for (unsigned i = first; i < first + np; i++) {
         c->head[i] = (uint8_t)first;
         c->cls[i] = (uint8_t)cls;
-        __atomic_store_n(&c->page_off[i], a->node_off + sc_binoff(cls), __ATOMIC_RELAXED);
+        c->pg[i].mul = mul;
+        c->pg[i].start_mul = (uint64_t)(uintptr_t)s->start * mul;
+        __atomic_store_n(&c->pg[i].bin_off, a->node_off + sc_binoff(cls), __ATOMIC_RELAXED);
     }
     partial_add(ac, s);
     ac->slabs++;
@@ -85,7 +88,7 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
     unsigned first = s->first, np = s->npages;
     partial_del(ac, s);
     for (unsigned i = first; i < first + np; i++) {
-        __atomic_store_n(&c->page_off[i], CHUNK_NO_BIN, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->pg[i].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);
         c->cls[i] = 0;
         c->head[i] = 0;
     }
@@ -135,7 +138,8 @@ void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
 {
     struct chunk *c = chunk_of(p);
     struct slab *s = chunk_slab_of(c, p);
-    *(void **)p = s->free;
+    ((void **)p)[0] = s->free;
+    ((void **)p)[1] = (void *)arena_free_key; /* free (a direct free) */
     s->free = p;
     s->used--;
     ac->out--;

@@ -168,6 +168,7 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
     if (bin->head) {
         void *b = bin->head;
         bin->head = *(void **)b;
+        ((void **)b)[1] = NULL; /* no longer free (arena_free_key) */
         bin->room++;
         bin->allocs++;
         return b;
@@ -183,6 +184,7 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
     if (!got)
         return NULL;
     bin->head = *(void **)head; /* the rest of the batch (NULL-terminated) */
+    ((void **)head)[1] = NULL;  /* no longer free (arena_free_key) */
     bin->room -= (int32_t)(got - 1);
     bin->allocs++;
     return head;

@@ -572,7 +572,8 @@ NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size);
  * block's node (a region of numa_malloc_interleaved keeps its node set).
  * ptr NULL = numa_malloc_local(size).  size 0 with a non-NULL ptr: frees it
  * and returns NULL with errno unchanged.  On failure the old block is
- * untouched.  Errors: EINVAL (ptr not the library's), ENOMEM. */
+ * untouched.  Errors: EINVAL (ptr not the library's, not a block start - a
+ * pointer into a block -, or a freed block; nothing is touched), ENOMEM. */
 NSLAB_API void *nslab_realloc(void *ptr, size_t size);
 
 /* Free any pointer the library returned: numa_malloc_*, nslab_*alloc*,
@@ -580,14 +581,19 @@ NSLAB_API void *nslab_realloc(void *ptr, size_t size);
  * nslab_pool_put(NULL, ptr), whose errors it returns).  A user region's
  * address is not freed here (-EINVAL: use nslab_region_destroy).  NULL is a
  * no-op.  Any thread may free.
- * Returns 0, or -EINVAL for a pointer the library does not own (nothing is
- * touched).  Not detected, as with any allocator's free: a pointer into the
- * middle of a live small block, and a double free (nslab_audit() reports
- * the damage: a block listed twice). */
+ * Returns 0, or -EINVAL (errno EINVAL; nothing is touched) for a pointer the
+ * library does not own, a pointer into the middle of a block (or a chunk's
+ * header or free page), and a block that is free already (a double free:
+ * detected wherever the block waits - the thread's cache, another thread's,
+ * its slab - as long as it was not handed out again; a write into the
+ * freed block's second word, a use after free, can hide it).  The malloc
+ * replacement's free() aborts with a message on the same pointers (foreign
+ * ones excepted: ignored). */
 NSLAB_API int nslab_free(void *ptr);
 
 /* Usable bytes of a block (>= the size asked), or 0 with errno EINVAL
- * (not the library's, a user region, or a pool buffer). */
+ * (not the library's, not a block start, a freed small block, a user
+ * region, or a pool buffer). */
 NSLAB_API size_t nslab_usable_size(const void *ptr);
 
 /* The node a block was allocated for (for an interleaved region: the first

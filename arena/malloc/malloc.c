@@ -47,14 +47,21 @@
  * interleave a block that grows to MALLOC_INTERLEAVE_MIN or more moves to
  * an interleaved region.
  *
- * Foreign pointers (not from this library: e.g. memory the dynamic loader
- * allocated with its own minimal malloc before the switch, or a program's
- * bug): free() ignores them and counts them; malloc_usable_size() returns
- * 0; realloc() returns NULL with ENOMEM and leaves the block alone (its
- * size is unknown, so it cannot be copied safely).  Each is counted and
- * shown by NUMASLAB_STATS; none crashes.  free() does not change errno
- * (except for a pointer inside one of the library's chunks that is not a
- * block start - a caller's bug, also ignored and counted).
+ * Foreign pointers (outside every mapping of the library: e.g. memory the
+ * dynamic loader allocated with its own minimal malloc before the switch):
+ * free() ignores them and counts them; malloc_usable_size() returns 0;
+ * realloc() returns NULL with ENOMEM and leaves the block alone (its size
+ * is unknown, so it cannot be copied safely).  Each is counted and shown
+ * by NUMASLAB_STATS; none crashes.  free() does not change errno.
+ *
+ * Hostile frees (DESIGN promise 12): free() or realloc() of a pointer
+ * inside one of the library's mappings that is not a live block - a block
+ * freed already (double free), a pointer into the middle of a block, a
+ * header or free page, a user region - write one line to stderr
+ *     numaslab: free(): double free detected: 0x...
+ *     numaslab: free(): invalid pointer: 0x...
+ * (realloc(): likewise) and abort(), as glibc does: there is no return
+ * value to carry the error, and going on would hand one block out twice.
  *
  * Alignment rules: malloc blocks are 16-byte aligned.  posix_memalign
  * returns EINVAL unless align is a power of two multiple of sizeof(void *);
@@ -345,29 +352,48 @@ MALLOC_API void *malloc(size_t size)
     return malloc_slow(size);
 }
 
+/* A hostile free or realloc: one line on stderr, then abort (no stdio,
+ * no allocation). */
+static __attribute__((noreturn, cold, noinline)) void malloc_fatal(const char *fn,
+                                                                   enum arena_free_verdict v,
+                                                                   const void *p)
+{
+    char line[160], hex[19];
+    struct menv_buf b;
+    uintptr_t a = (uintptr_t)p;
+    hex[0] = '0';
+    hex[1] = 'x';
+    for (int i = 0; i < 16; i++)
+        hex[2 + i] = "0123456789abcdef"[(a >> (60 - 4 * i)) & 15];
+    hex[18] = 0;
+    menv_buf_init(&b, line, sizeof line);
+    menv_buf_str(&b, "numaslab: ");
+    menv_buf_str(&b, fn);
+    menv_buf_str(&b, v == ARENA_FREE_DOUBLE ? ": double free detected: " : ": invalid pointer: ");
+    menv_buf_str(&b, hex);
+    menv_buf_writeln(&b, 2);
+    abort();
+}
+
 /* free's miss: NULL, a pointer outside the chunks (a region, a pool
- * buffer, a foreign pointer), a page without blocks, a thread without a
- * cache. */
+ * buffer, a foreign pointer), a thread without a cache, and every bad
+ * pointer (the hit path refuses them untouched). */
 static __attribute__((noinline)) void free_slow(void *p)
 {
     if (p == NULL)
         return;
-    struct seg_hdr *h = seg_lookup_inline(p);
-    if (UNLIKELY(h == NULL)) {
+    enum arena_free_verdict v = arena_free_verdict(p);
+    if (UNLIKELY(v == ARENA_FREE_FOREIGN)) {
         __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
         return;
     }
-    if (h->kind == SEG_CHUNK) {
-        /* It fails (and sets errno) only for a pointer inside a chunk that
-         * is not a block: a caller's bug. */
-        if (UNLIKELY(arena_free_slow(p) != 0))
-            __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
-        return;
-    }
+    if (UNLIKELY(v != ARENA_FREE_OK))
+        malloc_fatal("free()", v, p);
     int saved = errno; /* a region or a pool buffer: not the hot path */
     if (UNLIKELY(arena_free_slow(p) != 0)) {
-        __atomic_fetch_add(&foreign_frees, 1, __ATOMIC_RELAXED);
+        /* a pool buffer nslab_pool_put refused: not a buffer start */
         errno = saved;
+        malloc_fatal("free()", ARENA_FREE_INVALID, p);
     }
 }
 
@@ -407,11 +433,14 @@ MALLOC_API void *realloc(void *p, size_t size)
         free(p);
         return NULL;
     }
-    if (UNLIKELY(seg_lookup_inline(p) == NULL)) {
+    enum arena_free_verdict v = arena_free_verdict(p);
+    if (UNLIKELY(v == ARENA_FREE_FOREIGN)) {
         __atomic_fetch_add(&foreign_reallocs, 1, __ATOMIC_RELAXED);
         errno = ENOMEM;
         return NULL;
     }
+    if (UNLIKELY(v != ARENA_FREE_OK))
+        malloc_fatal("realloc()", v, p);
     if (UNLIKELY(mode_get() == MENV_INTERLEAVE) && size >= MALLOC_INTERLEAVE_MIN &&
         !is_interleaved(p)) {
         size_t old = nslab_usable_size(p);
