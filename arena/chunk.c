@@ -167,7 +167,7 @@ static int chunk_new(struct arena *a, struct chunk **out)
     nslab_region_opts_t opts = {0};
     opts.prefault = NSLAB_PREFAULT_POPULATE;
     void *base;
-    int e = region_segment_map(SEG_SIZE, &pol, &opts, &base, NULL, NULL);
+    int e = region_segment_map(SEG_SIZE, 0, &pol, &opts, &base, NULL, NULL);
     if (e)
         return e;
     struct chunk *c = base; /* populated zero pages */

@@ -352,12 +352,17 @@ typedef enum nslab_pages {
     NSLAB_PAGES_THP,         /* MADV_HUGEPAGE */
     NSLAB_PAGES_NO_THP,      /* MADV_NOHUGEPAGE: exact 4 KiB placement */
     NSLAB_PAGES_HUGETLB      /* MAP_HUGETLB (default size); ENOMEM if none
-                                are reserved */
+                                are reserved, or under a strict policy if
+                                the nodes' free huge pages cannot hold it */
 } nslab_pages_t;
 
 /* Region flags. */
 #define NSLAB_REGION_MEMFD 0x1u /* back the region by a memfd (MAP_SHARED) that
-                                   another process can map: nslab_region_fd() */
+                                   another process can map: nslab_region_fd().
+                                   The file holds the region's memory only,
+                                   from offset 0 (the library's header is
+                                   outside it); with NSLAB_PAGES_HUGETLB a
+                                   hugetlb memfd */
 
 /* Options for a region.  Zero-initialised = defaults (populate, system THP,
  * the library's default reserve, anonymous memory). */
@@ -387,7 +392,7 @@ typedef struct nslab_region nslab_region_t;
  *           NUMA_BALANCING with a mode other than BIND, a memory-only node
  *           asked as LOCAL); node < 0 (other than NSLAB_NODE_LOCAL where
  *           allowed) or >= nslab_node_count(); bad opts (unknown prefault
- *           or pages value, unknown flag, HUGETLB with MEMFD)
+ *           or pages value, unknown flag)
  *   ENODEV  a node that is not online, or has no memory
  *   EXDEV   a node outside the cpuset's allowed memory nodes (checked
  *           before the kernel is asked)
@@ -526,6 +531,78 @@ NSLAB_API int nslab_region_verify(const nslab_region_t *r,
  * and sets errno. */
 NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
                                 nslab_placement_t *after);
+
+/* ---- the caller's memory ------------------------------------------------ */
+
+/* Flags of nslab_map_file, nslab_unmap_file and nslab_bind_range. */
+#define NSLAB_MAP_PRIVATE  0x1u  /* MAP_PRIVATE (default MAP_SHARED) */
+#define NSLAB_MAP_WRITE    0x2u  /* writable (default read-only) */
+#define NSLAB_MAP_FIXED    0x4u  /* at *addr, inside a range the caller
+                                    reserved (e.g. mmap PROT_NONE): that
+                                    part of it is replaced (MAP_FIXED) */
+#define NSLAB_MAP_MOVE     0x8u  /* migrate pages already present elsewhere
+                                    (mbind MPOL_MF_MOVE | MPOL_MF_STRICT;
+                                    pages another process also maps stay) */
+#define NSLAB_MAP_PREFAULT 0x10u /* fault every page in now, under the
+                                    policy (writes if writable, else reads);
+                                    default: pages come at first touch */
+
+/* Map `len` bytes of the caller's file or memfd `fd` from file offset
+ * `offset` and bind them to `policy` (NULL = DEFAULT) - OpenVMM's
+ * map_file_numa(offset, len, file, file_offset, writable, node).  The
+ * mapping holds the caller's bytes only (the library writes nothing into
+ * it and keeps no state about it); *addr gets its address: one the kernel
+ * picks, or with NSLAB_MAP_FIXED the address passed in *addr, which must
+ * lie inside a range the caller has mapped (a reservation).
+ * For memfd / tmpfs / hugetlbfs the policy is the file's shared policy for
+ * that range (every process mapping it allocates there); for other files
+ * it governs the private copies and the pages this mapping faults.
+ * Capacity: under BIND (or an emulated weighted interleave) the bound
+ * nodes must hold the bytes not already on them beyond the reserve - held
+ * in the ledger while NSLAB_MAP_PREFAULT / NSLAB_MAP_MOVE commit them,
+ * only checked when the pages come lazily; for a hugetlbfs fd (huge page
+ * aligned offset and len) the nodes' free huge pages must hold all of it.
+ * Returns 0, or
+ *   -EIO    mapped and bound (*addr is set: unmap it or keep it), but some
+ *           present pages are not on the strict policy's nodes (already in
+ *           the file elsewhere without NSLAB_MAP_MOVE, or not movable)
+ *   -EINVAL NULL addr (or *addr NULL with FIXED), len 0, fd < 0, unknown
+ *           flags, offset / len / *addr not page (huge page) aligned, a
+ *           range that wraps; a bad policy (as nslab_region_create)
+ *   -EBADF  fd is not open
+ *   -ENXIO  offset + len lies past the end of the file
+ *   -EFAULT FIXED and [*addr, *addr + len) is not all mapped
+ *   -EACCES the fd's open mode does not allow the mapping asked
+ *   -ENODEV, -EXDEV, -EOPNOTSUPP  as nslab_region_create, for the policy
+ *   -ENOMEM the capacity check failed, or the kernel had no memory (or
+ *           huge pages) for the mapping or the prefault
+ * and sets errno.  On an error other than -EIO nothing stays mapped; a
+ * FIXED range is left an inaccessible reservation (PROT_NONE). */
+NSLAB_API int nslab_map_file(void **addr, size_t len, int fd, uint64_t offset,
+                             unsigned flags, const nslab_policy_t *policy);
+
+/* Unmap what nslab_map_file mapped (or any page-aligned range): with
+ * NSLAB_MAP_FIXED the range becomes an inaccessible reservation again, so
+ * the caller's larger reservation stays whole.  Returns 0, or -EINVAL
+ * (NULL, unaligned, len 0, unknown flags, wraps), munmap's / mmap's errno. */
+NSLAB_API int nslab_unmap_file(void *addr, size_t len, unsigned flags);
+
+/* Bind [addr, addr + len), a range the caller mapped (anonymous or file,
+ * page aligned), to `policy` (NULL = DEFAULT: drop the range's own policy)
+ * where it is: pages faulted from now on follow it; with NSLAB_MAP_MOVE
+ * the pages already present elsewhere are migrated; with
+ * NSLAB_MAP_PREFAULT every page is written now (the range must be
+ * writable).  Capacity as nslab_map_file.  If `after` is not NULL it gets
+ * the histogram of the range's pages.  Returns 0, or
+ *   -EIO    bound, but some present pages are not on the strict policy's
+ *           nodes (without MOVE, or not movable); *after tells where
+ *   -EINVAL NULL addr, len 0, addr or len not page aligned, wraps, unknown
+ *           flags; a bad policy
+ *   -EFAULT some of the range is not mapped
+ *   -ENODEV, -EXDEV, -EOPNOTSUPP, -ENOMEM  as nslab_map_file
+ * and sets errno. */
+NSLAB_API int nslab_bind_range(void *addr, size_t len, const nslab_policy_t *policy,
+                               unsigned flags, nslab_placement_t *after);
 
 /* The free memory each node keeps back in capacity checks (bytes; default
  * 64 MiB, or NUMASLAB_RESERVE_MB from the environment).  Returns the old value. */

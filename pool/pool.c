@@ -241,7 +241,7 @@ static int seg_add(struct nslab_pool *p, uint32_t n)
         return ENOENT; /* cannot happen: the plan has room */
     capacity_release(p->node, bytes);
     p->reserved -= bytes;
-    int e = region_segment_map(bytes, &pol, &ro, &base, NULL, NULL);
+    int e = region_segment_map(bytes, 0, &pol, &ro, &base, NULL, NULL);
     if (e) {
         if (capacity_reserve(p->node, bytes) == 0)
             p->reserved += bytes;

@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -176,6 +178,75 @@ int os_memfd(const char *name, size_t size, int *fd)
     }
     errno = saved;
     *fd = f;
+    return 0;
+}
+
+int os_memfd_hugetlb(const char *name, size_t size, int *fd)
+{
+    int saved = errno;
+    int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_HUGETLB);
+    if (f < 0) {
+        int e = errno;
+        errno = saved;
+        return e;
+    }
+    if (ftruncate(f, (off_t)size) != 0) {
+        int e = errno;
+        close(f);
+        errno = saved;
+        return e;
+    }
+    errno = saved;
+    *fd = f;
+    return 0;
+}
+
+int os_map_file(void *addr, size_t len, int fd, uint64_t off, unsigned flags, void **out)
+{
+    int saved = errno;
+    int prot = PROT_READ | ((flags & OS_FILE_WRITE) ? PROT_WRITE : 0);
+    int mf = (flags & OS_FILE_PRIVATE) ? MAP_PRIVATE : MAP_SHARED;
+    if (addr)
+        mf |= MAP_FIXED;
+    void *m = mmap(addr, len, prot, mf, fd, (off_t)off);
+    if (m == MAP_FAILED) {
+        int e = errno;
+        errno = saved;
+        return e;
+    }
+    errno = saved;
+    *out = m;
+    return 0;
+}
+
+int os_map_none_fixed(void *addr, size_t len)
+{
+    int saved = errno;
+    void *m = mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                   -1, 0);
+    int e = m == MAP_FAILED ? errno : 0;
+    errno = saved;
+    return e;
+}
+
+int os_range_mapped(void *addr, size_t len)
+{
+    return OS_CALL(msync(addr, len, MS_ASYNC));
+}
+
+int os_fd_info(int fd, uint64_t *size, size_t *huge, int *shmem)
+{
+    struct stat st;
+    struct statfs fs;
+    int e = OS_CALL(fstat(fd, &st));
+    if (e)
+        return e;
+    if ((e = OS_CALL(fstatfs(fd, &fs))) != 0)
+        return e;
+    *size = (uint64_t)st.st_size;
+    *huge = (unsigned long)fs.f_type == 0x958458f6UL /* HUGETLBFS_MAGIC */
+                ? (size_t)st.st_blksize : 0;
+    *shmem = (unsigned long)fs.f_type == 0x01021994UL /* TMPFS_MAGIC */ || *huge;
     return 0;
 }
 

@@ -90,6 +90,10 @@ int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s);
 /* Current free bytes of a node (read from sysfs now), or 0. */
 uint64_t topology_node_free(int node);
 
+/* Free hugetlb pages of `page_size` bytes on a node (sysfs, read now), or
+ * 0 (none, unknown size, bad node). */
+uint64_t topology_node_free_huge(int node, size_t page_size);
+
 /* The system's weighted-interleave weight of a node (1..255, read from
  * kernel/mm/mempolicy/weighted_interleave/nodeN now), or 0 if unknown. */
 unsigned topology_interleave_weight(int node);
@@ -202,6 +206,26 @@ int os_move_pages(unsigned long count, void **pages, const int *nodes,
                   int *status, int flags);
 /* memfd_create + ftruncate to size. */
 int os_memfd(const char *name, size_t size, int *fd);
+/* The same with MFD_HUGETLB (the default huge page size). */
+int os_memfd_hugetlb(const char *name, size_t size, int *fd);
+
+/* Map `fd` at file offset `off` for len bytes: MAP_SHARED (or
+ * MAP_PRIVATE with OS_FILE_PRIVATE), read-only (or writable with
+ * OS_FILE_WRITE), at an address the kernel picks (addr NULL) or exactly at
+ * addr (MAP_FIXED: replaces what the caller mapped there). */
+#define OS_FILE_PRIVATE 0x1u
+#define OS_FILE_WRITE   0x2u
+int os_map_file(void *addr, size_t len, int fd, uint64_t off, unsigned flags, void **out);
+/* Replace [addr, addr + len) by an inaccessible reservation (PROT_NONE,
+ * MAP_NORESERVE anonymous, MAP_FIXED). */
+int os_map_none_fixed(void *addr, size_t len);
+/* 0 when every page of [addr, addr + len) is mapped (any protection),
+ * else ENOMEM (msync(2) MS_ASYNC, which does nothing else). */
+int os_range_mapped(void *addr, size_t len);
+/* What a file descriptor is: its size, whether it is on hugetlbfs (and
+ * then its page size in *huge, else 0), whether it is shmem (memfd or
+ * tmpfs).  0 or fstat's / fstatfs's errno. */
+int os_fd_info(int fd, uint64_t *size, size_t *huge, int *shmem);
 int os_close(int fd);
 /* getcpu(2) (the vDSO is not used: callers cache the answer). */
 int os_getcpu(unsigned *cpu, unsigned *node);

@@ -100,7 +100,19 @@ void capacity_unhold(struct capacity_hold *h);
 /* The reserve in force (nslab_set_reserve / NUMASLAB_RESERVE_MB). */
 size_t capacity_default_reserve(void);
 
-/* Options: 0 or EINVAL (unknown enum values or flags, HUGETLB with MEMFD). */
+/* The steps of region_segment_map that the caller's memory (caller.c)
+ * shares: mbind a fresh range per the plan (nothing for DEFAULT; each
+ * sub-range for an emulated weighted interleave); prefault it (*done gets
+ * what was done; 0 or ENOMEM); check a strict plan's nodes hold `len`
+ * bytes of free huge pages of size `huge` (0 or ENOMEM). */
+int region_apply_policy(char *base, size_t total, const struct policy_plan *pl,
+                        const struct region_subrange *sub, size_t nsub);
+int region_prefault(char *base, size_t total, nslab_prefault_t mode, size_t step,
+                    nslab_prefault_t *done);
+int region_check_huge(const struct policy_plan *pl, const struct region_subrange *sub,
+                      size_t nsub, size_t len, size_t huge);
+
+/* Options: 0 or EINVAL (unknown enum values or flags). */
 int region_opts_check(const nslab_region_opts_t *o);
 /* The granule a region's placement works in: the hugetlb page, the THP
  * size unless THP is refused (or the kernel has none), else the page. */

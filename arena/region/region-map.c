@@ -57,9 +57,6 @@ int region_opts_check(const nslab_region_opts_t *o)
     if ((unsigned)o->prefault > NSLAB_PREFAULT_POPULATE ||
         (unsigned)o->pages > NSLAB_PAGES_HUGETLB || (o->flags & ~NSLAB_REGION_MEMFD))
         return EINVAL;
-    /* os_memfd makes no hugetlbfs file. */
-    if (o->pages == NSLAB_PAGES_HUGETLB && (o->flags & NSLAB_REGION_MEMFD))
-        return EINVAL;
     return 0;
 }
 
@@ -89,7 +86,40 @@ static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kf
     return capacity_hold_nodes(node, need, n, reserve, h);
 }
 
-static int apply_policy(char *base, size_t total, const struct policy_plan *pl,
+/* Strict hugetlb memory: the nodes' free huge pages must hold it.  The
+ * kernel reserves huge pages from the global pool at mmap, so without this
+ * a bound node short of them would SIGBUS at the fault.  Not held against
+ * racers (the ledger counts MemFree bytes): the prefault's ENOMEM is the
+ * backstop.  0 or ENOMEM. */
+int region_check_huge(const struct policy_plan *pl, const struct region_subrange *sub,
+                      size_t nsub, size_t len, size_t huge)
+{
+    const struct topology *t = topology_get();
+    if (!pl->strict)
+        return 0;
+    if (nsub == 0) {
+        uint64_t have = 0;
+        for (int n = nslab_nodeset_next(&pl->nodes, 0); n >= 0;
+             n = nslab_nodeset_next(&pl->nodes, n + 1))
+            have += topology_node_free_huge(n, huge);
+        return have * huge >= len ? 0 : ENOMEM;
+    }
+    int node[REGION_MAX_SUBRANGES];
+    size_t need[REGION_MAX_SUBRANGES];
+    int n = 0;
+    for (size_t i = 0; i < nsub; i++) {
+        int real = sub[i].node;
+        if (pl->kernel_flags & RG_MPOL_F_RELATIVE_NODES)
+            real = policy_relative_node(t, real);
+        capacity_need_add(node, need, &n, real, sub[i].len);
+    }
+    for (int i = 0; i < n; i++)
+        if (topology_node_free_huge(node[i], huge) * huge < need[i])
+            return ENOMEM;
+    return 0;
+}
+
+int region_apply_policy(char *base, size_t total, const struct policy_plan *pl,
                         const struct region_subrange *sub, size_t nsub)
 {
     if (pl->nobind)
@@ -107,7 +137,7 @@ static int apply_policy(char *base, size_t total, const struct policy_plan *pl,
     return 0;
 }
 
-static int prefault(char *base, size_t total, nslab_prefault_t mode, size_t step,
+int region_prefault(char *base, size_t total, nslab_prefault_t mode, size_t step,
                     nslab_prefault_t *done)
 {
     const struct topology *t = topology_get();
@@ -132,7 +162,7 @@ static int prefault(char *base, size_t total, nslab_prefault_t mode, size_t step
     return 0;
 }
 
-int region_segment_map(size_t total, const nslab_policy_t *pol,
+int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
                        const nslab_region_opts_t *opts, void **base_out, int *fd_out,
                        nslab_region_report_t *report)
 {
@@ -165,9 +195,18 @@ int region_segment_map(size_t total, const nslab_policy_t *pol,
             return EINVAL; /* more nodes than REGION_MAX_SUBRANGES */
     }
 
+    int memfd = (opts->flags & NSLAB_REGION_MEMFD) != 0;
+    if (!memfd)
+        head = 0;
+    if (head >= total || (head & (t->page_size - 1)) || (head & (page - 1)))
+        return EINVAL;
+
     /* Capacity first, before anything exists.  hugetlb memory comes from
-     * the reserved pool, not from MemFree: mmap itself refuses (ENOMEM)
-     * when the pool cannot hold it. */
+     * the reserved pool, not from MemFree: mmap refuses (ENOMEM) when the
+     * global pool cannot hold it, and a strict policy needs its nodes'
+     * free huge pages (region_check_huge). */
+    if (hugetlb && (e = region_check_huge(&pl, sub, nsub, total - head, page)) != 0)
+        return e;
     if (pl.strict && !hugetlb) {
         size_t reserve = opts->reserve ? opts->reserve : capacity_default_reserve();
         if (nsub)
@@ -179,17 +218,35 @@ int region_segment_map(size_t total, const nslab_policy_t *pol,
     }
 
     char *base = NULL;
-    if (opts->flags & NSLAB_REGION_MEMFD) {
-        if ((e = os_memfd("numaslab", total, &fd)) != 0)
+    if (memfd) {
+        /* The file holds the caller's bytes only, from offset 0: the first
+         * `head` bytes of the mapping (the library's header) are anonymous,
+         * so no process mapping the fd can reach the header. */
+        e = hugetlb ? os_memfd_hugetlb("numaslab", total - head, &fd)
+                    : os_memfd("numaslab", total - head, &fd);
+        if (e) {
+            if (hugetlb && e != EMFILE && e != ENFILE)
+                e = ENOMEM; /* no hugetlbfs mount / pool for memfds */
             goto fail;
-    }
-    if ((e = os_map(total, SEG_SIZE, hugetlb ? OS_MAP_HUGETLB : 0, fd, (void **)&base)) != 0) {
+        }
+        if ((e = os_map(total, SEG_SIZE, 0, -1, (void **)&base)) != 0) {
+            base = NULL;
+            goto fail;
+        }
+        void *m;
+        if ((e = os_map_file(base + head, total - head, fd, 0, OS_FILE_WRITE, &m)) != 0) {
+            if (hugetlb)
+                e = ENOMEM; /* the global pool cannot reserve it */
+            goto fail;
+        }
+    } else if ((e = os_map(total, SEG_SIZE, hugetlb ? OS_MAP_HUGETLB : 0, fd,
+                           (void **)&base)) != 0) {
         base = NULL;
         if (e != ENOMEM && hugetlb)
             e = ENOMEM; /* no (or too few) huge pages reserved */
         goto fail;
     }
-    if ((e = apply_policy(base, total, &pl, sub, nsub)) != 0)
+    if ((e = region_apply_policy(base, total, &pl, sub, nsub)) != 0)
         goto fail;
 
     int thp = -1;
@@ -216,7 +273,7 @@ int region_segment_map(size_t total, const nslab_policy_t *pol,
     else if (t->thp_size && (thp == 1 || (thp == -1 && t->thp_always)))
         step = t->thp_size;
     nslab_prefault_t done;
-    if ((e = prefault(base, total, opts->prefault, step, &done)) != 0)
+    if ((e = region_prefault(base + head, total - head, opts->prefault, step, &done)) != 0)
         goto fail;
     capacity_unhold(&hold);
 

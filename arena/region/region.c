@@ -76,7 +76,7 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     void *base;
     int fd = -1;
     nslab_region_report_t rep;
-    if ((e = region_segment_map(total, pol, opts, &base, &fd, &rep)) != 0)
+    if ((e = region_segment_map(total, data_off, pol, opts, &base, &fd, &rep)) != 0)
         return e;
 
     struct nslab_region *r = base;

@@ -45,13 +45,16 @@ struct nslab_region {
 int policy_check(const nslab_policy_t *pol);
 
 /* Map `total` bytes (a multiple of the page size) at a SEG_SIZE-aligned
- * address, apply `pol` (NULL = local) to all of it, run the capacity check
- * under BIND (before committing), apply opts->pages and prefault per
+ * address, apply `pol` (NULL = DEFAULT) to all of it, run the capacity
+ * check under BIND (before committing), apply opts->pages and prefault per
  * opts->prefault (NULL opts = defaults).  Does not write or register a
  * header: the caller writes its own seg_hdr at *base and seg_register()s it.
  * Returns 0 or a positive errno.  fd_out (may be NULL) receives the memfd
- * for NSLAB_REGION_MEMFD. */
-int region_segment_map(size_t total, const nslab_policy_t *pol,
+ * for NSLAB_REGION_MEMFD: its file holds [base + head, base + total) from
+ * offset 0, and the first `head` bytes (the caller's header; a multiple of
+ * the page, huge page for HUGETLB) are anonymous memory outside the file.
+ * head is ignored without MEMFD. */
+int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
                        const nslab_region_opts_t *opts, void **base,
                        int *fd_out, nslab_region_report_t *report);
 int region_segment_unmap(void *base, size_t total);
