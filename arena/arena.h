@@ -90,10 +90,12 @@
 /* Decommit of free chunk pages (chunk.c): every ARENA_PURGE_INTERVAL page
  * runs released on a node, the free pages that stayed free and committed
  * since the previous such step are decommitted; and when a release leaves
- * more than ARENA_PURGE_MAX_PAGES free committed pages on the node, all of
- * them are. */
+ * more free committed pages on the node than ARENA_PURGE_MAX_PAGES or, if
+ * more, than twice its live blocks fill (summed every ARENA_PURGE_SAMPLE
+ * such releases), all of them are. */
 #define ARENA_PURGE_INTERVAL 1024
 #define ARENA_PURGE_MAX_PAGES 256
+#define ARENA_PURGE_SAMPLE 16
 /* Emptied slabs kept per class instead of released (slab.c), and the most
  * pages all kept slabs of a node may hold. */
 #define ARENA_SLAB_KEEP 16
@@ -226,7 +228,10 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
 struct arena_class {
     pthread_mutex_t lock;
     struct slab *partial;     /* slabs with a free or fresh block */
-    uint64_t out;             /* blocks out of slabs: sum of slab.used */
+    uint64_t out;             /* blocks out of slabs: sum of slab.used
+                                 (written with relaxed atomic stores under
+                                 `lock`: chunk.c's purge_bound reads it
+                                 without the lock) */
     uint64_t slabs;           /* live slabs */
     uint64_t remote_in;       /* blocks collected from remote batches, or
                                  returned directly by a thread on another
@@ -265,6 +270,11 @@ struct arena {
     uint64_t decommits;               /* chunk page runs decommitted and */
     uint64_t recommits;               /* repopulated, ever (chunk_lock) */
     uint64_t free_committed;          /* free committed chunk pages */
+    uint64_t live_pages;              /* the live blocks' bytes in pages,
+                                         as last summed (chunk.c's
+                                         purge_bound; chunk_lock) */
+    uint64_t live_age;                /* releases past the floor since
+                                         (chunk_lock) */
     uint64_t purge_tick;              /* runs released since the last purge
                                          step (chunk_lock) */
     /* Freed large regions kept for reuse (large.c), under large_lock. */

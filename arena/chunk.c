@@ -18,9 +18,11 @@
  *    pages of now as aged.  A page is decommitted only after it stayed free
  *    for between one and two intervals, so a slab span that is released and
  *    carved again soon (producer / consumer) keeps its memory.
- *  - bound: a release that leaves more than ARENA_PURGE_MAX_PAGES free
- *    committed pages on the node decommits all of them at once, so free
- *    memory the node keeps resident is bounded whatever the release count.
+ *  - bound: a release that leaves more free committed pages on the node
+ *    than ARENA_PURGE_MAX_PAGES, or than twice its live blocks fill when
+ *    that is more (purge_bound), decommits all of them at once, so free
+ *    memory the node keeps resident is bounded by its data whatever the
+ *    release count.
  *  - nslab_thread_flush decommits them all (chunk_purge_all, through
  *    arena_trim_slabs); thread exit does not.
  * A new chunk's free pages are committed (prefaulted with the chunk) and
@@ -256,6 +258,38 @@ int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsig
     return 0;
 }
 
+/* The free committed pages a node may keep before a release decommits them
+ * all: ARENA_PURGE_MAX_PAGES, or twice as many pages as its live blocks
+ * fill when that is more.  With the fixed floor alone, N x N cross-thread
+ * frees of 16 B - 64 KiB (bench-classes xthread: ~15 MiB of live blocks in
+ * ~35 MiB of slabs, ~16 MiB of free pages taken and released all the
+ * time) crossed it every few hundred releases, decommitted every free page
+ * and faulted them all in again: 9x mimalloc's page faults, 3.6x its time,
+ * three quarters of it in MADV_DONTNEED, MADV_POPULATE_WRITE and page
+ * faults (perf).  Scaled to the live data, the free memory a node keeps is
+ * at most twice that, so a program that frees most of its blocks still
+ * gives the pages of the slabs it emptied back at once (bench churn: the
+ * slabs that are left are sparse and must not count as a reason to keep
+ * more, so the bound follows the live blocks, not the slab pages).
+ * The live bytes are the classes' `out` (relaxed loads, no class lock: a
+ * release runs inside one class lock and must not take another), summed
+ * only when the floor is passed and then once every ARENA_PURGE_SAMPLE such
+ * releases (the sum reads 80 cache lines other threads write), so the
+ * estimate may lag by that many slab releases.  chunk_lock held. */
+static uint64_t purge_bound(struct arena *a)
+{
+    if (a->free_committed <= ARENA_PURGE_MAX_PAGES)
+        return ARENA_PURGE_MAX_PAGES;
+    if (a->live_age++ % ARENA_PURGE_SAMPLE == 0) {
+        uint64_t bytes = 0;
+        for (unsigned c = 1; c < SC_COUNT; c++)
+            bytes += __atomic_load_n(&a->cls[c].out, __ATOMIC_RELAXED) * sc_size[c];
+        a->live_pages = bytes / ARENA_PAGE_SIZE;
+    }
+    uint64_t b = 2 * a->live_pages;
+    return b > ARENA_PURGE_MAX_PAGES ? b : ARENA_PURGE_MAX_PAGES;
+}
+
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages)
 {
     uint64_t m = run_mask(first, npages);
@@ -282,7 +316,7 @@ void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsig
                 (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
         }
     }
-    if (a->free_committed > ARENA_PURGE_MAX_PAGES)
+    if (a->free_committed > purge_bound(a))
         purge_step_locked(a, 1);
     else if (++a->purge_tick >= ARENA_PURGE_INTERVAL)
         purge_step_locked(a, 0);

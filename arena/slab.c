@@ -142,7 +142,7 @@ void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
     ((void **)p)[1] = (void *)arena_free_key; /* free (a direct free) */
     s->free = p;
     s->used--;
-    ac->out--;
+    __atomic_store_n(&ac->out, ac->out - 1, __ATOMIC_RELAXED); /* purge_bound reads it */
     if (ARENA_UNLIKELY(s->used == 0))
         slab_emptied(a, ac, s);
     else if (!s->in_partial)
@@ -214,7 +214,7 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
         if (!s->free && s->fresh == s->capacity)
             partial_del(ac, s);
     }
-    ac->out += got;
+    __atomic_store_n(&ac->out, ac->out + got, __ATOMIC_RELAXED); /* purge_bound reads it */
     pthread_mutex_unlock(&ac->lock);
     if (t)
         *(void **)t = NULL;

@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,6 +112,16 @@ static long status_kb(const char *key)
 }
 static double rss(void) { return status_kb("VmRSS") * 1024.0; }
 static double hwm(void) { return status_kb("VmHWM") * 1024.0; }
+
+/* Page faults of the process so far (all threads; MADV_POPULATE_WRITE's
+ * count too): the kernel's share of a workload, which the load of a
+ * shared machine does not change. */
+static double minflt(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_minflt + (double)ru.ru_majflt;
+}
 
 static void *xmalloc(size_t n)
 {
@@ -351,6 +362,7 @@ static void w_xthread(struct xcfg cfg, const char *unit)
         }
     }
     pthread_t th[MAXT];
+    double f0 = minflt();
     double w0 = now_ns(CLOCK_MONOTONIC), c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
     for (int t = 0; t < xc.threads; t++)
         pthread_create(&th[t], NULL, xworker, (void *)(intptr_t)t);
@@ -359,8 +371,9 @@ static void w_xthread(struct xcfg cfg, const char *unit)
     double wall = now_ns(CLOCK_MONOTONIC) - w0, cpu = now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
     double blocks = (double)xc.threads * xc.rounds * xc.per_batch;
     printf("{\"threads\": %d, \"blocks\": %.0f, \"ns_per_%s\": %.2f, \"cpu_ns_per_%s\": %.2f, "
-           "\"ops_per_second\": %.0f, \"rss_peak\": %.0f}\n", xc.threads, blocks, unit,
-           wall / blocks, unit, cpu / blocks, blocks / (wall / 1e9), hwm());
+           "\"ops_per_second\": %.0f, \"page_faults\": %.0f, \"rss_peak\": %.0f}\n",
+           xc.threads, blocks, unit, wall / blocks, unit, cpu / blocks, blocks / (wall / 1e9),
+           minflt() - f0, hwm());
 }
 
 /* ---- fillrelease: a server fills its heap and lets it go ---------------- */
@@ -465,7 +478,7 @@ int main(int argc, char **argv)
     else if (!strcmp(w, "threads"))
         w_threads(threads_n);
     else if (!strcmp(w, "xthread"))
-        w_xthread((struct xcfg){.threads = 4, .per_batch = 256, .rounds = quick ? 200 : 800,
+        w_xthread((struct xcfg){.threads = 4, .per_batch = 256, .rounds = getenv("XR") ? atol(getenv("XR")) : quick ? 200 : 800,
                                 .lo = 16, .hi = 65536}, "block");
     else if (!strcmp(w, "fillrelease"))
         w_fillrelease();
