@@ -321,7 +321,8 @@ static void audit_node(struct audit *au, struct arena *a)
         return;
     }
     au->marks = mem;
-    au->chunks = (struct chunk **)((char *)mem + n * MARK_WORDS * sizeof(uint64_t));
+    /* no chunks: mem stays NULL, and NULL + 0 is undefined (UBSan) */
+    au->chunks = n ? (struct chunk **)((char *)mem + n * MARK_WORDS * sizeof(uint64_t)) : NULL;
     au->nchunks = 0;
     for (struct chunk *c = a->chunks; c && au->nchunks < n; c = c->next)
         au->chunks[au->nchunks++] = c;
