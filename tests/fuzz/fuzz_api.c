@@ -180,21 +180,24 @@ static int pick_node(struct input *in)
     return nodes[u8(in) % nnodes];
 }
 
-/* Mostly small sizes, some up to the slab limit, a few large ones. */
+/* Mostly small sizes, some up to the slab limit, a few large ones (each a
+ * populated mapping of its own: kernel time), 1 in 32 of size 0. */
 static size_t pick_size(struct input *in)
 {
     unsigned k = u8(in), v = u16(in);
     switch (k & 15) {
     case 0: case 1: case 2: case 3: case 4: case 5:
         return 1 + v % 256;
-    case 6: case 7: case 8: case 9:
+    case 6: case 7: case 8: case 9: case 10:
         return 1 + v % 4096;
-    case 10: case 11: case 12:
+    case 11: case 12: case 13:
         return 1 + v;                          /* <= 64 KiB: slab classes */
-    case 13: case 14:
+    case 14:
         return 65537 + (size_t)v * 4;          /* large, <= 320 KiB */
     default:
-        return k & 0x80 ? ((size_t)(v % 4) + 1) << 20 : 0; /* 1-4 MiB, or 0 */
+        if ((k & 0xe0) == 0xe0)
+            return ((size_t)(v % 4) + 1) << 20; /* 1-4 MiB */
+        return k & 0x80 ? 65537 + (size_t)v : 0;
     }
 }
 
@@ -1038,7 +1041,7 @@ static void op_region(struct input *in)
     case 0: { /* create */
         if (g->r)
             region_destroy(g);
-        size_t size = 1 + (size_t)u16(in) % (64 * page_size);
+        size_t size = 1 + (size_t)u16(in) % (16 * page_size);
         int il;
         nslab_policy_t pol = pick_policy(in, &il);
         unsigned o8 = u8(in);
@@ -1244,7 +1247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 12: op_poolset(&in); break;
         case 13: op_region(&in); break;
         case 14: op_errors(&in); break;
-        case 15: op_audit(1); break;
+        case 15: op_audit((u8(&in) & 3) == 0); break; /* full audit: 1 in 4 */
         }
     }
     teardown();

@@ -29,7 +29,7 @@ def region_create(slot, size, m, o8, how=0, node=0):
 def region(slot, how, m=0, node=0):
     return [13, slot, how] + ([m, node] if how % 4 == 2 else [])
 def errors(how, node=0): return [14, how] + ([node] if how % 7 in (2, 3) else [])
-AUDIT = [15]
+AUDIT = [15, 0]
 
 seeds = {
     # small, mid, large and aligned blocks, local and remote frees, realloc
