@@ -480,11 +480,37 @@ static void op_free(struct input *in)
     unsigned how = u8(in);
     if (b->state != B_LIVE)
         return;
+    if (how & 2) { /* a pointer into the block: EINVAL, nothing touched */
+        size_t off = 16 * (1 + (how >> 3) % 8);
+        if (off < b->size) {
+            char *q = (char *)b->p + off;
+            int rc = nslab_free(q);
+            CHECK(rc == -EINVAL, "nslab_free(%p + %zu) of a %zu-byte block = %d", b->p, off,
+                  b->size, rc);
+            errno = 0;
+            void *r = nslab_realloc(q, 32);
+            CHECK(!r && errno == EINVAL, "nslab_realloc(%p + %zu) = %p, errno %d", b->p, off, r,
+                  errno);
+            check(b->p, b->size, b->seed, "block after refused inner-pointer calls");
+        }
+    }
     if (how & 1) { /* by the helper */
         push((struct item){.op = H_FREE, .p = b->p, .size = b->size, .seed = b->seed});
         b->state = B_EMPTY;
-    } else {
-        block_release(b);
+        return;
+    }
+    void *p = b->p;
+    block_release(b);
+    if (how & 4) {
+        /* a double free: the block waits in a cache or its slab, not handed
+         * out again as long as nothing allocates meanwhile (the helper is
+         * drained: it allocates too) */
+        drain();
+        int rc = nslab_free(p);
+        CHECK(rc == -EINVAL, "double nslab_free(%p) of a %zu-byte block = %d", p, b->size, rc);
+        errno = 0;
+        void *r = nslab_realloc(p, 32);
+        CHECK(!r && errno == EINVAL, "nslab_realloc of a freed %p = %p, errno %d", p, r, errno);
     }
 }
 
@@ -978,27 +1004,22 @@ static nslab_policy_t pick_policy(struct input *in, int *interleave)
     int node = pick_node(in);
     nslab_policy_t p;
     *interleave = 0;
-    switch (m % 6) {
+    switch (m % 8) {
     case 0: p = nslab_policy_local(); break;
     case 1: p = nslab_policy_bind(node); break;
     case 2: p = nslab_policy_preferred(node); break;
     case 3: p = nslab_policy_interleave(&allowed); *interleave = 1; break;
     case 4:
-        p = nslab_policy_interleave(&allowed);
-        p.mode = NSLAB_POLICY_WEIGHTED_INTERLEAVE;
         for (int k = 0; k < nnodes; k++)
             weights[k] = 1 + (m >> 4) % 3 + (unsigned)k % 2;
-        p.weights = weights;
-        p.nweights = (size_t)nnodes;
+        p = nslab_policy_weighted(&allowed, weights, (size_t)nnodes);
         *interleave = 1;
         break;
-    default:
-        p = nslab_policy_bind(node);
-        p.nodes = allowed;
-        *interleave = 1;
-        break;
+    case 5: p = nslab_policy_bind_set(&allowed); *interleave = 1; break;
+    case 6: p = nslab_policy_preferred_many(&allowed); *interleave = 1; break;
+    default: p = nslab_policy_default(); *interleave = 1; break;
     }
-    if ((m & 0x40) && p.mode != NSLAB_POLICY_LOCAL)
+    if ((m & 0x40) && p.mode != NSLAB_POLICY_LOCAL && p.mode != NSLAB_POLICY_DEFAULT)
         p.flags = NSLAB_POLICY_STATIC_NODES;
     return p;
 }
@@ -1057,9 +1078,9 @@ static void op_region(struct input *in)
                   "nslab_region_create(%zu, mode %d) failed with %d", size, pol.mode, errno);
             return;
         }
-        if (how & 0x80) {
-            pol = nslab_policy_local();
-            il = 0;
+        if (how & 0x80) { /* NULL: DEFAULT, no binding */
+            pol = nslab_policy_default();
+            il = 1;
         }
         g->r = r;
         g->size = nslab_region_size(r);
