@@ -111,7 +111,7 @@ static void stats_collect(int node, nslab_node_stats_t *s)
 NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out)
 {
     const struct topology *t = topology_get();
-    if (!out || out->size < offsetof(nslab_node_stats_t, node) + sizeof(int) ||
+    if (!out || out->size < 2 * sizeof(uint32_t) ||
         out->version != NSLAB_STATS_VERSION || node < 0 || node >= t->nr_nodes) {
         errno = EINVAL;
         return -EINVAL;

@@ -204,7 +204,9 @@ NSLAB_API int nslab_local_node(void);
 
 /* Print the topology like `numactl --hardware` (nodes, cpus, sizes, free,
  * distances) plus each node's class (normal, memoryless -> local node,
- * memory-only) and the cpuset.  Returns 0 or -EIO. */
+ * memory-only) and the cpuset.  Returns 0, -EINVAL (out NULL: every printer
+ * of this header refuses a NULL stream; the audits take NULL as "do not
+ * report"), or -EIO (a write failed). */
 NSLAB_API int nslab_topology_print(FILE *out);
 
 /* ------------------------------------------------------------------------ */
@@ -712,12 +714,15 @@ typedef struct nslab_node_stats {
 } nslab_node_stats_t;
 
 /* Read node's counters (per-thread counters merged on read: a snapshot, not
- * atomic across fields).  Returns 0, or -EINVAL (bad node, NULL, size 0,
- * unknown version). */
+ * atomic across fields).  Returns 0, or -EINVAL (bad node, NULL out,
+ * out->size < 8 - smaller than the size and version fields -, unknown
+ * version); a size of 8 up to sizeof(nslab_node_stats_t) gets the fields
+ * that fit, as for nslab_pool_stats. */
 NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out);
 
-/* Print all nodes' counters, one line each.  Returns 0 or -EIO.  The
- * environment variable NUMASLAB_STATS=1 prints them to stderr at exit. */
+/* Print all nodes' counters, one line each.  Returns 0, -EINVAL (out NULL),
+ * or -EIO (a write failed).  The environment variable NUMASLAB_STATS prints
+ * them at exit (README: NUMASLAB_STATS). */
 NSLAB_API int nslab_stats_print(FILE *out);
 
 /* Check the arenas' invariants (every block is in a slab's free list, a
@@ -897,7 +902,7 @@ typedef struct nslab_pool_stats {
  * atomic across fields while threads work).  Returns 0, or -EINVAL (bad p,
  * NULL out, size < 8, unknown version). */
 NSLAB_API int nslab_pool_stats(const nslab_pool_t *p, nslab_pool_stats_t *out);
-/* Print p's counters (three lines; out NULL = stderr).  0, -EINVAL, -EIO. */
+/* Print p's counters (three lines).  0, -EINVAL (bad p, out NULL), -EIO. */
 NSLAB_API int nslab_pool_print(const nslab_pool_t *p, FILE *out);
 /* Prove no buffer is lost or duplicated: every buffer is in the pool's
  * stack, in exactly one thread's cache, or out (handed out minus returned),

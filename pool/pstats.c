@@ -102,8 +102,10 @@ NSLAB_API int nslab_pool_print(const nslab_pool_t *p, FILE *out)
     int e = nslab_pool_stats(p, &st);
     if (e)
         return e;
-    if (!out)
-        out = stderr;
+    if (!out) {
+        errno = EINVAL;
+        return -EINVAL;
+    }
     int r = fprintf(out,
                     "pool %p node %d: %zu-byte buffers, %" PRIu64 " of max %" PRIu64
                     " created (%" PRIu64 " segments, %" PRIu64 " KiB committed, %" PRIu64
