@@ -692,6 +692,21 @@ void arena_fork_child(void);
  * calls do nothing).  The library calls it from a constructor. */
 void arena_fork_register(void);
 
+/* ---- NUMASLAB_STATS (stats.c) ----------------------------------------- */
+
+enum arena_stats_where {
+    ARENA_STATS_OFF = 0,
+    ARENA_STATS_STDERR, /* this process, to fd 2 (consumed from environ) */
+    ARENA_STATS_FILE,   /* a path template, %p = pid (inherited) */
+    ARENA_STATS_BAD,    /* invalid: treated as off */
+};
+/* NUMASLAB_STATS, read once (secure_getenv, no allocation). */
+int arena_stats_where(void);
+/* The exit statistics' destination: 2, a file opened for appending, or -1
+ * (off, or the file cannot be opened).  Close it with arena_stats_close. */
+int arena_stats_open(void);
+void arena_stats_close(int fd);
+
 /* Maximum thread cache bytes for one node, for documentation and tests. */
 size_t tcache_node_bytes(void);
 

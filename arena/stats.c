@@ -23,10 +23,31 @@
  * Locks: the registry lock, then each class lock in turn, then the chunk
  * lock (arena.h order).  Threads' bins are read racily: a snapshot, exact
  * when the other threads are quiescent.
+ *
+ * NUMASLAB_STATS (read once, arena_stats_where):
+ *   unset, "", 0, no, false, off   nothing;
+ *   1, yes, true, on, stderr       this process's lines to stderr at exit.
+ *                                  The variable is CONSUMED: a constructor
+ *                                  removes it from the environment, so the
+ *                                  processes this one starts do not inherit
+ *                                  it (each would print to the same stderr),
+ *                                  and a forked child that exits prints
+ *                                  nothing;
+ *   a path (it contains a '/')     each process that has it - this one and,
+ *                                  since it stays in the environment, its
+ *                                  children - appends its lines to the file,
+ *                                  "%p" replaced by its pid ("%%": a "%"):
+ *                                  children's statistics are opt-in this way;
+ *   anything else                  invalid: nothing (the malloc replacement
+ *                                  says so on stderr).
+ * No file descriptor is kept: the file (or nothing, for stderr) is opened
+ * at exit, written and closed.  A program that closed fd 2 before exiting
+ * loses the stderr lines; a path keeps them.
  */
 #include "arena.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,21 +207,135 @@ NSLAB_API int nslab_stats_print(FILE *out)
     return 0;
 }
 
-static int emit_stderr_fd(void *ctx, const char *line, size_t len)
+/* ---- NUMASLAB_STATS ---------------------------------------------------- */
+
+static int stats_state;            /* 0 unread, 1 being read, 2 read */
+static int stats_where_v;          /* enum arena_stats_where, once read */
+static char stats_tmpl[256];       /* the path template (ARENA_STATS_FILE) */
+static pid_t stats_pid;            /* the process that read it */
+
+/* Preloaded in front of a program that links libnumaslab.so, the process
+ * holds two copies of the library; the preload's public functions
+ * interpose the other's, so only that copy allocates and only it may read
+ * (and consume) NUMASLAB_STATS: the other would take it away first, or
+ * print a second set of lines.  A copy is the active one when its public
+ * nslab_stats_print, as the dynamic linker resolved it (through the GOT),
+ * is its own. */
+static __typeof__(nslab_stats_print) stats_print_self __attribute__((alias("nslab_stats_print")));
+
+static int stats_copy_active(void)
 {
-    (void)ctx;
-    ssize_t w = write(2, line, len);
+#ifdef __PIC__
+    int (*volatile resolved)(FILE *) = nslab_stats_print;
+    return resolved == stats_print_self;
+#else
+    return 1;
+#endif
+}
+
+static int word_is(const char *v, const char *w)
+{
+    while (*w && (*v | 0x20) == *w)
+        v++, w++;
+    return *w == 0 && *v == 0;
+}
+
+static int stats_parse(const char *v)
+{
+    static const char *const on[] = { "1", "yes", "true", "on", "stderr" };
+    static const char *const off[] = { "", "0", "no", "false", "off" };
+    if (!v)
+        return ARENA_STATS_OFF;
+    if (strchr(v, '/')) {
+        size_t n = strlen(v);
+        if (n >= sizeof stats_tmpl)
+            return ARENA_STATS_BAD;
+        memcpy(stats_tmpl, v, n + 1);
+        return ARENA_STATS_FILE;
+    }
+    for (size_t i = 0; i < sizeof on / sizeof on[0]; i++)
+        if (word_is(v, on[i]))
+            return ARENA_STATS_STDERR;
+    for (size_t i = 0; i < sizeof off / sizeof off[0]; i++)
+        if (word_is(v, off[i]))
+            return ARENA_STATS_OFF;
+    return ARENA_STATS_BAD;
+}
+
+int arena_stats_where(void)
+{
+    int s = __atomic_load_n(&stats_state, __ATOMIC_ACQUIRE);
+    if (ARENA_LIKELY(s == 2))
+        return stats_where_v;
+    int expect = 0;
+    if (!__atomic_compare_exchange_n(&stats_state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE))
+        return expect == 2 ? stats_where_v : ARENA_STATS_OFF; /* being read: off now */
+    stats_where_v = stats_copy_active() ? stats_parse(secure_getenv("NUMASLAB_STATS"))
+                                        : ARENA_STATS_OFF;
+    stats_pid = getpid();
+    __atomic_store_n(&stats_state, 2, __ATOMIC_RELEASE);
+    return stats_where_v;
+}
+
+int arena_stats_open(void)
+{
+    int w = arena_stats_where();
+    if (w == ARENA_STATS_STDERR)
+        return getpid() == stats_pid ? 2 : -1; /* not in a forked child */
+    if (w != ARENA_STATS_FILE)
+        return -1;
+    char path[sizeof stats_tmpl + 32];
+    size_t o = 0;
+    for (const char *t = stats_tmpl; *t && o + 24 < sizeof path; t++) {
+        if (t[0] == '%' && t[1] == 'p') {
+            int n = snprintf(path + o, sizeof path - o, "%ld", (long)getpid());
+            o += n > 0 ? (size_t)n : 0;
+            t++;
+        } else if (t[0] == '%' && t[1] == '%') {
+            path[o++] = '%';
+            t++;
+        } else {
+            path[o++] = *t;
+        }
+    }
+    path[o] = 0;
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+void arena_stats_close(int fd)
+{
+    if (fd > 2)
+        close(fd);
+}
+
+/* Read it before main (so the answer is fixed), and consume the stderr
+ * form so that child processes do not inherit it.  Priority 102: after
+ * the malloc replacement's constructor (101), which reads its own
+ * configuration through arena_stats_where() too. */
+__attribute__((constructor(102))) static void stats_env_consume(void)
+{
+    if (arena_stats_where() == ARENA_STATS_STDERR)
+        unsetenv("NUMASLAB_STATS");
+}
+
+static int emit_fd(void *ctx, const char *line, size_t len)
+{
+    ssize_t w = write(*(const int *)ctx, line, len);
     (void)w;
     return 0;
 }
 
-/* NUMASLAB_STATS=1: one line per node to stderr at exit, written with
- * write(2) from a stack buffer (no stdio buffers, no malloc).  A
- * destructor, not atexit: nothing to register, so nothing can allocate. */
+/* One line per node at exit (NUMASLAB_STATS), written with write(2) from a
+ * stack buffer (no stdio buffers, no malloc).  A destructor, not atexit:
+ * nothing to register, so nothing can allocate. */
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-    const char *v = getenv("NUMASLAB_STATS");
-    if (!v || v[0] != '1' || !arena_ready)
+    if (!arena_ready)
+        return; /* nothing allocated (or another copy did: see above) */
+    int fd = arena_stats_open();
+    if (fd < 0)
         return;
-    stats_each_line(emit_stderr_fd, NULL);
+    stats_each_line(emit_fd, &fd);
+    arena_stats_close(fd);
 }

@@ -401,7 +401,9 @@ void menv_load(struct menv_config *cfg)
         report("NUMASLAB_POLICY", v, why, "local");
         menv_parse_policy(NULL, &cfg->policy, why, sizeof why);
     }
-    cfg->stats = load_bool("NUMASLAB_STATS");
+    v = secure_getenv("NUMASLAB_STATS");
+    /* a path (stats.c: each process's own file) or a boolean */
+    cfg->stats = v && strchr(v, '/') ? 1 : load_bool("NUMASLAB_STATS");
     cfg->verbose = load_bool("NUMASLAB_VERBOSE");
     menv_resolve_targets(cfg);
 }

@@ -8,7 +8,9 @@
  *   NUMASLAB_POLICY   local | bind:NODES | preferred:N | interleave:NODES |
  *                     weighted:N=W,N=W,...   (NODES as nslab_nodeset_parse:
  *                     "all", "2", "0-3", "0,2-3"; W is 1..255)
- *   NUMASLAB_STATS    1|yes|true|on: print per-node statistics at exit
+ *   NUMASLAB_STATS    1|yes|true|on: print per-node statistics at exit (this
+ *                     process only), or a path with %p: each process's file
+ *                     (arena/stats.c)
  *   NUMASLAB_VERBOSE  1|yes|true|on: print the resolved configuration once
  * An invalid value is reported in one line on stderr (write(2), no stdio)
  * and the default is used (local; off; off).

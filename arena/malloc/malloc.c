@@ -79,13 +79,13 @@
  * few handlers, never from inside malloc) avoids both the allocation and a
  * self-deadlock through that lock.
  *
- * Statistics (NUMASLAB_STATS=1): the arena's destructor prints one line per
- * node (stats.c); ours adds one line with the policy and the foreign-pointer
- * counters, and prints the node lines itself when the arena's did not (the
- * program never allocated, another spelling of "on", or the program closed
- * fd 2 before exiting, as coreutils do: then both go to a copy of stderr
- * taken by our constructor).  Destructors run at exit() or return from main
- * (not at _exit or a fatal signal).
+ * Statistics (NUMASLAB_STATS, stats.c: 1 = this process to stderr, not
+ * inherited by its children; a path with %p = every process to its own
+ * file): the arena's destructor prints one line per node; ours adds one
+ * line with the policy and the foreign-pointer counters, to the same
+ * place.  No descriptor is kept open for it (a program that closes fd 2
+ * before exiting, as coreutils do, needs the path form).  Destructors run
+ * at exit() or return from main (not at _exit or a fatal signal).
  *
  * Not replaced: malloc_trim, mallinfo(2), malloc_stats, mallopt and the
  * __libc_* entry points stay glibc's and see glibc's (unused) heap.
@@ -99,7 +99,6 @@
  * relaxed atomics.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -575,68 +574,27 @@ MALLOC_API size_t malloc_usable_size(void *p)
 
 /* ---- start and exit --------------------------------------------------- */
 
-/* A private copy of stderr for the statistics: programs may close fd 2
- * before exit (coreutils' close_stdout does), and the counters should still
- * be seen.  -1 when statistics are off. */
-static int stats_fd = -1;
-
 /* By now libc has set environ: read the configuration if no allocation did
  * yet, and make sure the fork handlers are registered. */
 __attribute__((constructor(101))) static void malloc_constructor(void)
 {
     mode_get();
     arena_fork_register();
-    if (__atomic_load_n(&cfg_state, __ATOMIC_ACQUIRE) == 2 && cfg.stats)
-        stats_fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
 }
 
-/* One line per node, in the arena's format (stats.c), without stdio. */
-static void print_node_lines(int fd)
-{
-    const struct topology *t = topology_get();
-    for (int n = 0; n < t->nr_nodes; n++) {
-        nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-        char line[512];
-        struct menv_buf b;
-        if (!t->node[n].has_memory && !arena_peek(n))
-            continue;
-        if (nslab_stats_node(n, &s) != 0)
-            continue;
-        const struct { const char *name; uint64_t v; } f[] = {
-            { " mapped ", s.bytes_mapped }, { " committed ", s.bytes_committed },
-            { " in_use ", s.bytes_in_use }, { " chunks ", s.chunks },
-            { " large ", s.large }, { " allocs ", s.allocs }, { " frees ", s.frees },
-            { " remote_in ", s.remote_frees_in }, { " remote_out ", s.remote_frees_out },
-            { " fallbacks ", s.fallbacks }, { " failures ", s.failures },
-        };
-        menv_buf_init(&b, line, sizeof line);
-        menv_buf_str(&b, "node ");
-        menv_buf_int(&b, n);
-        menv_buf_str(&b, ":");
-        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-            menv_buf_str(&b, f[i].name);
-            menv_buf_uint(&b, f[i].v);
-        }
-        menv_buf_writeln(&b, fd);
-    }
-}
-
+/* After the arena's node lines (stats.c's destructor runs first), one line
+ * with the policy and the foreign-pointer counters, to the same place
+ * (NUMASLAB_STATS: stderr or the process's file). */
 __attribute__((destructor(101))) static void malloc_destructor(void)
 {
     char line[512], pol[256];
     struct menv_buf b;
 
-    if (__atomic_load_n(&cfg_state, __ATOMIC_ACQUIRE) != 2 || !cfg.stats)
+    if (__atomic_load_n(&cfg_state, __ATOMIC_ACQUIRE) != 2)
         return;
-    /* The arena's destructor ran before this one and printed the node lines
-     * to fd 2 if NUMASLAB_STATS starts with '1', fd 2 is still open and the
-     * arena was used.  Otherwise (another spelling, fd 2 closed, nothing
-     * allocated) they are printed here, so they always appear. */
-    const char *v = getenv("NUMASLAB_STATS");
-    int fd2_open = fcntl(2, F_GETFD) >= 0;
-    int fd = fd2_open || stats_fd < 0 ? 2 : stats_fd;
-    if (!fd2_open || !v || v[0] != '1' || !arena_ready)
-        print_node_lines(fd);
+    int fd = arena_stats_open();
+    if (fd < 0)
+        return;
     menv_format_policy(&cfg.policy, pol, sizeof pol);
     menv_buf_init(&b, line, sizeof line);
     menv_buf_str(&b, "numaslab: malloc stats (pid ");
@@ -650,4 +608,5 @@ __attribute__((destructor(101))) static void malloc_destructor(void)
     menv_buf_str(&b, " foreign_usable_size=");
     menv_buf_uint(&b, __atomic_load_n(&foreign_sizes, __ATOMIC_RELAXED));
     menv_buf_writeln(&b, fd);
+    arena_stats_close(fd);
 }

@@ -52,7 +52,7 @@ static void usage_short(FILE *out)
     fprintf(out,
             "usage: %s [--membind=NODES | --preferred=NODE | --interleave=NODES |\n"
             "                    --weighted=N=W,... | --localalloc] [--cpunodebind=NODES]\n"
-            "                    [--stats] [--verbose] [--heap-only] [--] PROGRAM [ARGS...]\n"
+            "                    [--stats[=PATH]] [--verbose] [--heap-only] [--] PROGRAM [ARGS...]\n"
             "       %s --hardware\n"
             "       %s --help\n",
             prog, prog, prog);
@@ -65,7 +65,7 @@ static void help(void)
 "    numaslab-run - run a program with the numaslab NUMA-aware malloc\n"
 "\n"
 "SYNOPSIS\n"
-"    numaslab-run [POLICY] [--cpunodebind=NODES] [--stats] [--verbose]\n"
+"    numaslab-run [POLICY] [--cpunodebind=NODES] [--stats[=PATH]] [--verbose]\n"
 "                 [--heap-only] [--] PROGRAM [ARGS...]\n"
 "    numaslab-run --hardware\n"
 "    numaslab-run --help\n"
@@ -104,9 +104,14 @@ static void help(void)
 "        Allocate on the thread's local node (the default).\n"
 "    -N, --cpunodebind=NODES\n"
 "        Run the program only on the CPUs of NODES (sched_setaffinity(2)).\n"
-"    --stats\n"
-"        Print per-node allocator statistics to stderr when the program\n"
-"        exits (NUMASLAB_STATS=1).\n"
+"    --stats[=PATH]\n"
+"        Print per-node allocator statistics when the program exits: to\n"
+"        stderr, for the program only (NUMASLAB_STATS=1, which the program\n"
+"        does not pass on to the processes it starts); or, with PATH, to\n"
+"        the file PATH, for the program and every process it starts, %%p in\n"
+"        PATH standing for each one's pid (NUMASLAB_STATS=PATH; PATH must\n"
+"        contain a /, e.g. ./stats.%%p).  A program that closes stderr before\n"
+"        it exits needs PATH.\n"
 "    -v, --verbose\n"
 "        Print what the launcher sets, and the allocator's configuration\n"
 "        at start-up (NUMASLAB_VERBOSE=1).\n"
@@ -127,8 +132,12 @@ static void help(void)
 "    NUMASLAB_POLICY\n"
 "        local | bind:NODES | preferred:N | interleave:NODES |\n"
 "        weighted:N=W,...  Set by the policy options; read by the allocator.\n"
-"    NUMASLAB_STATS, NUMASLAB_VERBOSE\n"
-"        1 (or yes, true, on) to enable; set by --stats and --verbose.\n"
+"    NUMASLAB_STATS\n"
+"        1 (or yes, true, on, stderr): this process's statistics to stderr;\n"
+"        a path with a /: each process's to that file (%%p = its pid).  Set\n"
+"        by --stats.\n"
+"    NUMASLAB_VERBOSE\n"
+"        1 (or yes, true, on) to enable; set by --verbose.\n"
 "    LD_PRELOAD\n"
 "        libnumaslab-malloc is put first; an existing value is kept after it.\n"
 "    NUMASLAB_MALLOC_LIB\n"
@@ -315,7 +324,7 @@ int main(int argc, char **argv)
         { "weighted", required_argument, NULL, 'w' },
         { "localalloc", no_argument, NULL, 'l' },
         { "cpunodebind", required_argument, NULL, 'N' },
-        { "stats", no_argument, NULL, OPT_STATS },
+        { "stats", optional_argument, NULL, OPT_STATS },
         { "verbose", no_argument, NULL, 'v' },
         { "heap-only", no_argument, NULL, OPT_HEAP_ONLY },
         { "hardware", no_argument, NULL, 'H' },
@@ -325,6 +334,7 @@ int main(int argc, char **argv)
     const char *policy_opt = NULL, *policy_val = "", *cpunodes = NULL;
     char policy[4096];
     int stats = 0, verbose = 0, heap_only = 0, hardware = 0, c;
+    const char *stats_path = NULL;
 
     policy[0] = '\0';
     opterr = 0;
@@ -337,7 +347,12 @@ int main(int argc, char **argv)
         case 'w': prefix = "weighted:"; name = "--weighted"; break;
         case 'l': prefix = "local"; name = "--localalloc"; break;
         case 'N': cpunodes = optarg; break;
-        case OPT_STATS: stats = 1; break;
+        case OPT_STATS:
+            stats = 1;
+            stats_path = optarg;
+            if (stats_path && !strchr(stats_path, '/'))
+                die("--stats=%s: the path must contain a / (e.g. ./%s)", stats_path, stats_path);
+            break;
         case 'v': verbose = 1; break;
         case OPT_HEAP_ONLY: heap_only = 1; break;
         case 'H': hardware = 1; break;
@@ -397,7 +412,7 @@ int main(int argc, char **argv)
     }
     if (cpunodes)
         bind_cpus(cpunodes);
-    if (stats && setenv("NUMASLAB_STATS", "1", 1) != 0)
+    if (stats && setenv("NUMASLAB_STATS", stats_path ? stats_path : "1", 1) != 0)
         die("cannot set NUMASLAB_STATS: %s", strerror(errno));
     if (verbose && setenv("NUMASLAB_VERBOSE", "1", 1) != 0)
         die("cannot set NUMASLAB_VERBOSE: %s", strerror(errno));

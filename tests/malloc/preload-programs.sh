@@ -238,17 +238,28 @@ launcher)
 	grep -q 'cannot find libnumaslab-malloc' "$work/err" || fail "no message for a missing library"
 
 	# the environment it sets, and the exit status it passes through
-	expect_rc 0 "$run" --membind=0 --stats --verbose -- sh -c 'echo "P=$NUMASLAB_POLICY S=$NUMASLAB_STATS V=$NUMASLAB_VERBOSE L=$LD_PRELOAD"'
+	# (--stats=PATH: a plain --stats is consumed by the preloaded sh itself)
+	expect_rc 0 "$run" --membind=0 --stats="$work/env.%p" --verbose -- sh -c 'echo "P=$NUMASLAB_POLICY S=$NUMASLAB_STATS V=$NUMASLAB_VERBOSE L=$LD_PRELOAD"'
 	show "$work/out"
 	show "$work/err"
-	grep -q '^P=bind:0 S=1 V=1 L=.*libnumaslab-malloc' "$work/out" || fail "environment not set"
+	grep -q "^P=bind:0 S=$work/env.%p V=1 L=.*libnumaslab-malloc" "$work/out" || fail "environment not set"
 	grep -q 'malloc replacement active' "$work/err" || fail "the replacement did not start (verbose)"
-	# statistics at exit, even from a program that closes stderr itself
-	# before exiting (coreutils' sort does)
+	# --stats: the program's statistics on stderr, and only the program's:
+	# NUMASLAB_STATS=1 is not inherited by the processes it starts
+	# (/usr/bin/python3: dash leaves with _exit, so sh would print nothing
+	# itself; a python3 found in PATH may be a shell wrapper)
+	expect_rc 0 "$run" --stats -- /usr/bin/python3 -c 'import os, subprocess; subprocess.run(["true"]); subprocess.run(["sort", "/dev/null"]); print("S=" + os.environ.get("NUMASLAB_STATS", ""))'
+	[[ $(grep -c 'numaslab: malloc stats' "$work/err") == 1 ]] || { show "$work/err"; fail "--stats: not exactly one process printed"; }
+	grep -q '^S=$' "$work/out" || { show "$work/out"; fail "NUMASLAB_STATS=1 left in the environment"; }
+	# statistics at exit of a program that closes stderr itself before
+	# exiting (coreutils' sort does): --stats=PATH, one file per process
 	seq 1 2000 >"$work/nums"
-	expect_rc 0 "$run" --stats -- sort -rn "$work/nums"
+	rm -f "$work"/sort.*
+	expect_rc 0 "$run" --stats="$work/sort.%p" -- sort -rn "$work/nums"
 	[[ $(head -n1 "$work/out") == 2000 ]] || fail "sort under numaslab-run gave a wrong answer"
-	grep -q 'numaslab: malloc stats' "$work/err" || { show "$work/err"; fail "--stats printed nothing"; }
+	cat "$work"/sort.* 2>/dev/null | grep -q 'numaslab: malloc stats' || { ls -l "$work"; fail "--stats=PATH wrote nothing"; }
+	expect_rc 2 "$run" --stats=nopath true
+	grep -q 'must contain a /' "$work/err" || fail "no message for --stats without a /"
 	expect_rc 3 "$run" sh -c 'exit 3'
 	# LD_PRELOAD: ours first, an existing value kept after it, no duplicate
 	LD_PRELOAD=/nonexistent-keep.so expect_rc 0 "$run" sh -c 'echo "$LD_PRELOAD"'
@@ -267,9 +278,10 @@ launcher)
 	fi
 	# every policy form runs a real program
 	for pol in --localalloc --membind=all --preferred=0 --interleave=all --weighted=0=2; do
-		expect_rc 0 "$run" "$pol" --stats -- sort -rn "$work/nums"
+		rm -f "$work"/pol.*
+		expect_rc 0 "$run" "$pol" --stats="$work/pol.%p" -- sort -rn "$work/nums"
 		[[ $(head -n1 "$work/out") == 2000 ]] || fail "$pol: sort gave a wrong answer"
-		grep -q 'numaslab: malloc stats (pid [0-9]*): policy=' "$work/err" || { show "$work/err"; fail "$pol: no statistics"; }
+		cat "$work"/pol.* | grep -q 'numaslab: malloc stats (pid [0-9]*): policy=' || { show "$work/err"; fail "$pol: no statistics"; }
 	done
 	;;
 
