@@ -366,14 +366,42 @@ typedef enum nslab_pages {
                                    outside it); with NSLAB_PAGES_HUGETLB a
                                    hugetlb memfd */
 
+/* A claim: capacity reserved on nodes before building (promise 6).  The
+ * claimed bytes count against every capacity check of the library - in
+ * this process, and in every process of the machine when the shared
+ * ledger is on (nslab_set_shared_ledger) - until they are drawn or the
+ * claim is released.  Region and pool creation given a claim draw what
+ * they need on each node from it first (and check / hold only the rest);
+ * what they drew is theirs from then on (returned to the free memory with
+ * them, not to the claim). */
+typedef struct nslab_claim nslab_claim_t;
+
+/* Claim `bytes` on `nodes`, filled in ascending node order, each node's
+ * room being its free memory minus `reserve` (0 = nslab_set_reserve's
+ * value) minus what is already claimed or held.  A single node:
+ * nslab_nodeset_of(node).  Released by nslab_claim_release, or when the
+ * process exits.  Errors (NULL, errno): EINVAL (NULL nodes, empty set,
+ * bytes 0, a node out of range), ENODEV (offline or no memory), EXDEV
+ * (outside the cpuset), ENOMEM (the nodes cannot hold it). */
+NSLAB_API nslab_claim_t *nslab_claim_create(const nslab_nodeset_t *nodes, size_t bytes,
+                                            size_t reserve);
+/* Give back what is left of a claim; the handle is gone.  0, or -EINVAL
+ * (NULL or not a live claim; a released handle is not reliably detected). */
+NSLAB_API int nslab_claim_release(nslab_claim_t *c);
+/* Bytes still claimed on `node` (node < 0: on all nodes), or 0 with errno
+ * EINVAL for a bad handle. */
+NSLAB_API size_t nslab_claim_left(const nslab_claim_t *c, int node);
+
 /* Options for a region.  Zero-initialised = defaults (populate, system THP,
- * the library's default reserve, anonymous memory). */
+ * the library's default reserve, anonymous memory, no claim). */
 typedef struct nslab_region_opts {
     nslab_prefault_t prefault;
     nslab_pages_t pages;
     unsigned flags;            /* NSLAB_REGION_* */
     size_t reserve;            /* bytes per node kept free by the capacity
                                   check; 0 = nslab_set_reserve()'s value */
+    nslab_claim_t *claim;      /* draw the capacity from this claim first
+                                  (strict policies); NULL = none */
 } nslab_region_opts_t;
 
 /* An opaque region: a page-aligned mapping with a placement policy. */
@@ -386,9 +414,15 @@ typedef struct nslab_region nslab_region_t;
  * huge-page aligned with a one-page header, so under THP at most the last
  * (huge page - page) bytes of the memory fall outside huge pages.
  * Under BIND, the capacity check refuses a region larger than the bound
- * nodes' free memory minus the reserve before committing any page.
+ * nodes' free memory minus the reserve (minus what is claimed or held)
+ * before committing any page.  A prefaulted region holds its size in the
+ * ledger while it commits; a lazy one (NSLAB_PREFAULT_NONE) holds it for
+ * its whole life (released at nslab_region_destroy), so two lazy regions
+ * never both count the same free memory - conservatively: pages it has
+ * touched count both in the node's free memory and in its hold.
  * Errors (NULL, errno):
- *   EINVAL  size 0; bad policy (unknown mode or flag, empty node set,
+ *   EINVAL  size 0; opts->claim not a live claim; bad policy (unknown
+ *           mode or flag, empty node set,
  *           weights that do not match the set, weight 0, STATIC and
  *           RELATIVE together, mode flags with LOCAL or DEFAULT,
  *           NUMA_BALANCING with a mode other than BIND, a memory-only node
@@ -771,6 +805,8 @@ typedef struct nslab_pool_opts {
                               growth), idx = 0 .. max_count-1; it must not
                               call back into this pool */
     void *ctor_arg;
+    nslab_claim_t *claim;  /* draw the pool's reservation from this claim
+                              first; NULL = none */
 } nslab_pool_opts_t;
 
 /* Create a pool of fixed-size buffers on `node` (or NSLAB_NODE_LOCAL).
@@ -778,6 +814,7 @@ typedef struct nslab_pool_opts {
  * capacity ledger of nslab_region_create), so growth never meets an OOM
  * kill; `count` buffers are committed now, the rest on demand.
  * Errors (NULL, errno): EINVAL (NULL opts, elt_size 0, bad align, count 0,
+ * opts->claim not a live claim,
  * max_count < count, cache_size > 1024, unknown flags or prefault; node < 0
  * other than NSLAB_NODE_LOCAL, node >= nslab_node_count()), ENODEV (node
  * offline or without memory), EXDEV (node outside the cpuset), ENOMEM (the

@@ -378,18 +378,21 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
         return fail_null(e);
     if ((e = layout(opts, &l)) != 0)
         return fail_null(e);
-    if ((e = capacity_reserve(node, l.reserve)) != 0)
+    if ((e = capacity_claim_check(opts->claim)) != 0)
+        return fail_null(e);
+    size_t drawn;
+    if ((e = capacity_reserve_claim(node, l.reserve, opts->claim, &drawn)) != 0)
         return fail_null(e);
 
     void *meta = NULL;
     struct nslab_pool *p = NULL;
     if (header_get(l.page, &p) != 0) {
-        capacity_release(node, l.reserve);
+        capacity_release_claim(node, l.reserve, opts->claim, drawn);
         return fail_null(ENOMEM);
     }
     if ((e = os_map(l.meta_size, l.page, 0, -1, &meta)) != 0) {
         tomb_bury(p);
-        capacity_release(node, l.reserve);
+        capacity_release_claim(node, l.reserve, opts->claim, drawn);
         return fail_null(ENOMEM);
     }
     nslab_nodeset_t one = nslab_nodeset_of(node);

@@ -209,3 +209,198 @@ int capacity_hold_set(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve
     }
     return 0;
 }
+
+/* ---- claims: capacity reserved by a caller, drawn on by creation -------- */
+
+#define CLAIM_MAGIC 0x6e73636cu /* "nscl" */
+
+/* A claim is a hold the caller owns: its bytes stay in the ledger until
+ * drawn (they then belong to what drew them) or released.  bytes[i] is
+ * changed by atomic compare-and-swap only, so creators on several
+ * threads may draw on one claim at once. */
+struct nslab_claim {
+    uint32_t magic;
+    struct capacity_hold hold;
+};
+
+NSLAB_API nslab_claim_t *nslab_claim_create(const nslab_nodeset_t *nodes, size_t bytes,
+                                            size_t reserve)
+{
+    const struct topology *t = topology_get();
+    int e;
+    if (!nodes || bytes == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if ((e = topology_check_nodes(t, nodes)) != 0) {
+        errno = e;
+        return NULL;
+    }
+    void *m;
+    if (os_map(t->page_size, t->page_size, 0, -1, &m) != 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    struct nslab_claim *c = m;
+    if ((e = capacity_hold_set(nodes, bytes, reserve ? reserve : capacity_default_reserve(),
+                               &c->hold)) != 0) {
+        os_unmap(m, t->page_size);
+        errno = e;
+        return NULL;
+    }
+    c->magic = CLAIM_MAGIC;
+    return c;
+}
+
+static int claim_valid(const struct nslab_claim *c)
+{
+    return c && ((uintptr_t)c & (topology_get()->page_size - 1)) == 0 &&
+           c->magic == CLAIM_MAGIC;
+}
+
+NSLAB_API int nslab_claim_release(nslab_claim_t *c)
+{
+    if (!claim_valid(c)) {
+        errno = EINVAL;
+        return -EINVAL;
+    }
+    for (int i = 0; i < c->hold.n; i++) {
+        size_t b = __atomic_exchange_n(&c->hold.bytes[i], 0, __ATOMIC_ACQ_REL);
+        give(c->hold.node[i], b);
+    }
+    c->magic = 0;
+    os_unmap(c, topology_get()->page_size);
+    return 0;
+}
+
+NSLAB_API size_t nslab_claim_left(const nslab_claim_t *c, int node)
+{
+    if (!claim_valid(c)) {
+        errno = EINVAL;
+        return 0;
+    }
+    size_t sum = 0;
+    for (int i = 0; i < c->hold.n; i++)
+        if (node < 0 || c->hold.node[i] == node)
+            sum += __atomic_load_n(&c->hold.bytes[i], __ATOMIC_RELAXED);
+    return sum;
+}
+
+int capacity_claim_check(const nslab_claim_t *c)
+{
+    return !c || claim_valid(c) ? 0 : EINVAL;
+}
+
+/* Take up to `bytes` of node's share of the claim: what was taken. */
+static size_t claim_draw(struct nslab_claim *c, int node, size_t bytes)
+{
+    for (int i = 0; i < c->hold.n; i++) {
+        if (c->hold.node[i] != node)
+            continue;
+        size_t have = __atomic_load_n(&c->hold.bytes[i], __ATOMIC_RELAXED), d;
+        do {
+            d = have < bytes ? have : bytes;
+        } while (d && !__atomic_compare_exchange_n(&c->hold.bytes[i], &have, have - d, 1,
+                                                   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+        return d;
+    }
+    return 0;
+}
+
+static void claim_return(struct nslab_claim *c, int node, size_t bytes)
+{
+    for (int i = 0; i < c->hold.n && bytes; i++)
+        if (c->hold.node[i] == node) {
+            __atomic_fetch_add(&c->hold.bytes[i], bytes, __ATOMIC_ACQ_REL);
+            return;
+        }
+    give(node, bytes); /* not the claim's node: cannot happen */
+}
+
+/* Undo a hold made with a claim: what came from it goes back to it. */
+static void unhold_claim(struct capacity_hold *h, struct capacity_hold *drawn,
+                         struct nslab_claim *c)
+{
+    for (int i = 0; i < drawn->n; i++)
+        claim_return(c, drawn->node[i], drawn->bytes[i]);
+    drawn->n = 0;
+    capacity_unhold(h);
+}
+
+/* Merge `drawn` into `h` (both valid holds). */
+static void hold_merge(struct capacity_hold *h, const struct capacity_hold *drawn)
+{
+    for (int i = 0; i < drawn->n; i++)
+        hold_add(h, drawn->node[i], drawn->bytes[i]);
+}
+
+int capacity_hold_nodes_claim(const int *node, const size_t *need, int n, size_t reserve,
+                              nslab_claim_t *c, struct capacity_hold *h)
+{
+    if (!c)
+        return capacity_hold_nodes(node, need, n, reserve, h);
+    struct capacity_hold drawn = {0};
+    size_t rest[REGION_MAX_SUBRANGES] = {0};
+    if (n < 0 || n > REGION_MAX_SUBRANGES)
+        return EINVAL;
+    int m = n;
+    for (int i = 0; i < m; i++) {
+        size_t d = claim_draw(c, node[i], need[i]);
+        if (d)
+            hold_add(&drawn, node[i], d);
+        rest[i] = need[i] - d;
+    }
+    int e = capacity_hold_nodes(node, rest, m, reserve, h);
+    if (e) {
+        unhold_claim(h, &drawn, c);
+        return e;
+    }
+    hold_merge(h, &drawn);
+    return 0;
+}
+
+int capacity_hold_set_claim(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve,
+                            nslab_claim_t *c, struct capacity_hold *h)
+{
+    if (!c)
+        return capacity_hold_set(nodes, bytes, reserve, h);
+    struct capacity_hold drawn = {0};
+    size_t left = bytes;
+    for (int n = nslab_nodeset_next(nodes, 0); n >= 0 && left; n = nslab_nodeset_next(nodes, n + 1)) {
+        size_t d = claim_draw(c, n, left);
+        if (d) {
+            hold_add(&drawn, n, d);
+            left -= d;
+        }
+    }
+    int e = left ? capacity_hold_set(nodes, left, reserve, h) : (h->n = 0, 0);
+    if (e) {
+        unhold_claim(h, &drawn, c);
+        return e;
+    }
+    hold_merge(h, &drawn);
+    return 0;
+}
+
+int capacity_reserve_claim(int node, size_t bytes, nslab_claim_t *c, size_t *drawn)
+{
+    *drawn = 0;
+    if (c) {
+        *drawn = claim_draw(c, node, bytes);
+    }
+    int e = capacity_reserve(node, bytes - *drawn);
+    if (e && *drawn) {
+        claim_return(c, node, *drawn);
+        *drawn = 0;
+    }
+    return e;
+}
+
+void capacity_release_claim(int node, size_t bytes, nslab_claim_t *c, size_t drawn)
+{
+    if (c && drawn) {
+        claim_return(c, node, drawn);
+        bytes -= drawn;
+    }
+    give(node, bytes);
+}

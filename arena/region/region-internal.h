@@ -60,17 +60,23 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out);
  * fold-and-onto mapping), or -1 when no allowed node has memory. */
 int policy_relative_node(const struct topology *t, int rel);
 
-/* Capacity held while a strict region commits its pages, so that two
- * regions (or a region and a pool reservation) created at the same time do
- * not both count the same free memory.  Bounded so it lives on the stack:
- * a region spread over more than CAPACITY_HOLD_MAX nodes holds the first
- * ones only (the check itself covers every node). */
-#define CAPACITY_HOLD_MAX 64
-struct capacity_hold {
-    int n;
-    int node[CAPACITY_HOLD_MAX];
-    size_t bytes[CAPACITY_HOLD_MAX];
-};
+
+/* The same, drawing first on a claim (NULL = none): each node's need is
+ * taken from the claim's share of that node as far as it goes, the rest
+ * held as above.  All or nothing (drawn bytes go back to the claim on
+ * failure).  0 or ENOMEM. */
+int capacity_hold_nodes_claim(const int *node, const size_t *need, int n, size_t reserve,
+                              nslab_claim_t *c, struct capacity_hold *h);
+int capacity_hold_set_claim(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve,
+                            nslab_claim_t *c, struct capacity_hold *h);
+
+/* region_segment_map, keeping the capacity hold of a lazy (prefault NONE)
+ * strict mapping in *keep for the mapping's life instead of releasing it
+ * (keep->n = 0 when nothing is kept); the owner capacity_unhold()s it at
+ * unmap. */
+int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol,
+                            const nslab_region_opts_t *opts, void **base, int *fd_out,
+                            nslab_region_report_t *report, struct capacity_hold *keep);
 
 /* Check and hold `need[i]` bytes on node `node[i]` for i < n (each node at
  * most once): all or nothing.  A node's room is its free memory minus

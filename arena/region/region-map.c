@@ -57,7 +57,7 @@ int region_opts_check(const nslab_region_opts_t *o)
     if ((unsigned)o->prefault > NSLAB_PREFAULT_POPULATE ||
         (unsigned)o->pages > NSLAB_PAGES_HUGETLB || (o->flags & ~NSLAB_REGION_MEMFD))
         return EINVAL;
-    return 0;
+    return capacity_claim_check(o->claim);
 }
 
 /* Write one byte per `step` bytes: the first write to each page faults it in
@@ -71,7 +71,7 @@ static void touch(char *p, size_t len, size_t step)
 
 /* The hold of an emulated weighted interleave: each node its sub-ranges. */
 static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kflags,
-                     size_t reserve, struct capacity_hold *h)
+                     size_t reserve, nslab_claim_t *claim, struct capacity_hold *h)
 {
     const struct topology *t = topology_get();
     int node[REGION_MAX_SUBRANGES];
@@ -83,7 +83,7 @@ static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kf
             real = policy_relative_node(t, real);
         capacity_need_add(node, need, &n, real, sub[i].len);
     }
-    return capacity_hold_nodes(node, need, n, reserve, h);
+    return capacity_hold_nodes_claim(node, need, n, reserve, claim, h);
 }
 
 /* Strict hugetlb memory: the nodes' free huge pages must hold it.  The
@@ -166,6 +166,13 @@ int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
                        const nslab_region_opts_t *opts, void **base_out, int *fd_out,
                        nslab_region_report_t *report)
 {
+    return region_segment_map_keep(total, head, pol, opts, base_out, fd_out, report, NULL);
+}
+
+int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol,
+                            const nslab_region_opts_t *opts, void **base_out, int *fd_out,
+                            nslab_region_report_t *report, struct capacity_hold *keep)
+{
     static const nslab_region_opts_t defaults;
     const struct topology *t = topology_get();
     struct policy_plan pl;
@@ -210,9 +217,9 @@ int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
     if (pl.strict && !hugetlb) {
         size_t reserve = opts->reserve ? opts->reserve : capacity_default_reserve();
         if (nsub)
-            e = hold_plan(sub, nsub, pl.kernel_flags, reserve, &hold);
+            e = hold_plan(sub, nsub, pl.kernel_flags, reserve, opts->claim, &hold);
         else
-            e = capacity_hold_set(&pl.nodes, total, reserve, &hold);
+            e = capacity_hold_set_claim(&pl.nodes, total, reserve, opts->claim, &hold);
         if (e)
             return e;
     }
@@ -275,6 +282,15 @@ int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
     nslab_prefault_t done;
     if ((e = region_prefault(base + head, total - head, opts->prefault, step, &done)) != 0)
         goto fail;
+    /* A lazy mapping keeps its hold: its pages come later, and until
+     * they do the free memory reading does not show them. */
+    if (keep) {
+        keep->n = 0;
+        if (done == NSLAB_PREFAULT_NONE) {
+            *keep = hold;
+            hold.n = 0;
+        }
+    }
     capacity_unhold(&hold);
 
     if (report) {

@@ -76,7 +76,8 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     void *base;
     int fd = -1;
     nslab_region_report_t rep;
-    if ((e = region_segment_map(total, data_off, pol, opts, &base, &fd, &rep)) != 0)
+    struct capacity_hold keep;
+    if ((e = region_segment_map_keep(total, data_off, pol, opts, &base, &fd, &rep, &keep)) != 0)
         return e;
 
     struct nslab_region *r = base;
@@ -97,6 +98,7 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     }
     r->report = rep;
     r->report.size = size;
+    r->lazy = keep;
     seg_register(&r->hdr); /* last: the header is complete */
     *out = r;
     return 0;
@@ -108,10 +110,13 @@ int region_destroy(struct nslab_region *r)
         return EINVAL;
     size_t total = r->hdr.map_size;
     int fd = r->fd;
+    struct capacity_hold lazy = r->lazy;
     seg_unregister(&r->hdr);
     if (fd >= 0)
         os_close(fd);
-    return region_segment_unmap(r, total);
+    int e = region_segment_unmap(r, total);
+    capacity_unhold(&lazy);
+    return e;
 }
 
 /* ---- public API -------------------------------------------------------- */

@@ -24,6 +24,18 @@
 /* Largest number of sub-ranges an emulated weighted interleave uses. */
 #define REGION_MAX_SUBRANGES 256
 
+/* Capacity held while a strict region commits its pages, so that two
+ * regions (or a region and a pool reservation) created at the same time do
+ * not both count the same free memory.  Bounded so it lives on the stack:
+ * a region spread over more than CAPACITY_HOLD_MAX nodes holds the first
+ * ones only (the check itself covers every node). */
+#define CAPACITY_HOLD_MAX 64
+struct capacity_hold {
+    int n;
+    int node[CAPACITY_HOLD_MAX];
+    size_t bytes[CAPACITY_HOLD_MAX];
+};
+
 /* What a region records (also what its report is derived from). */
 struct nslab_region {
     struct seg_hdr hdr;        /* kind SEG_REGION; hdr.node = first node */
@@ -34,6 +46,8 @@ struct nslab_region {
     nslab_policy_t policy;     /* as asked; policy.weights points to wcopy */
     unsigned char wcopy[NSLAB_MAX_NODES]; /* weights, copied */
     nslab_region_report_t report;
+    struct capacity_hold lazy;  /* a lazy strict region's capacity, held
+                                   for its life (region-map.c) */
 };
 
 #define REGION_F_LARGE       0x1u  /* a large block of the arena */
@@ -96,6 +110,13 @@ void region_set_emulate_weighted(int on);
  * 0 or ENOMEM. */
 int capacity_reserve(int node, size_t bytes);
 void capacity_release(int node, size_t bytes);
+/* The same drawing first on claim `c` (NULL = none): *drawn gets what came
+ * from the claim; release gives that back to the claim, the rest to the
+ * ledger.  0, ENOMEM. */
+int capacity_reserve_claim(int node, size_t bytes, nslab_claim_t *c, size_t *drawn);
+void capacity_release_claim(int node, size_t bytes, nslab_claim_t *c, size_t drawn);
+/* 0 for NULL or a live claim, else EINVAL. */
+int capacity_claim_check(const nslab_claim_t *c);
 /* Bytes the ledger holds on a node now (0 for a bad node). */
 size_t capacity_held(int node);
 /* Would `bytes` fit on the node set now? 0 or ENOMEM. */
