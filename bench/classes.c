@@ -24,11 +24,15 @@
  *               blocks of 16 - 512 B, frees them and exits: time per thread
  *               (threads N overrides the count; bench/run counts the
  *               system calls per thread under strace with two counts).
- *   xthread     N x N cross-thread frees: 4 threads, each allocates batches
- *               of 256 blocks of 16 B - 64 KiB (log-uniform), writes their
- *               first 64 bytes, and sends each batch to another thread
- *               (round robin), which frees every block; everyone produces
- *               and consumes (xmalloc / mstress style): time per block.
+ *   xthread     N x N cross-thread frees: 4 threads, each allocates 3200
+ *               batches (quick: 400) of 256 blocks of 16 B - 64 KiB
+ *               (log-uniform), writes their first 64 bytes, and sends each
+ *               batch to another thread (round robin), which frees every
+ *               block; everyone produces and consumes (xmalloc / mstress
+ *               style): time per block, and page faults.  Long enough for
+ *               the steady state to dominate the first touch of the heap
+ *               (~60 MiB), as in xmalloc-style runs of seconds; XR=N in the
+ *               environment sets the batches per thread.
  *   fillrelease a server: 64K long-lived blocks, then 1M blocks of 16 -
  *               200 B (a key-value store's entries), all freed in random
  *               order: RSS after the fill, right after the release, after
@@ -478,7 +482,7 @@ int main(int argc, char **argv)
     else if (!strcmp(w, "threads"))
         w_threads(threads_n);
     else if (!strcmp(w, "xthread"))
-        w_xthread((struct xcfg){.threads = 4, .per_batch = 256, .rounds = getenv("XR") ? atol(getenv("XR")) : quick ? 200 : 800,
+        w_xthread((struct xcfg){.threads = 4, .per_batch = 256, .rounds = getenv("XR") ? atol(getenv("XR")) : quick ? 400 : 3200,
                                 .lo = 16, .hi = 65536}, "block");
     else if (!strcmp(w, "fillrelease"))
         w_fillrelease();
