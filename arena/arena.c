@@ -15,6 +15,7 @@
  *    then its large-cache lock: the global lock order of arena.h.
  */
 #include "arena.h"
+#include "os.h"
 
 #include <errno.h>
 #include <sched.h>

@@ -3,7 +3,7 @@
  *
  * Shape (DESIGN.md, promises 1-3, 10, 12):
  *
- *   chunk    a SEG_SIZE (4 MiB) segment bound to one node with mbind and
+ *   chunk    a SEG_SIZE (4 MiB) segment bound to one node (os_bind) and
  *            prefaulted (region_segment_map) before any block of it is
  *            handed out.  Split into ARENA_PAGES pages of 64 KiB; page 0
  *            holds the struct chunk header (so 1/64 of a chunk is metadata).
@@ -177,7 +177,7 @@ struct chunk {
     uint64_t committed_pages;          /* bit i: page i is backed by
                                           memory of the node (chunk.c:
                                           free pages are decommitted with
-                                          MADV_DONTNEED, and repopulated
+                                          os_decommit, and repopulated
                                           before a slab is carved on them);
                                           used_pages is a subset */
     uint64_t aged_pages;               /* free committed pages not taken

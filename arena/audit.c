@@ -33,6 +33,7 @@
  * cooperation.  Messages (at most AUDIT_MAX_MSGS) go to `out` if non-NULL.
  */
 #include "arena.h"
+#include "os.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -3,7 +3,7 @@
  * before any block of them exists, split into 64 KiB pages that slabs take
  * in runs; free pages are decommitted and repopulated before reuse.
  *
- * A chunk is mapped with region_segment_map() under MPOL_BIND to its node
+ * A chunk is mapped with region_segment_map() under a bind policy to its node
  * with NSLAB_PREFAULT_POPULATE, so (a) the region layer's capacity check
  * refuses it with ENOMEM before anything is committed when the node cannot
  * hold it, and (b) every page is on the node before the header is even
@@ -12,7 +12,7 @@
  * Decommit (purge), after mimalloc's purge delay but counted in releases
  * instead of time, so it is deterministic (no clock, no background thread):
  *  - aging: every ARENA_PURGE_INTERVAL page runs released on a node, a
- *    purge step decommits (MADV_DONTNEED, coalesced runs) the free committed
+ *    purge step decommits (os_decommit, coalesced runs) the free committed
  *    pages that were already free and committed at the previous step and
  *    were not taken since (chunk.aged_pages), then marks the free committed
  *    pages of now as aged.  A page is decommitted only after it stayed free
@@ -28,10 +28,10 @@
  * A new chunk's free pages are committed (prefaulted with the chunk) and
  * age like any others.  A run taken for a slab is searched first among free
  * COMMITTED pages of every chunk (no syscall); a run with decommitted pages
- * is repopulated with MADV_POPULATE_WRITE (or a write to every OS page where
- * the kernel lacks it, as topology says) before chunk_take_pages returns, so
- * a block is still only handed out from prefaulted pages, and the chunk's
- * MPOL_BIND policy (it is the VMA's) puts the new pages on the chunk's node
+ * is repopulated (os_commit: populated, or a write to every OS page where
+ * the kernel cannot populate) before chunk_take_pages returns, so a block
+ * is still only handed out from prefaulted pages, and the chunk's bind
+ * policy (it is the VMA's) puts the new pages on the chunk's node
  * (promise 1).  The chunk's 4 MiB stay in the region layer's capacity
  * ledger while mapped, so repopulating does not overcommit the node as the
  * library counts it.
@@ -48,18 +48,15 @@
  * held across the mapping of a new chunk (two threads may then both map
  * one; the spare is simply another chunk with free pages), nor across the
  * repopulation of a run (its pages are already marked used, so nobody else
- * touches them); it IS held across MADV_DONTNEED, so no run being purged
+ * touches them); it IS held across os_decommit, so no run being purged
  * can be taken meanwhile (a purge step zaps at most the pages released in
  * two intervals, or ARENA_PURGE_MAX_PAGES + a new chunk's).
  */
 #include "arena.h"
 
 #include <errno.h>
-#include <sys/mman.h>
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
+#include "os.h"
 
 uint8_t chunk_map[CHUNK_MAP_ENTRIES];
 
@@ -108,8 +105,8 @@ static void purge_mask_locked(struct arena *a, struct chunk *c, uint64_t mask)
         unsigned n = ~rest ? (unsigned)__builtin_ctzll(~rest) : 64 - first;
         uint64_t m = run_mask(first, n);
         mask &= ~m;
-        if (os_madvise((char *)c + (size_t)first * ARENA_PAGE_SIZE, (size_t)n * ARENA_PAGE_SIZE,
-                       MADV_DONTNEED) == 0) {
+        if (os_decommit((char *)c + (size_t)first * ARENA_PAGE_SIZE,
+                        (size_t)n * ARENA_PAGE_SIZE) == 0) {
             c->committed_pages &= ~m;
             c->aged_pages &= ~m;
             a->free_committed -= n;
@@ -139,26 +136,11 @@ void chunk_purge_all(struct arena *a)
 }
 
 /* Populate [p, p + len) on the VMA's node before any block of it exists:
- * 0, or ENOMEM when the kernel could not back it. */
+ * 0, or ENOMEM when the kernel could not back it.  (Decommitted pages read
+ * as zero, so the fallback's writes of zero change nothing.) */
 static int chunk_populate(void *p, size_t len)
 {
-    const struct topology *t = topology_get();
-    if (t->has_populate_write) {
-        int e;
-        do {
-            e = os_madvise(p, len, MADV_POPULATE_WRITE);
-        } while (e == EINTR || e == EAGAIN);
-        if (e == 0)
-            return 0;
-        if (e != EINVAL)
-            return ENOMEM;
-    }
-    /* the pages read as zero after MADV_DONTNEED: writing a zero faults
-     * each one in, under the chunk's policy */
-    size_t step = t->page_size ? t->page_size : 4096;
-    for (size_t off = 0; off < len; off += step)
-        *(volatile char *)((char *)p + off) = 0;
-    return 0;
+    return os_commit(p, len, topology_get()->page_size, OS_COMMIT_POPULATE, NULL);
 }
 
 static int chunk_new(struct arena *a, struct chunk **out)

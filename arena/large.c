@@ -1,14 +1,14 @@
 /*
  * arena/large.c - blocks above SC_SMALL_MAX (64 KiB), or with an alignment
  * above it: each is a region of its own (REGION_F_LARGE) bound to its node
- * with MPOL_BIND and populated by the region layer before it is returned,
+ * with a bind policy and populated by the region layer before it is returned,
  * so its placement is as true as a chunk's and its capacity is checked
  * first (ENOMEM, never an OOM kill later).  User data starts a page (or
  * `align`) after the region header.
  *
  * Per-node cache of freed large regions.  Measured on the build machine, a
- * fresh large block costs ~330 us for 70 KB (mmap + mbind + populate +
- * munmap ~115 us, the capacity check's sysfs reads most of the rest), so a
+ * fresh large block costs ~330 us for 70 KB (map + bind + populate +
+ * unmap ~115 us, the capacity check's sysfs reads most of the rest), so a
  * program that allocates and frees large blocks in a loop would spend its
  * time in the kernel.  A freed region (mapping <= ARENA_LARGE_CACHE_ENTRY)
  * is kept instead, up to ARENA_LARGE_CACHE regions and

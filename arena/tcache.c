@@ -34,6 +34,7 @@
  * before any arena lock (arena.h).
  */
 #include "arena.h"
+#include "os.h"
 
 #include <errno.h>
 #include <string.h>

@@ -13,15 +13,15 @@
  *      kernel refuses one (the cpuset shrank since the snapshot), bind the
  *      ones already done back, give the reservation back, and fail with
  *      nothing changed;
- *   4. pass 2: mbind(MPOL_MF_MOVE | MPOL_MF_STRICT) each segment: the
- *      kernel migrates its pages (EIO: some could not move); the metadata
+ *   4. pass 2: bind and move each segment (region_segment_bind, strict):
+ *      the kernel migrates its pages (EIO: some could not move); the metadata
  *      mapping (caches, stack) follows, best effort, as it was placed;
  *   5. the pool's node and its segments' header nodes become the new node
  *      (growth, statistics, nslab_pool_node, nslab_node_of see it); the
  *      committed bytes leave the new node's ledger (the pages are there and
  *      show in its free memory), the growth reservation leaves the old one;
- *   6. re-check every segment with move_pages: a page off the new node
- *      makes the result -EIO whatever mbind said.
+ *   6. re-check every segment with region_scan: a page off the new node
+ *      makes the result -EIO whatever the move said.
  *
  * Threads.  grow_lock is held throughout: growth (which maps on p->node)
  * and destroy wait, and the segment table is stable.  pool->lock is taken
@@ -41,22 +41,15 @@
 #include "region.h"
 #include "topology.h"
 
-/* linux/mempolicy.h */
-#define PM_MPOL_PREFERRED 1
-#define PM_MPOL_BIND 2
-#define PM_MPOL_MF_STRICT (1u << 0)
-#define PM_MPOL_MF_MOVE (1u << 1)
-
 static int fail(int e)
 {
     errno = e;
     return -e;
 }
 
-static int seg_bind(struct pool_seg *s, int node, unsigned mflags)
+static int seg_bind(struct pool_seg *s, int node, int move)
 {
-    nslab_nodeset_t one = nslab_nodeset_of(node);
-    return os_mbind(s, s->hdr.map_size, PM_MPOL_BIND, 0, &one, mflags);
+    return region_segment_bind(s, s->hdr.map_size, node, move);
 }
 
 /* Move every segment to `node` under grow_lock.  0, a positive errno with
@@ -80,10 +73,9 @@ static int move_locked(struct nslab_pool *p, int node)
         }
     }
     for (uint32_t i = 0; i < nsegs; i++)
-        eio |= seg_bind(p->segs[i], node, PM_MPOL_MF_MOVE | PM_MPOL_MF_STRICT) != 0;
-    nslab_nodeset_t one = nslab_nodeset_of(node);
-    (void)os_mbind(p->meta, p->meta_size, PM_MPOL_PREFERRED, 0, &one, PM_MPOL_MF_MOVE);
-    (void)os_mbind(p, topology_get()->page_size, PM_MPOL_PREFERRED, 0, &one, PM_MPOL_MF_MOVE);
+        eio |= seg_bind(p->segs[i], node, 1) != 0;
+    region_meta_prefer(p->meta, p->meta_size, node, 1);
+    region_meta_prefer(p, topology_get()->page_size, node, 1);
 
     pthread_mutex_lock(&p->lock);
     __atomic_store_n(&p->node, node, __ATOMIC_RELAXED);
@@ -98,7 +90,7 @@ static int move_locked(struct nslab_pool *p, int node)
 }
 
 /* Pages of p's segments off `node`; the histogram into *after (may be
- * NULL).  0 or move_pages' errno. */
+ * NULL).  0 or region_scan's errno. */
 static int check(struct nslab_pool *p, int node, nslab_placement_t *after, size_t *stray)
 {
     nslab_nodeset_t one = nslab_nodeset_of(node);

@@ -4,7 +4,7 @@
  *
  * Layout.  stride = elt_size rounded up to align.  A segment is
  *     [ struct pool_seg, padded to bufs_off ][ buffer 0 ][ buffer 1 ] ...
- * mapped at a SEG_SIZE-aligned address with MPOL_BIND to the pool's node.
+ * mapped at a SEG_SIZE-aligned address, bound to the pool's node.
  * Every buffer starts below SEG_SIZE (segment.h: pointers lie in a
  * segment's first SEG_SIZE bytes), so a full segment holds
  *     per_seg = (SEG_SIZE - 1 - bufs_off) / stride + 1
@@ -37,10 +37,6 @@
 
 #include "region.h"
 #include "topology.h"
-
-/* linux/mempolicy.h: for the metadata mapping (preferred, not strict: a
- * full node must not fail a pool's bookkeeping). */
-#define POOL_MPOL_PREFERRED 1
 
 static size_t round_up(size_t x, size_t a)
 {
@@ -114,7 +110,7 @@ static int header_get(size_t page, struct nslab_pool **out)
         return 0;
     }
     void *m;
-    if (os_map(page, page, 0, -1, &m) != 0)
+    if (region_meta_map(page, &m) != 0)
         return ENOMEM;
     *out = m;
     return 0;
@@ -390,14 +386,14 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
         capacity_release_claim(node, l.reserve, opts->claim, drawn);
         return fail_null(ENOMEM);
     }
-    if ((e = os_map(l.meta_size, l.page, 0, -1, &meta)) != 0) {
+    if ((e = region_meta_map(l.meta_size, &meta)) != 0) {
         tomb_bury(p);
         capacity_release_claim(node, l.reserve, opts->claim, drawn);
         return fail_null(ENOMEM);
     }
-    nslab_nodeset_t one = nslab_nodeset_of(node);
-    (void)os_mbind(p, l.page, POOL_MPOL_PREFERRED, 0, &one, 0); /* best effort */
-    (void)os_mbind(meta, l.meta_size, POOL_MPOL_PREFERRED, 0, &one, 0);
+    /* preferred, not strict: a full node must not fail the bookkeeping */
+    region_meta_prefer(p, l.page, node, 0);
+    region_meta_prefer(meta, l.meta_size, node, 0);
 
     p->node = node;
     p->flags = opts->flags;
@@ -445,7 +441,7 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
         pthread_mutex_destroy(&p->lock);
         pthread_mutex_destroy(&p->grow_lock);
         pthread_cond_destroy(&p->cond);
-        os_unmap(meta, l.meta_size);
+        region_meta_unmap(meta, l.meta_size);
         tomb_bury(p);
         return fail_null(e);
     }
@@ -485,7 +481,7 @@ NSLAB_API int nslab_pool_destroy(nslab_pool_t *p)
     void *meta = p->meta;
     size_t meta_size = p->meta_size;
     tomb_bury(p); /* the fast paths read the zero cache from here on */
-    os_unmap(meta, meta_size);
+    region_meta_unmap(meta, meta_size);
     return 0;
 }
 

@@ -13,13 +13,14 @@
  *   pstats.c   statistics, printer, audit
  *
  * Memory.  Buffers live in SEG_POOL segments (arena/region/segment.h)
- * mapped by region_segment_map() under MPOL_BIND to the pool's node and prefaulted.
+ * mapped by region_segment_map() under a bind policy to the pool's node and
+ * prefaulted.
  * A segment starts with struct pool_seg; its buffers follow at bufs_off and
  * every buffer *starts* in the segment's first SEG_SIZE bytes, so a pointer
  * finds its segment by masking, its pool from the header, and its index by
  * exact division (a multiply, see pool_seg_index()).  Metadata (struct
  * nslab_pool, the caches, the common stack, the segment table, the debug
- * state bytes) is one os_map()ping, never malloc.
+ * state bytes) is one region_meta_map()ping, never malloc.
  *
  * Lock order: grow_lock -> registry_lock (slot.c) -> pool->lock.
  *   registry_lock  the list of live pools and the slot allocator; held by a

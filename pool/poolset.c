@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "region.h"
 #include "topology.h"
 
 struct nslab_poolset {
@@ -119,7 +120,7 @@ NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts)
     }
     if ((s = set_unbury()) != NULL) {
         memset(s, 0, sizeof *s);
-    } else if ((e = os_map(bytes, page, 0, -1, (void **)&s)) != 0) {
+    } else if ((e = region_meta_map(bytes, (void **)&s)) != 0) {
         errno = ENOMEM;
         return NULL;
     }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "region.h"
 #include "topology.h"
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
@@ -183,7 +184,7 @@ NSLAB_API int nslab_pool_audit(nslab_pool_t *p, FILE *out)
     pool_registry_lock();
     pthread_mutex_lock(&p->lock);
     size_t bytes = (((size_t)p->total + 63) / 64 * 8 + page) & ~(page - 1);
-    if (os_map(bytes, page, 0, -1, (void **)&a.seen) != 0) {
+    if (region_meta_map(bytes, (void **)&a.seen) != 0) {
         pthread_mutex_unlock(&p->lock);
         pool_registry_unlock();
         pthread_mutex_unlock(&p->grow_lock);
@@ -264,7 +265,7 @@ NSLAB_API int nslab_pool_audit(nslab_pool_t *p, FILE *out)
     pthread_mutex_unlock(&p->lock);
     pool_registry_unlock();
     pthread_mutex_unlock(&p->grow_lock);
-    os_unmap(a.seen, bytes);
+    region_meta_unmap(a.seen, bytes);
     if (a.errors) {
         errno = EFAULT;
         return -EFAULT;

@@ -25,7 +25,7 @@ static int bind_and_route(int node, nslab_poolset_t *s, nslab_pool_t **out)
     const struct topology *t = topology_get();
     if (!s || node < 0 || node >= t->nr_nodes || !poolset_route(s, node))
         return EINVAL;
-    int e = os_bind_thread_to_node(node);
+    int e = topology_bind_thread(node);
     if (e)
         return e;
     /* The thread now runs on node's CPUs: its local node is node, or for a

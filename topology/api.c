@@ -4,6 +4,7 @@
  * negative errno that it also stores in errno.  No allocation.
  */
 #include "topology.h"
+#include "os.h"
 
 #include <errno.h>
 
@@ -145,8 +146,28 @@ NSLAB_API int nslab_local_node(void)
     return n >= 0 ? n : fail(ENOMEM);
 }
 
+int topology_bind_thread(int node)
+{
+    const struct topology *t = topology_get();
+    uint64_t mask[TOPO_MAX_CPUS / 64] = {0};
+    int any = 0;
+    if (node < 0 || node >= t->nr_nodes)
+        return EINVAL;
+    if (!t->node[node].online || !t->node[node].has_cpus)
+        return ENODEV;
+    for (int c = 0; c < t->nr_cpus && c < TOPO_MAX_CPUS; c++) {
+        if (t->cpu_node[c] == node && ((t->cpus_allowed[c / 64] >> (c % 64)) & 1)) {
+            mask[c / 64] |= UINT64_C(1) << (c % 64);
+            any = 1;
+        }
+    }
+    if (!any)
+        return EXDEV;
+    return os_set_affinity(mask, (size_t)((t->nr_cpus + 63) / 64) * 8);
+}
+
 NSLAB_API int nslab_bind_thread(int node)
 {
-    int err = os_bind_thread_to_node(node);
+    int err = topology_bind_thread(node);
     return err ? fail(err) : 0;
 }

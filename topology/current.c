@@ -20,6 +20,7 @@
  * allocation in a dlopen'ed or preloaded library, as mimalloc does).
  */
 #include "topology.h"
+#include "os.h"
 
 struct cpu_cache {
     int cpu;       /* last getcpu() answer, valid once left was set */

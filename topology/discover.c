@@ -18,26 +18,13 @@
  * results are written once inside it and read-only afterwards.
  */
 #include "topology.h"
+#include "os.h"
 #include "text.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
-
-#ifndef MPOL_PREFERRED_MANY
-#define MPOL_PREFERRED_MANY 5
-#endif
-#ifndef MPOL_WEIGHTED_INTERLEAVE
-#define MPOL_WEIGHTED_INTERLEAVE 6
-#endif
-#ifndef MPOL_F_MEMS_ALLOWED
-#define MPOL_F_MEMS_ALLOWED (1 << 2)
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 #define DEFAULT_SYSFS_ROOT "/sys"
 #define DEFAULT_STATUS_PATH "/proc/self/status"
@@ -71,7 +58,7 @@ static int read_node_list(const char *root, const char *rel,
     node_path(&p, root, rel);
     if (p.overflow)
         return ENAMETOOLONG;
-    long n = text_read_file(path, scratch.buf, sizeof scratch.buf);
+    long n = os_read_file(path, scratch.buf, sizeof scratch.buf);
     if (n < 0)
         return (int)-n;
     int err = text_parse_list(scratch.buf, NULL, out->bits, NSLAB_MAX_NODES);
@@ -90,7 +77,7 @@ static long read_node_file(const char *root, int node, const char *file)
     text_path_str(&p, file);
     if (p.overflow)
         return -ENAMETOOLONG;
-    return text_read_file(path, scratch.buf, sizeof scratch.buf);
+    return os_read_file(path, scratch.buf, sizeof scratch.buf);
 }
 
 static int highest(const uint64_t *bits, int nbits)
@@ -110,33 +97,11 @@ static void set_and(nslab_nodeset_t *a, const nslab_nodeset_t *b)
 /* ---- kernel features, probed once per process --------------------------- */
 
 static pthread_once_t features_once = PTHREAD_ONCE_INIT;
-static struct {
-    uint8_t preferred_many, weighted_interleave, populate_write;
-} features; /* written once under features_once */
+static struct os_features features; /* written once under features_once */
 
-/* Probe on a scratch page: a mode the kernel does not know is EINVAL from
- * mbind (checked before the node mask), an unknown advice EINVAL from
- * madvise.  The node mask is the kernel's own mems_allowed (not sysfs,
- * which tests may fake), so the probe asks about nodes that exist. */
 static void features_probe(void)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    nslab_nodeset_t allowed, one;
-    int mode = 0;
-    void *p;
-    int first = -1;
-
-    if (os_get_mempolicy(&mode, &allowed, NULL, MPOL_F_MEMS_ALLOWED) == 0)
-        first = nslab_nodeset_next(&allowed, 0);
-    one = nslab_nodeset_of(first >= 0 ? first : 0);
-    if (os_map(page, page, 0, -1, &p) != 0)
-        return; /* no memory to probe with: report every feature missing */
-    features.preferred_many =
-        os_mbind(p, page, MPOL_PREFERRED_MANY, 0, &one, 0) == 0;
-    features.weighted_interleave =
-        os_mbind(p, page, MPOL_WEIGHTED_INTERLEAVE, 0, &one, 0) == 0;
-    features.populate_write = os_madvise(p, page, MADV_POPULATE_WRITE) == 0;
-    os_unmap(p, page);
+    os_probe(&features);
 }
 
 /* THP: the PMD size, and 0 when THP is off ("[never]") or absent. */
@@ -145,13 +110,12 @@ static void discover_thp(struct topology *t, const char *root)
     char path[512];
     struct text_path p;
     uint64_t v = 0;
-    const char *s;
 
     t->thp_size = 0;
     text_path_init(&p, path, sizeof path);
     text_path_str(&p, root);
     text_path_str(&p, "/kernel/mm/transparent_hugepage/enabled");
-    if (p.overflow || text_read_file(path, scratch.buf, sizeof scratch.buf) < 0)
+    if (p.overflow || os_read_file(path, scratch.buf, sizeof scratch.buf) < 0)
         return;
     if (strstr(scratch.buf, "[never]"))
         return;
@@ -159,10 +123,7 @@ static void discover_thp(struct topology *t, const char *root)
     text_path_init(&p, path, sizeof path);
     text_path_str(&p, root);
     text_path_str(&p, "/kernel/mm/transparent_hugepage/hpage_pmd_size");
-    if (p.overflow || text_read_file(path, scratch.buf, sizeof scratch.buf) < 0)
-        return;
-    s = scratch.buf;
-    if (text_parse_u64(&s, &v) == 0)
+    if (!p.overflow && os_read_number(path, &v) == 0)
         t->thp_size = (size_t)v;
 }
 
@@ -173,7 +134,7 @@ static void discover_cpuset(struct topology *t, const char *status_path)
     const char *line;
     int have_mems = 0, have_cpus = 0;
 
-    if (text_read_file(status_path, scratch.buf, sizeof scratch.buf) >= 0) {
+    if (os_read_file(status_path, scratch.buf, sizeof scratch.buf) >= 0) {
         line = text_find_line(scratch.buf, "Mems_allowed_list:");
         if (line && text_parse_list(line, NULL, t->allowed.bits,
                                     NSLAB_MAX_NODES) != EINVAL)
@@ -333,7 +294,7 @@ static int discover_locked(struct topology *t, const struct topo_source *src)
         text_path_str(&p, root);
         text_path_str(&p, "/devices/system/cpu/possible");
         if (!p.overflow &&
-            text_read_file(path, scratch.buf, sizeof scratch.buf) >= 0 &&
+            os_read_file(path, scratch.buf, sizeof scratch.buf) >= 0 &&
             text_parse_list(scratch.buf, NULL, scratch.cpus, TOPO_MAX_CPUS)
                 != EINVAL)
             t->nr_cpus = highest(scratch.cpus, TOPO_MAX_CPUS) + 1;
@@ -390,7 +351,7 @@ uint64_t topology_node_free(int node)
     node_path(&p, t->sysfs_root, "node");
     text_path_uint(&p, (unsigned long)node);
     text_path_str(&p, "/meminfo");
-    if (p.overflow || text_read_file(path, buf, sizeof buf) < 0)
+    if (p.overflow || os_read_file(path, buf, sizeof buf) < 0)
         return 0;
     if (text_find_u64(buf, "MemFree:", &kb) != 0)
         return 0;

@@ -1,7 +1,9 @@
 /*
- * topology/os.c - the library's only boundary with the kernel's memory and
- * NUMA calls.  Contract (topology.h): 0 on success or a positive errno; the
- * caller's errno is left as it was on success.  No allocation here.
+ * topology/os.c - the library's only boundary with the kernel: the verbs of
+ * os.h.  Contract (os.h): 0 on success or a positive errno; the caller's
+ * errno is left as it was.  No allocation here.  Every kernel constant the
+ * library uses (memory policy modes and flags, madvise advice, mmap flags)
+ * and every raw system call is in this file.
  *
  * NUMA calls go through syscall(2) rather than libnuma: libnuma's
  * constructor allocates with malloc, which the malloc replacement cannot
@@ -13,16 +15,48 @@
  * discovery knows the possible count, NSLAB_MAX_NODES is used (any bit past
  * the kernel's own limit is zero, which it accepts).
  */
-#include "topology.h"
+#include "os.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
+#include <linux/mempolicy.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "text.h"
+
+/* The two newest modes and the newest advice postdate Debian 12's headers. */
+#ifndef MPOL_PREFERRED_MANY
+#define MPOL_PREFERRED_MANY 5
+#endif
+#ifndef MPOL_WEIGHTED_INTERLEAVE
+#define MPOL_WEIGHTED_INTERLEAVE 6
+#endif
+#ifndef MPOL_F_NUMA_BALANCING
+#define MPOL_F_NUMA_BALANCING (1 << 13)
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* os.h numbers the modes as the kernel does: passed through unchanged. */
+_Static_assert((int)OS_POL_DEFAULT == MPOL_DEFAULT && (int)OS_POL_PREFERRED == MPOL_PREFERRED &&
+               (int)OS_POL_BIND == MPOL_BIND && (int)OS_POL_INTERLEAVE == MPOL_INTERLEAVE &&
+               (int)OS_POL_LOCAL == MPOL_LOCAL &&
+               (int)OS_POL_PREFERRED_MANY == MPOL_PREFERRED_MANY &&
+               (int)OS_POL_WEIGHTED_INTERLEAVE == MPOL_WEIGHTED_INTERLEAVE,
+               "os.h policy modes are the kernel's");
+_Static_assert(OS_POL_STATIC_NODES == MPOL_F_STATIC_NODES &&
+               OS_POL_RELATIVE_NODES == MPOL_F_RELATIVE_NODES &&
+               OS_POL_NUMA_BALANCING == MPOL_F_NUMA_BALANCING,
+               "os.h policy flags are the kernel's");
 
 static int node_bits = NSLAB_MAX_NODES;
 
@@ -119,21 +153,39 @@ int os_unmap(void *addr, size_t len)
     return OS_CALL(munmap(addr, len));
 }
 
-int os_mbind(void *addr, size_t len, int mode, unsigned mode_flags,
-             const nslab_nodeset_t *nodes, unsigned mbind_flags)
+static long sys_mbind(void *addr, size_t len, int mode, unsigned mode_flags,
+                      const nslab_nodeset_t *nodes, unsigned flags)
 {
-    return OS_CALL(syscall(SYS_mbind, addr, len, mode | (int)mode_flags,
-                           nodes ? nodes->bits : NULL, nodes ? maxnode() : 0UL,
-                           mbind_flags));
+    if (mode == OS_POL_DEFAULT || mode == OS_POL_LOCAL)
+        nodes = NULL; /* the kernel wants no mask for these */
+    return syscall(SYS_mbind, addr, len, mode | (int)mode_flags,
+                   nodes ? nodes->bits : NULL, nodes ? maxnode() : 0UL, flags);
 }
 
-int os_madvise(void *addr, size_t len, int advice)
+int os_bind(void *addr, size_t len, int mode, unsigned mode_flags,
+            const nslab_nodeset_t *nodes)
 {
-    return OS_CALL(madvise(addr, len, advice));
+    return OS_CALL(sys_mbind(addr, len, mode, mode_flags, nodes, 0));
 }
 
-int os_get_mempolicy(int *mode, nslab_nodeset_t *nodes, const void *addr,
-                     unsigned flags)
+int os_move(void *addr, size_t len, int mode, unsigned mode_flags,
+            const nslab_nodeset_t *nodes, int strict)
+{
+    /* MPOL_MF_MOVE alone into a full node returns 0 and moves nothing;
+     * with MPOL_MF_STRICT the kernel answers EIO when a page stayed. */
+    unsigned f = MPOL_MF_MOVE | (strict ? MPOL_MF_STRICT : 0u);
+    return OS_CALL(sys_mbind(addr, len, mode, mode_flags, nodes, f));
+}
+
+int os_set_thread_policy(int mode, unsigned mode_flags, const nslab_nodeset_t *nodes)
+{
+    if (mode == OS_POL_DEFAULT || mode == OS_POL_LOCAL)
+        nodes = NULL;
+    return OS_CALL(syscall(SYS_set_mempolicy, mode | (int)mode_flags,
+                           nodes ? nodes->bits : NULL, nodes ? maxnode() : 0UL));
+}
+
+static int get_policy(int *mode, nslab_nodeset_t *nodes, const void *addr, unsigned flags)
 {
     if (nodes)
         nslab_nodeset_zero(nodes);
@@ -141,24 +193,99 @@ int os_get_mempolicy(int *mode, nslab_nodeset_t *nodes, const void *addr,
                            nodes ? maxnode() : 0UL, addr, flags));
 }
 
-int os_set_mempolicy(int mode, unsigned mode_flags, const nslab_nodeset_t *nodes)
+int os_range_policy(const void *addr, int *mode, nslab_nodeset_t *nodes)
 {
-    return OS_CALL(syscall(SYS_set_mempolicy, mode | (int)mode_flags,
-                           nodes ? nodes->bits : NULL, nodes ? maxnode() : 0UL));
+    return get_policy(mode, nodes, addr, MPOL_F_ADDR);
 }
 
-int os_move_pages(unsigned long count, void **pages, const int *nodes,
-                  int *status, int flags)
+int os_thread_policy(int *mode, unsigned *mode_flags, nslab_nodeset_t *nodes)
 {
-    long r;
+    int m = MPOL_DEFAULT;
+    int e = get_policy(&m, nodes, NULL, 0);
+    if (e)
+        return e;
+    /* the kernel returns the mode flags ORed into the mode */
+    if (mode)
+        *mode = m & ~(MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES | MPOL_F_NUMA_BALANCING);
+    if (mode_flags)
+        *mode_flags = (unsigned)m & (MPOL_F_STATIC_NODES | MPOL_F_RELATIVE_NODES |
+                                     MPOL_F_NUMA_BALANCING);
+    return 0;
+}
+
+int os_allowed_nodes(nslab_nodeset_t *nodes)
+{
+    int mode = 0;
+    return get_policy(&mode, nodes, NULL, MPOL_F_MEMS_ALLOWED);
+}
+
+int os_page_nodes(unsigned long count, void **pages, int *status)
+{
     int saved = errno, err = 0;
-    r = syscall(SYS_move_pages, 0, count, pages, nodes, status, flags);
-    if (r < 0)
+    /* nodes = NULL: the kernel only reports where each page is */
+    if (syscall(SYS_move_pages, 0, count, pages, NULL, status, 0) < 0)
         err = errno ? errno : EIO;
-    else if (r > 0)
-        err = EBUSY; /* r pages could not be moved (status tells which) */
     errno = saved;
     return err;
+}
+
+/* ---- commit and decommit ------------------------------------------------ */
+
+/* MADV_POPULATE_WRITE: 1 known to work, 0 known missing (the probe, or an
+ * EINVAL since), -1 not probed yet (try it).  Relaxed: a stale read only
+ * costs one refused madvise. */
+static int populate_write = -1;
+
+static void touch(char *p, size_t len, size_t step, enum os_commit how)
+{
+    unsigned sum = 0;
+    for (size_t off = 0; off < len; off += step) {
+        if (how == OS_COMMIT_KEEP)
+            (void)__atomic_fetch_or(p + off, (char)0, __ATOMIC_RELAXED);
+        else if (how == OS_COMMIT_READ)
+            sum += (unsigned char)__atomic_load_n(p + off, __ATOMIC_RELAXED);
+        else
+            __atomic_store_n(p + off, (char)0, __ATOMIC_RELAXED);
+    }
+    (void)sum;
+}
+
+int os_commit(void *addr, size_t len, size_t step, enum os_commit how,
+              enum os_commit *done)
+{
+    if (step == 0)
+        step = (size_t)sysconf(_SC_PAGESIZE);
+    /* MADV_POPULATE_READ came with MADV_POPULATE_WRITE (5.14) */
+    if (how != OS_COMMIT_TOUCH && __atomic_load_n(&populate_write, __ATOMIC_RELAXED) != 0) {
+        int advice = how == OS_COMMIT_READ ? MADV_POPULATE_READ : MADV_POPULATE_WRITE;
+        int e;
+        do {
+            e = OS_CALL(madvise(addr, len, advice));
+        } while (e == EINTR || e == EAGAIN);
+        if (e == 0) {
+            if (done)
+                *done = OS_COMMIT_POPULATE;
+            return 0;
+        }
+        if (e != EINVAL)
+            return ENOMEM; /* EFAULT / ENOMEM / EHWPOISON: could not commit */
+        /* EINVAL: the kernel lacks it after all; touch instead. */
+        __atomic_store_n(&populate_write, 0, __ATOMIC_RELAXED);
+    }
+    touch(addr, len, step, how);
+    if (done)
+        *done = OS_COMMIT_TOUCH;
+    return 0;
+}
+
+int os_decommit(void *addr, size_t len)
+{
+    return OS_CALL(madvise(addr, len, MADV_DONTNEED));
+}
+
+int os_thp(void *addr, size_t len, int on)
+{
+    return OS_CALL(madvise(addr, len, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE));
 }
 
 int os_memfd(const char *name, size_t size, int *fd)
@@ -260,30 +387,98 @@ int os_getcpu(unsigned *cpu, unsigned *node)
     return OS_CALL(syscall(SYS_getcpu, cpu, node, NULL));
 }
 
-int os_bind_thread_to_node(int node)
+int os_get_affinity(uint64_t *mask, size_t bytes)
 {
-    const struct topology *t = topology_get();
-    uint64_t mask[TOPO_MAX_CPUS / 64] = {0};
-    int any = 0;
-    if (node < 0 || node >= t->nr_nodes)
-        return EINVAL;
-    if (!t->node[node].online || !t->node[node].has_cpus)
-        return ENODEV;
-    for (int c = 0; c < t->nr_cpus && c < TOPO_MAX_CPUS; c++) {
-        if (t->cpu_node[c] == node && ((t->cpus_allowed[c / 64] >> (c % 64)) & 1)) {
-            mask[c / 64] |= UINT64_C(1) << (c % 64);
-            any = 1;
-        }
-    }
-    if (!any)
-        return EXDEV;
-    size_t bytes = (size_t)((t->nr_cpus + 63) / 64) * 8;
+    int saved = errno, err = 0;
+    long n = syscall(SYS_sched_getaffinity, 0, bytes, mask);
+    if (n < 0)
+        err = errno ? errno : EIO;
+    else if ((size_t)n < bytes)
+        memset((char *)mask + n, 0, bytes - (size_t)n); /* the kernel's tail */
+    errno = saved;
+    return err;
+}
+
+int os_set_affinity(const uint64_t *mask, size_t bytes)
+{
     return OS_CALL(syscall(SYS_sched_setaffinity, 0, bytes, mask));
 }
 
-int os_thread_cpus(uint64_t *mask, size_t words)
+/* ---- the kernel's files and features ------------------------------------ */
+
+long os_read_file(const char *path, char *buf, size_t cap)
 {
-    for (size_t i = 0; i < words; i++)
-        mask[i] = 0;
-    return OS_CALL(syscall(SYS_sched_getaffinity, 0, words * 8, mask) < 0 ? -1 : 0);
+    if (cap == 0)
+        return -EINVAL;
+    int saved = errno;
+    int fd;
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        long e = -errno;
+        errno = saved;
+        return e;
+    }
+    size_t len = 0;
+    long ret = 0;
+    for (;;) {
+        if (len == cap - 1) {
+            /* Full: the file is larger than the buffer if one more byte
+             * can be read. */
+            char extra;
+            ssize_t n = read(fd, &extra, 1);
+            if (n > 0)
+                ret = -EFBIG;
+            break;
+        }
+        ssize_t n = read(fd, buf + len, cap - 1 - len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            ret = -errno;
+            break;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    errno = saved;
+    return ret < 0 ? ret : (long)len;
+}
+
+int os_read_number(const char *path, uint64_t *out)
+{
+    char buf[64];
+    const char *s = buf;
+    long n = os_read_file(path, buf, sizeof buf);
+    if (n < 0)
+        return (int)-n;
+    return text_parse_u64(&s, out) == 0 ? 0 : EINVAL;
+}
+
+/* Probe on a scratch page: a mode the kernel does not know is EINVAL from
+ * mbind (checked before the node mask), an unknown advice EINVAL from
+ * madvise.  The node mask is the kernel's own mems_allowed (not sysfs,
+ * which tests may fake), so the probe asks about nodes that exist. */
+void os_probe(struct os_features *f)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    nslab_nodeset_t allowed, one;
+    void *p;
+    int first = -1;
+
+    *f = (struct os_features){0};
+    if (os_allowed_nodes(&allowed) == 0)
+        first = nslab_nodeset_next(&allowed, 0);
+    one = nslab_nodeset_of(first >= 0 ? first : 0);
+    if (os_map(page, page, 0, -1, &p) != 0)
+        return; /* no memory to probe with: report every feature missing */
+    f->preferred_many = os_bind(p, page, OS_POL_PREFERRED_MANY, 0, &one) == 0;
+    f->weighted_interleave = os_bind(p, page, OS_POL_WEIGHTED_INTERLEAVE, 0, &one) == 0;
+    f->populate_write = OS_CALL(madvise(p, page, MADV_POPULATE_WRITE)) == 0;
+    __atomic_store_n(&populate_write, f->populate_write, __ATOMIC_RELAXED);
+    os_unmap(p, page);
 }

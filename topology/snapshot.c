@@ -19,13 +19,12 @@
  * Lock order: reload_lock -> (init_once) -> discover_lock (discover.c).
  */
 #include "topology.h"
+#include "os.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static struct topology snap[2];
@@ -54,11 +53,14 @@ static void source_default(struct topo_source *src)
 static void snapshot_fallback(struct topology *t)
 {
     uint64_t mask[TOPO_MAX_CPUS / 64];
-    long n;
 
     memset(mask, 0, sizeof mask);
-    n = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
-    if (n <= 0)
+    if (os_get_affinity(mask, sizeof mask) != 0)
+        memset(mask, 0, sizeof mask);
+    int any = 0;
+    for (size_t w = 0; w < TOPO_MAX_CPUS / 64; w++)
+        any |= mask[w] != 0;
+    if (!any)
         mask[0] = 1;
     t->nr_nodes = 1;
     t->nr_cpus = 0;

@@ -1,15 +1,13 @@
 /*
- * topology/text.c - reading and parsing the kernel's text files without
- * malloc or stdio (see text.h).  Every function works on buffers its caller
+ * topology/text.c - parsing the kernel's text files without malloc or
+ * stdio (see text.h; os_read_file reads them).  Every function works on buffers its caller
  * owns and keeps no state, so it is safe from any thread.
  */
 #include "text.h"
 #include "topology.h" /* text_utoa */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
 void text_path_init(struct text_path *p, char *buf, size_t cap)
 {
@@ -56,44 +54,6 @@ void text_path_uint(struct text_path *p, unsigned long v)
     int n = text_utoa(v, d);
     for (int i = 0; i < n; i++)
         path_putc(p, d[i]);
-}
-
-long text_read_file(const char *path, char *buf, size_t cap)
-{
-    if (cap == 0)
-        return -EINVAL;
-    int fd;
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return -errno;
-    size_t len = 0;
-    long ret = 0;
-    for (;;) {
-        if (len == cap - 1) {
-            /* Full: the file is larger than the buffer if one more byte
-             * can be read. */
-            char extra;
-            ssize_t n = read(fd, &extra, 1);
-            if (n > 0)
-                ret = -EFBIG;
-            break;
-        }
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            ret = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return ret < 0 ? ret : (long)len;
 }
 
 static int is_blank(char c)

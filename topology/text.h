@@ -1,7 +1,7 @@
 /*
- * topology/text.h - reading and parsing the kernel's text files (sysfs,
- * /proc/self/status) without malloc or stdio: open/read into a buffer the
- * caller owns, parse by hand.  Used only inside topology/.
+ * topology/text.h - parsing the kernel's text files (sysfs,
+ * /proc/self/status, read by os_read_file into a buffer the caller owns)
+ * without malloc or stdio, by hand.  Used only inside topology/.
  */
 #ifndef NSLAB_TOPOLOGY_TEXT_H
 #define NSLAB_TOPOLOGY_TEXT_H
@@ -19,11 +19,6 @@ struct text_path {
 void text_path_init(struct text_path *p, char *buf, size_t cap);
 void text_path_str(struct text_path *p, const char *s);
 void text_path_uint(struct text_path *p, unsigned long v);
-
-/* Read the whole file at `path` into buf (at most cap - 1 bytes), NUL
- * terminated.  Returns the length read, or a negative errno (-ENOENT,
- * -EACCES, ..., -EFBIG if the file did not fit, -ENAMETOOLONG). */
-long text_read_file(const char *path, char *buf, size_t cap);
 
 /* Parse a kernel list ("0-3,8,10-11", optional trailing whitespace; "" or
  * "\n" is the empty list) into a bitmap of nbits bits, which is cleared

@@ -1,11 +1,8 @@
 /*
- * topology/topology.h - private interface of topology/: the machine's NUMA
- * layout and the library's only boundary with the kernel's memory calls.
- *
- * OS boundary contract (as mimalloc's prim.h): every os_* function returns 0
- * on success or a positive errno value, never -1, and never sets errno as
- * its result channel.  Nothing outside topology/ calls mmap, munmap, mbind,
- * madvise, get_mempolicy, set_mempolicy, move_pages, getcpu or reads sysfs.
+ * topology/topology.h - interface of the topology layer: the machine's NUMA
+ * layout (nodes, CPUs, distances, cpuset, kernel features) and the calling
+ * thread's node.  The kernel itself is behind os.h (topology/os.c), which
+ * only the layers that place memory include.
  *
  * Nothing here calls malloc (the malloc replacement runs this code while it
  * bootstraps): discovery parses sysfs with open/read into static storage.
@@ -55,9 +52,9 @@ struct topology {
     int16_t cpu_local[TOPO_MAX_CPUS]; /* local node with memory of the CPU */
     uint64_t cpus_allowed[TOPO_MAX_CPUS / 64];
     /* kernel features, detected once */
-    uint8_t has_preferred_many;      /* MPOL_PREFERRED_MANY (5.15) */
-    uint8_t has_weighted_interleave; /* MPOL_WEIGHTED_INTERLEAVE (6.9) */
-    uint8_t has_populate_write;      /* MADV_POPULATE_WRITE (5.14) */
+    uint8_t has_preferred_many;      /* os_probe: OS_POL_PREFERRED_MANY */
+    uint8_t has_weighted_interleave; /* OS_POL_WEIGHTED_INTERLEAVE */
+    uint8_t has_populate_write;      /* os_commit can populate (5.14) */
     size_t page_size;
     size_t thp_size;                 /* PMD huge page size, 0 if no THP */
     char sysfs_root[256];
@@ -183,62 +180,9 @@ static inline int topology_local_node(void)
  * (text.c; the rest of text.h is topology's own). */
 int text_utoa(unsigned long long v, char d[20]);
 
-/* ---- OS boundary: 0 or a positive errno ------------------------------- */
-
-#define OS_MAP_HUGETLB   0x1u  /* MAP_HUGETLB */
-#define OS_MAP_NORESERVE 0x2u  /* MAP_NORESERVE, PROT_NONE-free reservation */
-
-/* Map len bytes (a multiple of the page size) at an address aligned to
- * `align` (a power of two >= page size), anonymous private, or MAP_SHARED
- * of fd when fd >= 0.  Over-maps and trims to get the alignment. */
-int os_map(size_t len, size_t align, unsigned flags, int fd, void **out);
-int os_unmap(void *addr, size_t len);
-
-/* mbind(2) with a node set: passes maxnode = nr_nodes bits + 1. */
-int os_mbind(void *addr, size_t len, int mode, unsigned mode_flags,
-             const nslab_nodeset_t *nodes, unsigned mbind_flags);
-int os_madvise(void *addr, size_t len, int advice);
-int os_get_mempolicy(int *mode, nslab_nodeset_t *nodes, const void *addr,
-                     unsigned flags);
-int os_set_mempolicy(int mode, unsigned mode_flags, const nslab_nodeset_t *nodes);
-/* move_pages(2) for the calling process: nodes NULL = query. */
-int os_move_pages(unsigned long count, void **pages, const int *nodes,
-                  int *status, int flags);
-/* memfd_create + ftruncate to size. */
-int os_memfd(const char *name, size_t size, int *fd);
-/* The same with MFD_HUGETLB (the default huge page size). */
-int os_memfd_hugetlb(const char *name, size_t size, int *fd);
-
-/* Map `fd` at file offset `off` for len bytes: MAP_SHARED (or
- * MAP_PRIVATE with OS_FILE_PRIVATE), read-only (or writable with
- * OS_FILE_WRITE), at an address the kernel picks (addr NULL) or exactly at
- * addr (MAP_FIXED: replaces what the caller mapped there). */
-#define OS_FILE_PRIVATE 0x1u
-#define OS_FILE_WRITE   0x2u
-int os_map_file(void *addr, size_t len, int fd, uint64_t off, unsigned flags, void **out);
-/* Replace [addr, addr + len) by an inaccessible reservation (PROT_NONE,
- * MAP_NORESERVE anonymous, MAP_FIXED). */
-int os_map_none_fixed(void *addr, size_t len);
-/* 0 when every page of [addr, addr + len) is mapped (any protection),
- * else ENOMEM (msync(2) MS_ASYNC, which does nothing else). */
-int os_range_mapped(void *addr, size_t len);
-/* What a file descriptor is: its size, whether it is on hugetlbfs (and
- * then its page size in *huge, else 0), whether it is shmem (memfd or
- * tmpfs).  0 or fstat's / fstatfs's errno. */
-int os_fd_info(int fd, uint64_t *size, size_t *huge, int *shmem);
-int os_close(int fd);
-/* getcpu(2) (the vDSO is not used: callers cache the answer). */
-int os_getcpu(unsigned *cpu, unsigned *node);
-/* Tell the boundary how many node ids are possible, so node masks are
- * passed with maxnode = that many bits (rounded to words) + 1.  Discovery
- * calls it; until then NSLAB_MAX_NODES bits are passed. */
-void os_set_node_bits(int nr_nodes);
-/* sched_setaffinity of the calling thread to the allowed CPUs of `node`:
+/* Bind the calling thread to the allowed CPUs of `node` (os_set_affinity):
  * 0, EINVAL (out of range), ENODEV (offline / no CPUs), EXDEV (none of its
- * CPUs allowed), or sched_setaffinity's errno. */
-int os_bind_thread_to_node(int node);
-/* The calling thread's CPU affinity (sched_getaffinity) as a bit mask of
- * `words` 64-bit words (the rest zeroed): 0 or its errno. */
-int os_thread_cpus(uint64_t *mask, size_t words);
+ * CPUs allowed), or the kernel's errno. */
+int topology_bind_thread(int node);
 
 #endif /* NSLAB_TOPOLOGY_H */

@@ -20,8 +20,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <linux/mempolicy.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +28,7 @@
 
 #include "malloc-env.h"
 #include "numaslab.h"
+#include "os.h"
 #include "topology.h"
 
 #ifndef NUMASLAB_RUN_BUILD_DIR
@@ -76,11 +75,11 @@ static void help(void)
 "    memalign, valloc, pvalloc and malloc_usable_size of the program (and of\n"
 "    C++ new/delete) is served by numaslab's per-node arenas.  The program is\n"
 "    not changed or relinked.  Memory comes from chunks that were bound to\n"
-"    their node with mbind(2) and prefaulted before any block was handed\n"
-"    out, so the placement is decided at allocation, not by first touch.\n"
+"    their node and prefaulted before any block was handed out, so the\n"
+"    placement is decided at allocation, not by first touch.\n"
 "\n"
 "    The option names are numactl's.  Like numactl, a memory policy option\n"
-"    also sets the process memory policy (set_mempolicy(2)), so memory that\n"
+"    also sets the process memory policy (see numa(7)), so memory that\n"
 "    the allocator does not hand out (stacks, other libraries' own mappings)\n"
 "    follows it too; --heap-only leaves the process policy alone.\n"
 "\n"
@@ -103,7 +102,7 @@ static void help(void)
 "    -l, --localalloc\n"
 "        Allocate on the thread's local node (the default).\n"
 "    -N, --cpunodebind=NODES\n"
-"        Run the program only on the CPUs of NODES (sched_setaffinity(2)).\n"
+"        Run the program only on the CPUs of NODES (its CPU affinity).\n"
 "    --stats[=PATH]\n"
 "        Print per-node allocator statistics when the program exits: to\n"
 "        stderr, for the program only (NUMASLAB_STATS=1, which the program\n"
@@ -159,7 +158,7 @@ static void help(void)
 "    numaslab-run --weighted=0=3,1=1 ./app      (three blocks on 0 per one on 1)\n"
 "\n"
 "SEE ALSO\n"
-"    numactl(8), set_mempolicy(2), mbind(2), numaslab.h\n");
+"    numactl(8), numa(7), numaslab.h\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -252,23 +251,17 @@ static void set_preload(const char *lib, int verbose)
 static void bind_cpus(const char *arg)
 {
     nslab_nodeset_t set;
-    cpu_set_t *cpus, *allowed;
+    static uint64_t cpus[TOPO_MAX_CPUS / 64], allowed[TOPO_MAX_CPUS / 64];
     const struct topology *t = topology_get();
-    size_t sz;
-    int ncpu = t->nr_cpus > 0 ? t->nr_cpus : 1, any = 0;
+    int ncpu = t->nr_cpus > 0 ? t->nr_cpus : 1, any = 0, err;
+    size_t sz = (size_t)(ncpu + 63) / 64 * sizeof(uint64_t);
 
     if (nslab_nodeset_parse(arg, &set) != 0 || nslab_nodeset_count(&set) == 0)
         die("--cpunodebind=%s: bad node list (expected all, 1, 0-3, 0,2-3)", arg);
     if (strcmp(arg, "all") == 0)
         set = t->cpu;
-    cpus = CPU_ALLOC(ncpu);
-    allowed = CPU_ALLOC(ncpu);
-    if (!cpus || !allowed)
-        die("out of memory");
-    sz = CPU_ALLOC_SIZE(ncpu);
-    CPU_ZERO_S(sz, cpus);
-    if (sched_getaffinity(0, sz, allowed) != 0)
-        die("sched_getaffinity: %s", strerror(errno));
+    if ((err = os_get_affinity(allowed, sz)) != 0)
+        die("reading the CPU affinity: %s", strerror(err));
     for (int n = nslab_nodeset_next(&set, 0); n >= 0;
          n = nslab_nodeset_next(&set, n + 1)) {
         nslab_node_info_t info;
@@ -280,8 +273,8 @@ static void bind_cpus(const char *arg)
         if (!info.has_cpus)
             die("--cpunodebind: node %d has no CPUs", n);
         for (int c = 0; c < ncpu; c++) {
-            if (t->cpu_node[c] == n && CPU_ISSET_S(c, sz, allowed)) {
-                CPU_SET_S(c, sz, cpus);
+            if (t->cpu_node[c] == n && ((allowed[c / 64] >> (c % 64)) & 1)) {
+                cpus[c / 64] |= UINT64_C(1) << (c % 64);
                 any = 1;
             }
         }
@@ -289,29 +282,25 @@ static void bind_cpus(const char *arg)
     if (!any)
         die("--cpunodebind=%s: none of these nodes' CPUs is allowed by the cpuset",
             arg);
-    if (sched_setaffinity(0, sz, cpus) != 0)
-        die("--cpunodebind=%s: sched_setaffinity: %s", arg, strerror(errno));
-    CPU_FREE(cpus);
-    CPU_FREE(allowed);
+    if ((err = os_set_affinity(cpus, sz)) != 0)
+        die("--cpunodebind=%s: setting the CPU affinity: %s", arg, strerror(err));
 }
 
 /* The process policy matching the allocator's (numactl's behaviour). */
 static void set_process_policy(const struct menv_policy *p)
 {
     int mode, err;
-    nslab_nodeset_t none;
 
     switch (p->mode) {
-    case MENV_BIND: mode = MPOL_BIND; break;
-    case MENV_PREFERRED: mode = MPOL_PREFERRED; break;
-    case MENV_INTERLEAVE: mode = MPOL_INTERLEAVE; break;
-    case MENV_LOCAL: mode = MPOL_LOCAL; break;
+    case MENV_BIND: mode = OS_POL_BIND; break;
+    case MENV_PREFERRED: mode = OS_POL_PREFERRED; break;
+    case MENV_INTERLEAVE: mode = OS_POL_INTERLEAVE; break;
+    case MENV_LOCAL: mode = OS_POL_LOCAL; break;
     default: return; /* weighted: the allocator only (see --help) */
     }
-    nslab_nodeset_zero(&none);
-    err = os_set_mempolicy(mode, 0, p->mode == MENV_LOCAL ? &none : &p->nodes);
+    err = os_set_thread_policy(mode, 0, &p->nodes);
     if (err)
-        die("set_mempolicy: %s", strerror(err));
+        die("setting the process memory policy: %s", strerror(err));
 }
 
 int main(int argc, char **argv)

@@ -9,7 +9,7 @@
  * library keeps no state about them (unmapping is the caller's, or
  * nslab_unmap_file's).  The steps are region_segment_map's: resolve the
  * policy, check (and while prefaulting hold) the capacity of strict
- * policies, mbind, prefault on request, then, for strict policies, check
+ * policies, bind (os_bind), prefault on request, then, for strict policies, check
  * where the present pages are.
  *
  * Threads: no state of its own; the capacity ledger is atomic.  The
@@ -19,18 +19,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-/* mbind(2) flags (linux/mempolicy.h). */
-#define CALLER_MF_STRICT (1u << 0)
-#define CALLER_MF_MOVE (1u << 1)
 
 static int fail(int e)
 {
@@ -67,21 +55,27 @@ static int plan(const nslab_policy_t *pol, const void *base, size_t len, size_t 
     return 0;
 }
 
-/* mbind the plan over the range with mbind flags `mf` (0, or MOVE|STRICT
- * to migrate what is there).  EIO from a move is returned as is. */
-static int bind(char *base, size_t len, const struct caller_plan *cp, unsigned mf)
+/* Bind the plan over the range, and with `move` migrate what is there
+ * (strict).  EIO from a move is returned as is. */
+static int bind_one(char *base, size_t len, int mode, unsigned flags,
+                    const nslab_nodeset_t *nodes, int move)
+{
+    return move ? os_move(base, len, mode, flags, nodes, 1)
+                : os_bind(base, len, mode, flags, nodes);
+}
+
+static int bind(char *base, size_t len, const struct caller_plan *cp, int move)
 {
     const struct policy_plan *pl = &cp->pl;
     if (pl->nobind)
-        return mf ? 0 : os_mbind(base, len, RG_MPOL_DEFAULT, 0, NULL, 0);
+        return move ? 0 : os_bind(base, len, OS_POL_DEFAULT, 0, NULL);
     if (cp->nsub == 0)
-        return os_mbind(base, len, pl->kernel_mode, pl->kernel_flags,
-                        pl->kernel_mode == RG_MPOL_LOCAL ? NULL : &pl->kernel_nodes, mf);
+        return bind_one(base, len, pl->kernel_mode, pl->kernel_flags, &pl->kernel_nodes, move);
     int eio = 0;
     for (size_t i = 0; i < cp->nsub; i++) {
         nslab_nodeset_t one = nslab_nodeset_of(cp->sub[i].node);
-        int e = os_mbind(base + cp->sub[i].off, cp->sub[i].len, RG_MPOL_BIND, pl->kernel_flags,
-                         &one, mf);
+        int e = bind_one(base + cp->sub[i].off, cp->sub[i].len, OS_POL_BIND, pl->kernel_flags,
+                         &one, move);
         if (e == EIO)
             eio = 1;
         else if (e)
@@ -91,7 +85,7 @@ static int bind(char *base, size_t len, const struct caller_plan *cp, unsigned m
 }
 
 /* Hold (or, lazily, only check) the strict plan's bytes not yet on its
- * nodes.  0, ENOMEM, or move_pages' errno. */
+ * nodes.  0, ENOMEM, or os_page_nodes' errno. */
 static int capacity(char *base, size_t len, const struct caller_plan *cp, int commit,
                     size_t huge, struct capacity_hold *h)
 {
@@ -118,7 +112,7 @@ static int capacity(char *base, size_t len, const struct caller_plan *cp, int co
     for (size_t i = 0; i < cp->nsub; i++) {
         const struct region_subrange *s = &cp->sub[i];
         int real = s->node;
-        if (cp->pl.kernel_flags & RG_MPOL_F_RELATIVE_NODES)
+        if (cp->pl.kernel_flags & OS_POL_RELATIVE_NODES)
             real = policy_relative_node(t, real);
         nslab_nodeset_t one = nslab_nodeset_of(real);
         size_t in = 0;
@@ -150,7 +144,7 @@ static int stray(const char *base, size_t len, const struct caller_plan *cp, siz
         return region_scan(base, len, &cp->pl.nodes, NULL, NULL, out);
     for (size_t i = 0; i < cp->nsub; i++) {
         int real = cp->sub[i].node;
-        if (cp->pl.kernel_flags & RG_MPOL_F_RELATIVE_NODES)
+        if (cp->pl.kernel_flags & OS_POL_RELATIVE_NODES)
             real = policy_relative_node(topology_get(), real);
         nslab_nodeset_t one = nslab_nodeset_of(real);
         int e = region_scan(base + cp->sub[i].off, cp->sub[i].len, &one, NULL, NULL, out);
@@ -162,31 +156,11 @@ static int stray(const char *base, size_t len, const struct caller_plan *cp, siz
 
 /* Fault every page of the range in under its policy: writes for a
  * writable range, reads otherwise (a read of a memfd hole allocates its
- * page too).  The caller's bytes are never changed: MADV_POPULATE_*
- * (5.14), else a read, or an atomic OR of 0 (a write fault that keeps the
- * byte, even if another process writes it meanwhile).  0 or ENOMEM. */
+ * page too).  The caller's bytes are never changed (os_commit KEEP/READ).
+ * 0 or ENOMEM. */
 static int populate(char *base, size_t len, int writable, size_t step)
 {
-    const struct topology *t = topology_get();
-    if (t->has_populate_write) { /* POPULATE_READ came with it (5.14) */
-        int e;
-        do {
-            e = os_madvise(base, len, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
-        } while (e == EINTR || e == EAGAIN);
-        if (e == 0)
-            return 0;
-        if (e != EINVAL)
-            return ENOMEM;
-    }
-    unsigned sum = 0;
-    for (size_t off = 0; off < len; off += step) {
-        if (writable)
-            (void)__atomic_fetch_or(base + off, (char)0, __ATOMIC_RELAXED);
-        else
-            sum += (unsigned char)__atomic_load_n(base + off, __ATOMIC_RELAXED);
-    }
-    (void)sum;
-    return 0;
+    return os_commit(base, len, step, writable ? OS_COMMIT_KEEP : OS_COMMIT_READ, NULL);
 }
 
 /* Bind + (prefault) + (move) + verify over a range that is mapped: the
@@ -213,7 +187,7 @@ static int place(char *base, size_t len, const struct caller_plan *cp, unsigned 
          * migrate what lies elsewhere. */
         if (!(flags & NSLAB_MAP_PREFAULT) && (e = populate(base, len, 0, step)) != 0)
             goto out;
-        e = bind(base, len, cp, CALLER_MF_MOVE | CALLER_MF_STRICT);
+        e = bind(base, len, cp, 1);
         if (e && e != EIO)
             goto out;
         eio = e == EIO;

@@ -1,9 +1,9 @@
 /*
- * arena/policy-use.c - policies beyond regions: the nodes a policy means
+ * arena/region/policy-use.c - policies beyond regions: the nodes a policy means
  * (nslab_policy_node_set), a policy checked against a worker's CPUs
  * (nslab_policy_check_cpus), the calling thread's own policy
- * (nslab_thread_set_policy / nslab_thread_get_policy: set_mempolicy's
- * job, what numactl does before exec) and page locality of a range
+ * (nslab_thread_set_policy / nslab_thread_get_policy: os_set_thread_policy,
+ * what numactl does before exec) and page locality of a range
  * (nslab_locality, ktstr's min_page_locality).
  *
  * Everything is resolved by policy_resolve (policy.c), so a policy is
@@ -46,7 +46,7 @@ NSLAB_API int nslab_policy_check_cpus(const nslab_policy_t *pol, const int *cpus
 
     uint64_t mine[TOPO_MAX_CPUS / 64];
     if (!cpus) {
-        if ((e = os_thread_cpus(mine, TOPO_MAX_CPUS / 64)) != 0)
+        if ((e = os_get_affinity(mine, sizeof mine)) != 0)
             return fail(e);
     }
     int remote = 0;
@@ -81,40 +81,39 @@ NSLAB_API int nslab_thread_set_policy(const nslab_policy_t *pol)
     if (e)
         return fail(e);
     if (pl.nobind)
-        e = os_set_mempolicy(RG_MPOL_DEFAULT, 0, NULL);
+        e = os_set_thread_policy(OS_POL_DEFAULT, 0, NULL);
     else if (pl.kernel_mode < 0)
         return fail(EOPNOTSUPP); /* sub-ranges exist only for ranges */
     else
-        e = os_set_mempolicy(pl.kernel_mode, pl.kernel_flags,
-                             pl.kernel_mode == RG_MPOL_LOCAL ? NULL : &pl.kernel_nodes);
+        e = os_set_thread_policy(pl.kernel_mode, pl.kernel_flags, &pl.kernel_nodes);
     return e ? fail(e) : 0;
 }
 
 NSLAB_API int nslab_thread_get_policy(nslab_policy_t *out)
 {
     int mode = 0;
+    unsigned kf = 0;
     nslab_nodeset_t nodes;
     if (!out)
         return fail(EINVAL);
-    int e = os_get_mempolicy(&mode, &nodes, NULL, 0);
+    int e = os_thread_policy(&mode, &kf, &nodes);
     if (e)
         return fail(e);
-    unsigned kf = (unsigned)mode & ~(unsigned)RG_MPOL_MODE_MASK;
     *out = nslab_policy_default();
-    if (kf & RG_MPOL_F_STATIC_NODES)
+    if (kf & OS_POL_STATIC_NODES)
         out->flags |= NSLAB_POLICY_STATIC_NODES;
-    if (kf & RG_MPOL_F_RELATIVE_NODES)
+    if (kf & OS_POL_RELATIVE_NODES)
         out->flags |= NSLAB_POLICY_RELATIVE_NODES;
-    if (kf & RG_MPOL_F_NUMA_BALANCING)
+    if (kf & OS_POL_NUMA_BALANCING)
         out->flags |= NSLAB_POLICY_NUMA_BALANCING;
-    switch (mode & RG_MPOL_MODE_MASK) {
-    case RG_MPOL_DEFAULT:
+    switch (mode) {
+    case OS_POL_DEFAULT:
         out->flags = 0;
         break;
-    case RG_MPOL_LOCAL:
+    case OS_POL_LOCAL:
         *out = nslab_policy_local();
         break;
-    case RG_MPOL_PREFERRED:
+    case OS_POL_PREFERRED:
         out->mode = NSLAB_POLICY_PREFERRED;
         /* An empty mask is the kernel's old spelling of "local". */
         if (nslab_nodeset_count(&nodes) == 0)
@@ -122,19 +121,19 @@ NSLAB_API int nslab_thread_get_policy(nslab_policy_t *out)
         else
             out->node = nslab_nodeset_next(&nodes, 0);
         break;
-    case RG_MPOL_BIND:
+    case OS_POL_BIND:
         out->mode = NSLAB_POLICY_BIND;
         out->nodes = nodes;
         break;
-    case RG_MPOL_INTERLEAVE:
+    case OS_POL_INTERLEAVE:
         out->mode = NSLAB_POLICY_INTERLEAVE;
         out->nodes = nodes;
         break;
-    case RG_MPOL_PREFERRED_MANY:
+    case OS_POL_PREFERRED_MANY:
         out->mode = NSLAB_POLICY_PREFERRED_MANY;
         out->nodes = nodes;
         break;
-    case RG_MPOL_WEIGHTED_INTERLEAVE:
+    case OS_POL_WEIGHTED_INTERLEAVE:
         out->mode = NSLAB_POLICY_WEIGHTED_INTERLEAVE;
         out->nodes = nodes;
         break;

@@ -1,13 +1,14 @@
 /*
- * arena/region/policy.c - placement policies: the public constructors, validation
- * against the topology (the errno list of nslab_region_create), and the
- * translation to what mbind(2) is told.
+ * arena/region/policy.c - placement policies: the public constructors,
+ * validation against the topology (the errno list of nslab_region_create),
+ * and the translation to what the kernel is told (os_bind's mode, flags
+ * and nodes).
  *
  * Checks happen here, before the kernel is asked: a node outside the cpuset
  * is EXDEV, an offline node or one without memory ENODEV, anything out of
  * range or malformed EINVAL, a mode the kernel lacks and that cannot be
  * emulated EOPNOTSUPP.  Weighted interleave is always possible: with the
- * kernel's MPOL_WEIGHTED_INTERLEAVE (6.9+) when the weights asked are the
+ * kernel's weighted interleave mode (6.9+) when the weights asked are the
  * system's (the kernel takes its weights from
  * /sys/kernel/mm/mempolicy/weighted_interleave/, not from the caller), and
  * emulated by binding sub-ranges otherwise (region-plan.c).
@@ -193,7 +194,7 @@ static int weights_are_system(const nslab_policy_t *pol, const nslab_nodeset_t *
     return 1;
 }
 
-/* MPOL_F_NUMA_BALANCING (5.12+): probed once by binding a scratch page
+/* OS_POL_NUMA_BALANCING (5.12+): probed once by binding a scratch page
  * with it to the nodes the kernel allows this process (not the snapshot's
  * ids: tests load fake topologies).  0 unknown, 1 yes, 2 no. */
 static int numa_balancing_state;
@@ -206,51 +207,51 @@ static int numa_balancing_supported(void)
     size_t page = topology_get()->page_size;
     nslab_nodeset_t mems;
     void *p;
-    if (os_get_mempolicy(NULL, &mems, NULL, 4 /* MPOL_F_MEMS_ALLOWED */) != 0 ||
-        os_map(page, page, 0, -1, &p) != 0)
+    if (os_allowed_nodes(&mems) != 0 || os_map(page, page, 0, -1, &p) != 0)
         return 0; /* not cached: a later call asks again */
-    int e = os_mbind(p, page, RG_MPOL_BIND, RG_MPOL_F_NUMA_BALANCING, &mems, 0);
+    int e = os_bind(p, page, OS_POL_BIND, OS_POL_NUMA_BALANCING, &mems);
     os_unmap(p, page);
     __atomic_store_n(&numa_balancing_state, e == 0 ? 1 : 2, __ATOMIC_RELAXED);
     return e == 0;
 }
 
 /* DEFAULT: nothing is bound; describe the calling thread's own policy
- * (get_mempolicy), so the capacity check and the report know where the
+ * (os_thread_policy), so the capacity check and the report know where the
  * pages will go.  A thread under BIND is strict on its bound nodes. */
 static int resolve_default(const struct topology *t, unsigned f, struct policy_plan *out)
 {
     if (f)
         return EINVAL;
     out->nobind = 1;
-    out->kernel_mode = RG_MPOL_DEFAULT;
+    out->kernel_mode = OS_POL_DEFAULT;
     out->enforced = NSLAB_ENFORCE_NONE;
 
-    int mode = RG_MPOL_DEFAULT;
+    int mode = OS_POL_DEFAULT;
+    unsigned mflags = 0;
     nslab_nodeset_t tn;
-    if (os_get_mempolicy(&mode, &tn, NULL, 0) != 0)
-        mode = RG_MPOL_DEFAULT;
-    unsigned mflags = (unsigned)mode & ~(unsigned)RG_MPOL_MODE_MASK;
-    mode &= RG_MPOL_MODE_MASK;
+    if (os_thread_policy(&mode, &mflags, &tn) != 0) {
+        mode = OS_POL_DEFAULT;
+        mflags = 0;
+    }
     for (int n = nslab_nodeset_next(&tn, 0); n >= 0; n = nslab_nodeset_next(&tn, n + 1)) {
-        int real = (mflags & RG_MPOL_F_RELATIVE_NODES) ? policy_relative_node(t, n) : n;
+        int real = (mflags & OS_POL_RELATIVE_NODES) ? policy_relative_node(t, n) : n;
         if (real >= 0 && real < t->nr_nodes && t->node[real].has_memory)
             nslab_nodeset_add(&out->nodes, real);
     }
     switch (mode) {
-    case RG_MPOL_BIND:
+    case OS_POL_BIND:
         out->enforced = NSLAB_ENFORCE_STRICT;
         out->strict = 1;
         break;
-    case RG_MPOL_INTERLEAVE:
-    case RG_MPOL_WEIGHTED_INTERLEAVE:
+    case OS_POL_INTERLEAVE:
+    case OS_POL_WEIGHTED_INTERLEAVE:
         out->enforced = NSLAB_ENFORCE_INTERLEAVE;
         break;
-    case RG_MPOL_PREFERRED:
-    case RG_MPOL_PREFERRED_MANY:
+    case OS_POL_PREFERRED:
+    case OS_POL_PREFERRED_MANY:
         out->enforced = NSLAB_ENFORCE_PREFERRED;
         break;
-    case RG_MPOL_LOCAL:
+    case OS_POL_LOCAL:
         out->enforced = NSLAB_ENFORCE_PREFERRED;
         nslab_nodeset_zero(&out->nodes);
         break;
@@ -295,27 +296,27 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
     if ((f & NSLAB_POLICY_STATIC_NODES) && (f & NSLAB_POLICY_RELATIVE_NODES))
         return EINVAL;
     if (f & NSLAB_POLICY_STATIC_NODES)
-        out->kernel_flags |= RG_MPOL_F_STATIC_NODES;
+        out->kernel_flags |= OS_POL_STATIC_NODES;
     if (f & NSLAB_POLICY_RELATIVE_NODES)
-        out->kernel_flags |= RG_MPOL_F_RELATIVE_NODES;
+        out->kernel_flags |= OS_POL_RELATIVE_NODES;
     if (f & NSLAB_POLICY_NUMA_BALANCING) {
         if (pol->mode != NSLAB_POLICY_BIND)
             return EINVAL;
-        out->kernel_flags |= RG_MPOL_F_NUMA_BALANCING;
+        out->kernel_flags |= OS_POL_NUMA_BALANCING;
     }
 
     switch (pol->mode) {
     case NSLAB_POLICY_DEFAULT:
         return resolve_default(t, f, out);
     case NSLAB_POLICY_LOCAL: {
-        /* The kernel refuses mode flags with MPOL_LOCAL. */
+        /* The kernel refuses mode flags with the local mode. */
         if (f)
             return EINVAL;
         if (pol->node == NSLAB_NODE_LOCAL) {
             int n = topology_local_node();
             if (n < 0)
                 return ENOMEM;
-            out->kernel_mode = RG_MPOL_LOCAL;
+            out->kernel_mode = OS_POL_LOCAL;
             out->follows_cpu = 1;
             out->first_node = n;
             nslab_nodeset_add(&out->nodes, n);
@@ -336,7 +337,7 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
             return ENODEV;
         if ((e = topology_check_node(t, l)) != 0)
             return e;
-        out->kernel_mode = RG_MPOL_PREFERRED;
+        out->kernel_mode = OS_POL_PREFERRED;
         nslab_nodeset_add(&out->kernel_nodes, l);
         nslab_nodeset_add(&out->nodes, l);
         nslab_nodeset_add(&out->asked, n);
@@ -353,7 +354,7 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
         }
         if ((e = check_one(t, n, f, &real)) != 0)
             return e;
-        out->kernel_mode = RG_MPOL_PREFERRED;
+        out->kernel_mode = OS_POL_PREFERRED;
         nslab_nodeset_add(&out->kernel_nodes, n);
         nslab_nodeset_add(&out->asked, n);
         nslab_nodeset_add(&out->nodes, real);
@@ -380,18 +381,18 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
     case NSLAB_POLICY_BIND:
         if ((f & NSLAB_POLICY_NUMA_BALANCING) && !numa_balancing_supported())
             return EOPNOTSUPP;
-        out->kernel_mode = RG_MPOL_BIND;
+        out->kernel_mode = OS_POL_BIND;
         out->enforced = NSLAB_ENFORCE_STRICT;
         out->strict = 1;
         return 0;
     case NSLAB_POLICY_PREFERRED_MANY:
         if (!t->has_preferred_many)
             return EOPNOTSUPP;
-        out->kernel_mode = RG_MPOL_PREFERRED_MANY;
+        out->kernel_mode = OS_POL_PREFERRED_MANY;
         out->enforced = NSLAB_ENFORCE_PREFERRED;
         return 0;
     case NSLAB_POLICY_INTERLEAVE:
-        out->kernel_mode = RG_MPOL_INTERLEAVE;
+        out->kernel_mode = OS_POL_INTERLEAVE;
         out->enforced = NSLAB_ENFORCE_INTERLEAVE;
         return 0;
     default: /* NSLAB_POLICY_WEIGHTED_INTERLEAVE */
@@ -409,7 +410,7 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
     if (t->has_weighted_interleave && !(f & NSLAB_POLICY_RELATIVE_NODES) &&
         !__atomic_load_n(&region_emulate_weighted, __ATOMIC_RELAXED) &&
         weights_are_system(pol, &out->nodes)) {
-        out->kernel_mode = RG_MPOL_WEIGHTED_INTERLEAVE;
+        out->kernel_mode = OS_POL_WEIGHTED_INTERLEAVE;
         out->enforced = NSLAB_ENFORCE_INTERLEAVE;
         return 0;
     }

@@ -11,42 +11,29 @@
 #include <stdint.h>
 
 #include "numaslab.h"
+#include "os.h"
 #include "region.h"
 #include "topology.h"
 
-/* Kernel policy modes and flags (linux/mempolicy.h); the two newest modes
- * are spelled out because Debian 12's headers predate them. */
-#define RG_MPOL_DEFAULT 0
-#define RG_MPOL_PREFERRED 1
-#define RG_MPOL_BIND 2
-#define RG_MPOL_INTERLEAVE 3
-#define RG_MPOL_LOCAL 4
-#define RG_MPOL_PREFERRED_MANY 5
-#define RG_MPOL_WEIGHTED_INTERLEAVE 6
-#define RG_MPOL_F_STATIC_NODES (1u << 15)
-#define RG_MPOL_F_RELATIVE_NODES (1u << 14)
-#define RG_MPOL_F_NUMA_BALANCING (1u << 13)
-#define RG_MPOL_MODE_MASK 0xff
-
-/* A policy resolved against the topology: what mbind is told, and which
- * real nodes that means.
+/* A policy resolved against the topology: what the kernel is told
+ * (os_bind), and which real nodes that means.
  * Invariants: kernel_mode == -1 <=> enforced == NSLAB_ENFORCE_EMULATED;
  * strict <=> memory must fit on `nodes` (BIND, emulated weighted
  * interleave); `nodes` is never empty. */
 struct policy_plan {
-    int kernel_mode;              /* RG_MPOL_*, or -1 (emulated by sub-ranges) */
-    unsigned kernel_flags;        /* RG_MPOL_F_* */
-    nslab_nodeset_t kernel_nodes; /* the mask mbind gets (relative ids stay
-                                     relative); empty for MPOL_LOCAL */
+    int kernel_mode;              /* OS_POL_*, or -1 (emulated by sub-ranges) */
+    unsigned kernel_flags;        /* OS_POL_STATIC_NODES / _RELATIVE_NODES */
+    nslab_nodeset_t kernel_nodes; /* the mask os_bind gets (relative ids
+                                     stay relative); empty for LOCAL */
     nslab_nodeset_t nodes;        /* the real nodes meant (relative ids
                                      mapped onto the cpuset's nodes) */
     nslab_nodeset_t asked;        /* the node set asked, for the report */
     int first_node;               /* seg_hdr.node: first real node */
     nslab_enforce_t enforced;
     int strict;
-    int nobind;                   /* DEFAULT: nothing is mbind()ed; the rest
+    int nobind;                   /* DEFAULT: nothing is bound; the rest
                                      describes the thread's policy */
-    int follows_cpu;              /* MPOL_LOCAL, or DEFAULT under a default
+    int follows_cpu;              /* LOCAL, or DEFAULT under a default
                                      or local thread policy: the faulting
                                      CPU's local node, `nodes` only the
                                      calling thread's now */
@@ -98,8 +85,8 @@ static inline void capacity_need_add(int *node, size_t *need, int *n, int real, 
     need[j] += bytes;
 }
 /* Hold `bytes` over a node set, filling nodes in ascending order (where
- * MPOL_BIND will take them from is the kernel's choice; only the total is
- * guaranteed).  0 or ENOMEM. */
+ * a bind policy will take them from is the kernel's choice; only the total
+ * is guaranteed).  0 or ENOMEM. */
 int capacity_hold_set(const nslab_nodeset_t *nodes, size_t bytes,
                       size_t reserve, struct capacity_hold *h);
 void capacity_unhold(struct capacity_hold *h);
@@ -107,7 +94,7 @@ void capacity_unhold(struct capacity_hold *h);
 size_t capacity_default_reserve(void);
 
 /* The steps of region_segment_map that the caller's memory (caller.c)
- * shares: mbind a fresh range per the plan (nothing for DEFAULT; each
+ * shares: bind a fresh range per the plan (nothing for DEFAULT; each
  * sub-range for an emulated weighted interleave); prefault it (*done gets
  * what was done; 0 or ENOMEM); check a strict plan's nodes hold `len`
  * bytes of free huge pages of size `huge` (0 or ENOMEM). */

@@ -1,7 +1,9 @@
 /*
  * arena/region/region-map.c - region_segment_map(): the one path by which the
  * library turns address space into placed memory (user regions, large and
- * interleaved blocks, arena chunks, pool segments).
+ * interleaved blocks, arena chunks, pool segments); a segment re-bound to
+ * another node (region_segment_bind, for pool moves); and the bookkeeping
+ * memory of the layers above (region_meta_*), so that they need no OS call.
  *
  * Order, each step undone if a later one fails:
  *   1. validate options and resolve the policy (policy.c): nothing is asked
@@ -9,10 +11,10 @@
  *   2. strict policies (BIND, emulated weighted interleave): check and hold
  *      the capacity (capacity.c) - ENOMEM here, not an OOM kill later;
  *   3. map (os_map: SEG_SIZE aligned; memfd MAP_SHARED; MAP_HUGETLB);
- *   4. mbind the whole mapping (or each sub-range when emulating);
- *   5. MADV_HUGEPAGE / MADV_NOHUGEPAGE, before any page exists;
- *   6. prefault: MADV_POPULATE_WRITE where the kernel has it, else a write
- *      per page (per huge page when the region asked for THP or hugetlb);
+ *   4. bind the whole mapping (os_bind; or each sub-range when emulating);
+ *   5. THP asked or refused (os_thp), before any page exists;
+ *   6. prefault (os_commit: populate where the kernel can, else a write
+ *      per page - per huge page when the region asked for THP or hugetlb);
  *   7. release the capacity hold (the pages now show in free memory; with
  *      prefault NONE the caller chose first touch, and later touches are
  *      not held against other callers).
@@ -25,11 +27,6 @@
 #include "region-internal.h"
 
 #include <errno.h>
-#include <sys/mman.h>
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 /* Default hugetlb page size when the topology does not know the PMD size. */
 #define REGION_HUGETLB_DEFAULT ((size_t)2 << 20)
@@ -60,15 +57,6 @@ int region_opts_check(const nslab_region_opts_t *o)
     return capacity_claim_check(o->claim);
 }
 
-/* Write one byte per `step` bytes: the first write to each page faults it in
- * under the mapping's policy.  Fresh memory reads zero, so writing zero
- * changes nothing a sharer of a memfd could see. */
-static void touch(char *p, size_t len, size_t step)
-{
-    for (size_t off = 0; off < len; off += step)
-        __atomic_store_n(p + off, (char)0, __ATOMIC_RELAXED);
-}
-
 /* The hold of an emulated weighted interleave: each node its sub-ranges. */
 static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kflags,
                      size_t reserve, nslab_claim_t *claim, struct capacity_hold *h)
@@ -79,7 +67,7 @@ static int hold_plan(const struct region_subrange *sub, size_t nsub, unsigned kf
     int n = 0;
     for (size_t i = 0; i < nsub; i++) {
         int real = sub[i].node;
-        if (kflags & RG_MPOL_F_RELATIVE_NODES)
+        if (kflags & OS_POL_RELATIVE_NODES)
             real = policy_relative_node(t, real);
         capacity_need_add(node, need, &n, real, sub[i].len);
     }
@@ -109,7 +97,7 @@ int region_check_huge(const struct policy_plan *pl, const struct region_subrange
     int n = 0;
     for (size_t i = 0; i < nsub; i++) {
         int real = sub[i].node;
-        if (pl->kernel_flags & RG_MPOL_F_RELATIVE_NODES)
+        if (pl->kernel_flags & OS_POL_RELATIVE_NODES)
             real = policy_relative_node(t, real);
         capacity_need_add(node, need, &n, real, sub[i].len);
     }
@@ -125,12 +113,10 @@ int region_apply_policy(char *base, size_t total, const struct policy_plan *pl,
     if (pl->nobind)
         return 0; /* DEFAULT: fresh memory has no policy of its own */
     if (pl->kernel_mode >= 0)
-        return os_mbind(base, total, pl->kernel_mode, pl->kernel_flags,
-                        pl->kernel_mode == RG_MPOL_LOCAL ? NULL : &pl->kernel_nodes, 0);
+        return os_bind(base, total, pl->kernel_mode, pl->kernel_flags, &pl->kernel_nodes);
     for (size_t i = 0; i < nsub; i++) {
         nslab_nodeset_t one = nslab_nodeset_of(sub[i].node);
-        int e = os_mbind(base + sub[i].off, sub[i].len, RG_MPOL_BIND, pl->kernel_flags,
-                         &one, 0);
+        int e = os_bind(base + sub[i].off, sub[i].len, OS_POL_BIND, pl->kernel_flags, &one);
         if (e)
             return e;
     }
@@ -140,26 +126,18 @@ int region_apply_policy(char *base, size_t total, const struct policy_plan *pl,
 int region_prefault(char *base, size_t total, nslab_prefault_t mode, size_t step,
                     nslab_prefault_t *done)
 {
-    const struct topology *t = topology_get();
     if (mode == NSLAB_PREFAULT_DEFAULT)
         mode = NSLAB_PREFAULT_POPULATE;
     *done = mode;
     if (mode == NSLAB_PREFAULT_NONE)
         return 0;
-    if (mode == NSLAB_PREFAULT_POPULATE && t->has_populate_write) {
-        int e;
-        do {
-            e = os_madvise(base, total, MADV_POPULATE_WRITE);
-        } while (e == EINTR || e == EAGAIN);
-        if (e == 0)
-            return 0;
-        if (e != EINVAL)
-            return ENOMEM; /* EFAULT / ENOMEM / EHWPOISON: could not commit */
-        /* EINVAL: the kernel lacks it after all; touch instead. */
-    }
-    *done = NSLAB_PREFAULT_TOUCH;
-    touch(base, total, step);
-    return 0;
+    enum os_commit how;
+    int e = os_commit(base, total, step,
+                      mode == NSLAB_PREFAULT_POPULATE ? OS_COMMIT_POPULATE : OS_COMMIT_TOUCH,
+                      &how);
+    if (e == 0)
+        *done = how == OS_COMMIT_POPULATE ? NSLAB_PREFAULT_POPULATE : NSLAB_PREFAULT_TOUCH;
+    return e;
 }
 
 int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
@@ -258,13 +236,13 @@ int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol
 
     int thp = -1;
     if (opts->pages == NSLAB_PAGES_THP) {
-        if ((e = os_madvise(base, total, MADV_HUGEPAGE)) != 0) {
+        if ((e = os_thp(base, total, 1)) != 0) {
             e = EOPNOTSUPP;
             goto fail;
         }
         thp = 1;
     } else if (opts->pages == NSLAB_PAGES_NO_THP) {
-        (void)os_madvise(base, total, MADV_NOHUGEPAGE); /* no THP: refused anyway */
+        (void)os_thp(base, total, 0); /* no THP: refused anyway */
         thp = 0;
     } else if (hugetlb) {
         thp = 0;
@@ -327,4 +305,35 @@ int region_segment_unmap(void *base, size_t total)
     if (!base || ((uintptr_t)base & SEG_MASK) || total == 0)
         return EINVAL;
     return os_unmap(base, total);
+}
+
+int region_segment_bind(void *base, size_t total, int node, int move)
+{
+    nslab_nodeset_t one = nslab_nodeset_of(node);
+    if (!base || ((uintptr_t)base & SEG_MASK) || total == 0)
+        return EINVAL;
+    return move ? os_move(base, total, OS_POL_BIND, 0, &one, 1)
+                : os_bind(base, total, OS_POL_BIND, 0, &one);
+}
+
+/* ---- bookkeeping memory ------------------------------------------------ */
+
+int region_meta_map(size_t bytes, void **out)
+{
+    size_t page = topology_get()->page_size;
+    return os_map(bytes, page, 0, -1, out) == 0 ? 0 : ENOMEM;
+}
+
+void region_meta_unmap(void *p, size_t bytes)
+{
+    (void)os_unmap(p, bytes);
+}
+
+void region_meta_prefer(void *p, size_t bytes, int node, int move)
+{
+    nslab_nodeset_t one = nslab_nodeset_of(node);
+    if (move)
+        (void)os_move(p, bytes, OS_POL_PREFERRED, 0, &one, 0);
+    else
+        (void)os_bind(p, bytes, OS_POL_PREFERRED, 0, &one);
 }

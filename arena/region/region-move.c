@@ -10,19 +10,18 @@
  *      pages are now (region_scan) and check and hold, on each target node,
  *      the bytes of the mapping not already there (pages not yet touched
  *      count: they will be committed there) - ENOMEM here;
- *   3. mbind(MPOL_MF_MOVE | MPOL_MF_STRICT) over the whole mapping (header
- *      page included), or each emulated sub-range.  The kernel installs
- *      the new policy first and then migrates the pages that lie outside
- *      its nodes; with MPOL_MF_STRICT it answers EIO when some could not
- *      be moved (NUMA-VM.md: MOVE alone into a full node returns 0 and
- *      moves nothing).  Sub-ranges take two passes - first every policy,
+ *   3. os_move(strict) over the whole mapping (header page included), or
+ *      each emulated sub-range.  The kernel installs the new policy first
+ *      and then migrates the pages that lie outside its nodes; strict, it
+ *      answers EIO when some could not be moved (NUMA-VM.md: a move that
+ *      is not strict into a full node returns 0 and moves nothing).  Sub-ranges take two passes - first every policy,
  *      without moving, then the moves - so a refusal in the middle is
  *      undone before any page moved and the region keeps one policy;
  *   4. release the capacity hold, record the new policy and report;
- *   5. re-check with move_pages: a page outside the target nodes (the
+ *   5. re-check with os_page_nodes: a page outside the target nodes (the
  *      kernel skips pages mapped by another process or mapping without a
- *      word, even under MPOL_MF_STRICT) makes the result -EIO, whatever
- *      mbind said.
+ *      word, even for a strict move) makes the result -EIO, whatever the
+ *      move said.
  *
  * Stack: up to ~14 KiB (the sub-range plan and the capacity hold), ~20 KiB
  * on the rare path that undoes a refused sub-range.
@@ -38,11 +37,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* mbind(2) flags (linux/mempolicy.h). */
-#define RG_MPOL_MF_STRICT (1u << 0)
-#define RG_MPOL_MF_MOVE (1u << 1)
-
-/* Pages asked of move_pages per call (3 KiB of stack). */
+/* Pages asked of os_page_nodes per call (3 KiB of stack). */
 #define SCAN_BATCH 256
 
 int region_scan(const void *addr, size_t len, const nslab_nodeset_t *want,
@@ -63,7 +58,7 @@ int region_scan(const void *addr, size_t len, const nslab_nodeset_t *want,
             pages[j] = (void *)(a + (i + j) * ps);
             status[j] = -EFAULT;
         }
-        int e = os_move_pages(k, pages, NULL, status, 0);
+        int e = os_page_nodes(k, pages, status);
         if (e)
             return e;
         for (size_t j = 0; j < k; j++) {
@@ -93,7 +88,7 @@ int region_scan(const void *addr, size_t len, const nslab_nodeset_t *want,
 /* The real node an emulated sub-range binds (relative ids mapped). */
 static int sub_node(const struct region_subrange *s, unsigned kflags)
 {
-    if (kflags & RG_MPOL_F_RELATIVE_NODES)
+    if (kflags & OS_POL_RELATIVE_NODES)
         return policy_relative_node(topology_get(), s->node);
     return s->node;
 }
@@ -136,7 +131,7 @@ static int plan_for(const struct nslab_region *r, const nslab_policy_t *pol,
 }
 
 /* Strict targets: hold on each target node the bytes of the mapping that
- * are not on it yet.  0, ENOMEM, or move_pages' errno. */
+ * are not on it yet.  0, ENOMEM, or os_page_nodes' errno. */
 static int hold_target(const struct nslab_region *r, const struct move_plan *mp,
                        struct capacity_hold *h)
 {
@@ -171,18 +166,26 @@ static int hold_target(const struct nslab_region *r, const struct move_plan *mp,
     return capacity_hold_nodes(node, need, n, reserve, h);
 }
 
-/* mbind one piece of the plan over [lo, hi) of the mapping (clipped to
- * each sub-range when emulated).  *done gets the end of what the kernel
- * took (an EIO counts as taken: the policy is in force, some pages did not
- * move), *eio is set on EIO.  Returns 0 or the first other errno. */
+/* Bind one piece of the plan over [lo, hi) of the mapping (clipped to
+ * each sub-range when emulated), and with `move` move its pages (strict).
+ * *done gets the end of what the kernel took (an EIO counts as taken: the
+ * policy is in force, some pages did not move), *eio is set on EIO.
+ * Returns 0 or the first other errno. */
+static int bind_or_move(char *addr, size_t len, int mode, unsigned flags,
+                        const nslab_nodeset_t *nodes, int move)
+{
+    return move ? os_move(addr, len, mode, flags, nodes, 1)
+                : os_bind(addr, len, mode, flags, nodes);
+}
+
 static int apply(char *base, const struct move_plan *mp, size_t lo, size_t hi,
-                 unsigned mflags, size_t *done, int *eio)
+                 int move, size_t *done, int *eio)
 {
     const struct policy_plan *pl = &mp->pl;
     *done = lo;
     if (mp->nsub == 0) {
-        int e = os_mbind(base + lo, hi - lo, pl->kernel_mode, pl->kernel_flags,
-                         pl->kernel_mode == RG_MPOL_LOCAL ? NULL : &pl->kernel_nodes, mflags);
+        int e = bind_or_move(base + lo, hi - lo, pl->kernel_mode, pl->kernel_flags,
+                             &pl->kernel_nodes, move);
         if (e && e != EIO)
             return e;
         *eio |= e == EIO;
@@ -198,7 +201,7 @@ static int apply(char *base, const struct move_plan *mp, size_t lo, size_t hi,
         if (a >= b)
             continue;
         nslab_nodeset_t one = nslab_nodeset_of(mp->sub[i].node);
-        int e = os_mbind(base + a, b - a, RG_MPOL_BIND, pl->kernel_flags, &one, mflags);
+        int e = bind_or_move(base + a, b - a, OS_POL_BIND, pl->kernel_flags, &one, move);
         if (e && e != EIO)
             return e;
         *eio |= e == EIO;
@@ -243,7 +246,7 @@ static void record(struct nslab_region *r, const nslab_policy_t *to, const struc
 }
 
 /* Pages of the mapping found outside where the plan puts them.  0 or
- * move_pages' errno. */
+ * os_page_nodes' errno. */
 static int count_stray(const struct nslab_region *r, const struct move_plan *mp, size_t *stray)
 {
     const char *base = (const char *)r;
@@ -283,10 +286,10 @@ NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
     if ((e = plan_for(r, to, &mp)) != 0)
         return fail(e);
     if (mp.pl.nobind) {
-        /* DEFAULT: drop the range's own policy (mbind MPOL_DEFAULT, no
-         * move: the pages stay where they are, later faults follow the
-         * faulting thread's policy). */
-        if ((e = os_mbind(r, r->hdr.map_size, RG_MPOL_DEFAULT, 0, NULL, 0)) != 0)
+        /* DEFAULT: drop the range's own policy (os_bind to the default
+         * mode, no move: the pages stay where they are, later faults
+         * follow the faulting thread's policy). */
+        if ((e = os_bind(r, r->hdr.map_size, OS_POL_DEFAULT, 0, NULL)) != 0)
             return fail(e);
         record(r, to, &mp);
         if (after) {
@@ -311,7 +314,7 @@ NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
     }
     /* The moves.  In pass 2 every policy is already in force, so any
      * refusal only means pages that did not move. */
-    e = apply(base, &mp, 0, total, RG_MPOL_MF_MOVE | RG_MPOL_MF_STRICT, &done, &eio);
+    e = apply(base, &mp, 0, total, 1, &done, &eio);
     capacity_unhold(&hold);
     if (e && mp.nsub == 0)
         return fail(e); /* one call, refused before anything changed */

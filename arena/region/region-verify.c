@@ -1,6 +1,6 @@
 /*
- * arena/region/region-verify.c - where pages really are: move_pages(2) with
- * nodes = NULL over a range, as a per-node histogram (nslab_placement,
+ * arena/region/region-verify.c - where pages really are: the kernel's
+ * answer for each page of a range (os_page_nodes), as a per-node histogram (nslab_placement,
  * nslab_region_verify).  Batches live on the stack (no allocation), so this
  * may run anywhere the library runs.
  */
@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* Pages asked of move_pages per call (3 KiB of stack). */
+/* Pages asked of os_page_nodes per call (3 KiB of stack). */
 #define VERIFY_BATCH 256
 
 NSLAB_API int nslab_placement(const void *addr, size_t len, nslab_placement_t *out)
@@ -40,7 +40,7 @@ NSLAB_API int nslab_placement(const void *addr, size_t len, nslab_placement_t *o
             pages[j] = (void *)(a + (i + j) * ps);
             status[j] = -EFAULT;
         }
-        int e = os_move_pages(k, pages, NULL, status, 0);
+        int e = os_page_nodes(k, pages, status);
         if (e) {
             errno = e;
             return -e;

@@ -2,7 +2,7 @@
  * arena/region/region.h - private interface of the region (placement) layer.
  *
  * A region is a segment (segment.h) mapped aligned to SEG_SIZE, with a
- * policy applied by mbind before any page is touched, checked against the
+ * policy applied (os_bind) before any page is touched, checked against the
  * target nodes' capacity before anything is committed, then prefaulted.
  * Arena chunks and pool segments are built with region_segment_map(); user
  * regions, large blocks and interleaved allocations are struct nslab_region.
@@ -122,11 +122,28 @@ size_t capacity_held(int node);
 /* Would `bytes` fit on the node set now? 0 or ENOMEM. */
 int capacity_check(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve);
 
-/* Where the pages of [addr, addr + len) are, by move_pages(2) with nodes =
- * NULL, in batches on the stack (region-move.c).  Present pages on a node
- * of `want` add to *in, on another node to *out (either may be NULL);
- * hist (may be NULL) is added to, not cleared.  0 or move_pages' errno. */
+/* Where the pages of [addr, addr + len) are, by the kernel's answer for
+ * each page (os_page_nodes), in batches on the stack (region-move.c).
+ * Present pages on a node of `want` add to *in, on another node to *out
+ * (either may be NULL); hist (may be NULL) is added to, not cleared.  0 or
+ * the kernel's errno. */
 int region_scan(const void *addr, size_t len, const nslab_nodeset_t *want,
                 nslab_placement_t *hist, size_t *in, size_t *out);
+
+/* Re-bind a mapping of region_segment_map() (base, total) to one node
+ * (bind policy): move = 0 sets the policy only (pages already there stay);
+ * move = 1 also moves them, strictly: EIO when some page did not move (the
+ * policy is in force even then).  0 or a positive errno. */
+int region_segment_bind(void *base, size_t total, int node, int move);
+
+/* Bookkeeping memory of the layers above (pool headers and metadata, pool
+ * sets, audit scratch): anonymous, page aligned, read-write, zero, never
+ * malloc.  `bytes` a multiple of the page size.  0 or ENOMEM. */
+int region_meta_map(size_t bytes, void **out);
+void region_meta_unmap(void *p, size_t bytes);
+/* Prefer `node` for the pages of [p, p + bytes) (a full node must not
+ * fail bookkeeping, so not strict), and with move = 1 move those already
+ * there.  Best effort: nothing is reported. */
+void region_meta_prefer(void *p, size_t bytes, int node, int move);
 
 #endif /* NSLAB_REGION_H */

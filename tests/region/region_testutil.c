@@ -230,7 +230,7 @@ int thread_pin(int node, uint64_t saved[16])
 {
     if (syscall(SYS_sched_getaffinity, 0, 16 * sizeof(uint64_t), saved) < 0)
         return errno;
-    return os_bind_thread_to_node(node);
+    return topology_bind_thread(node);
 }
 
 void thread_unpin(const uint64_t saved[16])
