@@ -7,16 +7,15 @@
  * No allocation.
  */
 #include "topology.h"
+#include "os.h"
 #include "text.h"
 
 uint64_t topology_node_free_huge(int node, size_t page_size)
 {
     const struct topology *t = topology_get();
-    char buf[64];
     char path[512];
     struct text_path p;
     uint64_t n = 0;
-    const char *s = buf;
 
     if (node < 0 || node >= t->nr_nodes || page_size < 1024)
         return 0;
@@ -27,9 +26,7 @@ uint64_t topology_node_free_huge(int node, size_t page_size)
     text_path_str(&p, "/hugepages/hugepages-");
     text_path_uint(&p, (unsigned long)(page_size >> 10));
     text_path_str(&p, "kB/free_hugepages");
-    if (p.overflow || text_read_file(path, buf, sizeof buf) < 0)
-        return 0;
-    if (text_parse_u64(&s, &n) != 0)
+    if (p.overflow || os_read_number(path, &n) != 0)
         return 0;
     return n;
 }
