@@ -247,7 +247,7 @@ int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsig
  * ~35 MiB of slabs, ~16 MiB of free pages taken and released all the
  * time) crossed it every few hundred releases, decommitted every free page
  * and faulted them all in again: 9x mimalloc's page faults, 3.6x its time,
- * three quarters of it in MADV_DONTNEED, MADV_POPULATE_WRITE and page
+ * three quarters of it in decommits (os_decommit), repopulation and page
  * faults (perf).  Scaled to the live data, the free memory a node keeps is
  * at most twice that, so a program that frees most of its blocks still
  * gives the pages of the slabs it emptied back at once (bench churn: the
