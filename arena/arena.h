@@ -483,8 +483,9 @@ enum arena_free_verdict {
 /* The verdict on a chunk pointer (h the chunk): INVALID, DOUBLE or OK.
  * No lock; a DOUBLE is confirmed by the free key (arena_free_key). */
 enum arena_free_verdict arena_chunk_verdict(const struct chunk *c, const void *p);
-/* The verdict on any non-NULL pointer (no lock).  Pool buffers: OK here
- * (nslab_pool_put judges them). */
+/* The verdict on any non-NULL pointer (no lock).  A segment of a kind
+ * whose owner registered a free function (segment.h): OK here (that
+ * function judges it). */
 enum arena_free_verdict arena_free_verdict(const void *p);
 /* Is p the start of a block of its slab (class cls, from its page)? */
 static inline int chunk_block_start(const struct chunk *c, const void *p)

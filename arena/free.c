@@ -11,8 +11,10 @@
  *               allocation: destroyed when p is its data address; a user
  *               region (nslab_region_create) is not freed here (-EINVAL:
  *               nslab_region_destroy owns it);
- *   SEG_POOL    a pool buffer: nslab_pool_put(NULL, p);
- *   anything else: -EINVAL, nothing touched.
+ *   another kind: the free function its owner registered (segment.h,
+ *               seg_set_free: the pool layer, for its buffers), so the
+ *               arena calls no layer beside it by name;
+ *   no segment, or a kind without one: -EINVAL, nothing touched.
  * Bad pointers are refused, nothing touched (arena_chunk_verdict): a
  * pointer inside a chunk that is not a block start (the middle of a block,
  * a header or free page) by the block-start test of the page's entry
@@ -27,8 +29,6 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
-
-#pragma weak nslab_pool_put
 
 static int einval(void)
 {
@@ -94,7 +94,8 @@ enum arena_free_verdict arena_free_verdict(const void *p)
             return ARENA_FREE_DOUBLE; /* freed, kept in its node's cache */
         return region_is_block(r) ? ARENA_FREE_OK : ARENA_FREE_INVALID;
     }
-    return ARENA_FREE_OK; /* a pool buffer: nslab_pool_put judges it */
+    /* another kind: its owner's free function judges it */
+    return seg_free_of(h->kind) ? ARENA_FREE_OK : ARENA_FREE_INVALID;
 }
 
 int arena_free_slow(void *p)
@@ -128,12 +129,10 @@ int arena_free_slow(void *p)
         }
         return einval();
     }
-    case SEG_POOL:
-        if (nslab_pool_put)
-            return nslab_pool_put(NULL, p);
-        return einval();
-    default:
-        return einval();
+    default: {
+        seg_free_fn f = seg_free_of(h->kind);
+        return f ? f(p) : einval();
+    }
     }
 }
 
@@ -171,8 +170,8 @@ NSLAB_API int nslab_node_of(const void *ptr)
         const char *d = region_data(r);
         if (!(r->flags & LARGE_F_CACHED) && (const char *)ptr >= d && (const char *)ptr < d + r->size)
             return h->node;
-    } else if (h && h->kind == SEG_POOL) {
-        return h->node;
+    } else if (h && seg_free_of(h->kind)) {
+        return h->node; /* a registered kind (pool buffers): its segment's node */
     }
     errno = EINVAL;
     return -EINVAL;

@@ -222,6 +222,14 @@ static int opts_check(const nslab_pool_opts_t *o)
 
 /* Map a segment of n buffers (the next in the plan), construct them and
  * publish them on the common stack.  Caller holds grow_lock, not lock. */
+/* nslab_free of a pool buffer (segment.h: the arena's free finds the
+ * SEG_POOL segment and calls this, registered before the first one
+ * exists). */
+static int pool_free_buffer(void *buf)
+{
+    return nslab_pool_put(NULL, buf);
+}
+
 static int seg_add(struct nslab_pool *p, uint32_t n)
 {
     struct pool_layout l = { .stride = p->stride, .bufs_off = p->bufs_off,
@@ -245,6 +253,7 @@ static int seg_add(struct nslab_pool *p, uint32_t n)
     }
 
     struct pool_seg *s = base;
+    seg_set_free(SEG_POOL, pool_free_buffer); /* before it is registered */
     s->hdr.kind = SEG_POOL;
     s->hdr.node = p->node;
     s->hdr.map_size = bytes;

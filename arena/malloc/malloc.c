@@ -390,7 +390,8 @@ static __attribute__((noinline)) void free_slow(void *p)
         malloc_fatal("free()", v, p);
     int saved = errno; /* a region or a pool buffer: not the hot path */
     if (UNLIKELY(arena_free_slow(p) != 0)) {
-        /* a pool buffer nslab_pool_put refused: not a buffer start */
+        /* a pointer its segment owner's free refused (a pool buffer's
+         * interior): not a buffer start */
         errno = saved;
         malloc_fatal("free()", ARENA_FREE_INVALID, p);
     }

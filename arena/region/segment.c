@@ -1,5 +1,7 @@
 /*
- * arena/region/segment.c - the segment bitmap (see segment.h for the invariants).
+ * arena/region/segment.c - the segment bitmap (see segment.h for the
+ * invariants) and the free functions of the segment kinds registered by
+ * their owners.
  * 4 MiB of .bss covers the 128 TiB user address space at one bit per 4 MiB;
  * only the words of addresses actually used are ever touched.
  */
@@ -24,4 +26,12 @@ void seg_unregister(struct seg_hdr *h)
 struct seg_hdr *seg_lookup(const void *p)
 {
     return seg_lookup_inline(p);
+}
+
+seg_free_fn seg_free_table[SEG_KINDS];
+
+void seg_set_free(enum seg_kind kind, seg_free_fn fn)
+{
+    if ((unsigned)kind < SEG_KINDS)
+        __atomic_store_n(&seg_free_table[kind], fn, __ATOMIC_RELEASE);
 }

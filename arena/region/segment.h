@@ -53,6 +53,24 @@ struct seg_hdr {
 void seg_register(struct seg_hdr *h);
 void seg_unregister(struct seg_hdr *h);
 
+/* How a pointer into a segment of `kind` is freed, for the kinds whose
+ * owner sits beside the arena rather than below it (SEG_POOL): the owner
+ * registers its function once, before it hands out the first pointer of
+ * that kind (the pool layer does, as it maps its first segment), and
+ * nslab_free - which the arena dispatches for every pointer - calls it
+ * without naming the owner.  The function returns 0 or a negative errno (set in errno), as nslab_free.
+ * seg_free_of: the registered function, or NULL (no such pointer can
+ * exist yet).  Release store, acquire load: a pointer handed to another
+ * thread carries the registration with it. */
+typedef int (*seg_free_fn)(void *p);
+#define SEG_KINDS 4
+extern seg_free_fn seg_free_table[SEG_KINDS];
+void seg_set_free(enum seg_kind kind, seg_free_fn fn);
+static inline seg_free_fn seg_free_of(uint32_t kind)
+{
+    return kind < SEG_KINDS ? __atomic_load_n(&seg_free_table[kind], __ATOMIC_ACQUIRE) : NULL;
+}
+
 /* The segment owning pointer p, or NULL if the library does not own it. */
 struct seg_hdr *seg_lookup(const void *p);
 
