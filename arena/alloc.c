@@ -67,9 +67,10 @@ static int resolve_node(int *node, int local, int *fallback_only)
 }
 
 /* Allocate class cls (0: large, `size` and `align`; zero: it must read as
- * zero) on node or, for local requests, the nearest node that can hold it. */
+ * zero; populate: a large block is populated) on node or, for local
+ * requests, the nearest node that can hold it. */
 static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int local,
-                          int zero)
+                          int zero, int populate)
 {
     int fallback_only, err = 0;
     if (arena_global_init() != 0) {
@@ -86,7 +87,7 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
         if (cls)
             p = alloc_class_on(node, cls, &err);
         else
-            p = large_alloc(node, size, align, zero);
+            p = large_alloc(node, size, align, zero, populate);
         if (p)
             return p;
         if (!cls)
@@ -104,7 +105,7 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
         if (cls)
             p = alloc_class_on(order[i], cls, &err);
         else
-            p = large_alloc(order[i], size, align, zero);
+            p = large_alloc(order[i], size, align, zero, populate);
         if (p) {
             arena_count_fallback(node);
             return p;
@@ -132,7 +133,7 @@ void *arena_alloc_slow(int node, size_t size, int local)
         return NULL;
     }
     if (size > SC_SMALL_MAX)
-        return alloc_placed(node, 0, size, 0, local, 0);
+        return alloc_placed(node, 0, size, 0, local, 0, arena_populate_large(1));
     /* A local miss for a new CPU resolved the node above: its bin may
      * hold a block. */
     unsigned cls = sc_of(size);
@@ -142,7 +143,7 @@ void *arena_alloc_slow(int node, size_t size, int local)
         if (b)
             return b;
     }
-    return alloc_placed(node, cls, size, 0, local, 0);
+    return alloc_placed(node, cls, size, 0, local, 0, 0);
 }
 
 ptrdiff_t arena_rseq_cpu_off;
@@ -214,7 +215,7 @@ NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size)
     }
     /* large: a fresh mapping is zero already; a reused one is cleared */
     int local = node == NSLAB_NODE_LOCAL;
-    return alloc_placed(local ? -1 : node, 0, bytes, 0, local, 1);
+    return alloc_placed(local ? -1 : node, 0, bytes, 0, local, 1, arena_populate_large(1));
 }
 
 NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
@@ -244,17 +245,28 @@ NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
             if (b)
                 return b;
         }
-        return alloc_placed(local ? -1 : node, cls, size, align, local, 0);
+        return alloc_placed(local ? -1 : node, cls, size, align, local, 0, 0);
     }
-    return alloc_placed(local ? -1 : node, 0, size, align, local, 0);
+    return alloc_placed(local ? -1 : node, 0, size, align, local, 0, arena_populate_large(1));
+}
+
+void *arena_alloc_large(int node, size_t size, size_t align, int zero, int populate)
+{
+    if (size == 0 || (node < 0 && node != NSLAB_NODE_LOCAL)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int local = node == NSLAB_NODE_LOCAL;
+    return alloc_placed(local ? -1 : node, 0, size, align, local, zero, populate);
 }
 
 /* ---- realloc ------------------------------------------------------------ */
 
-NSLAB_API void *nslab_realloc(void *ptr, size_t size)
+void *arena_realloc(void *ptr, size_t size, int populate)
 {
     if (!ptr)
-        return numa_malloc_local(size);
+        return size > SC_SMALL_MAX ? arena_alloc_large(NSLAB_NODE_LOCAL, size, 0, 0, populate)
+                                   : numa_malloc_local(size);
     struct seg_hdr *h = seg_lookup_inline(ptr);
     size_t old;
     int node;
@@ -301,10 +313,16 @@ NSLAB_API void *nslab_realloc(void *ptr, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    void *q = numa_malloc_on(node, size);
+    void *q = size > SC_SMALL_MAX ? arena_alloc_large(node, size, 0, 0, populate)
+                                  : numa_malloc_on(node, size);
     if (!q)
         return NULL;
     memcpy(q, ptr, old < size ? old : size);
     nslab_free(ptr);
     return q;
+}
+
+NSLAB_API void *nslab_realloc(void *ptr, size_t size)
+{
+    return arena_realloc(ptr, size, arena_populate_large(1));
 }

@@ -14,11 +14,15 @@
  *    class locks (ascending class, ascending node), then its chunk lock,
  *    then its large-cache lock: the global lock order of arena.h.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* secure_getenv */
+#endif
 #include "arena.h"
 #include "os.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct arena *arenas[NSLAB_MAX_NODES];
@@ -101,6 +105,70 @@ struct arena *arena_get(int node, int *err)
         a = expect;
     }
     return a;
+}
+
+/* ---- the prefault setting (numaslab.h, nslab_arena_prefault_t) ---------- */
+
+/* -1 until NUMASLAB_PREFAULT was read (or a value was set); then one of
+ * NSLAB_ARENA_PREFAULT_*.  Read and written with relaxed atomics: a racing
+ * reader sees the old or the new setting, either is a valid one. */
+static int prefault_setting = -1;
+
+extern char **environ;
+
+static int prefault_word(const char *v, const char *w)
+{
+    while (*v && *w && (*v | 0x20) == *w) {
+        v++;
+        w++;
+    }
+    return *v == '\0' && *w == '\0';
+}
+
+int arena_prefault(void)
+{
+    int m = __atomic_load_n(&prefault_setting, __ATOMIC_RELAXED);
+    if (ARENA_LIKELY(m >= 0))
+        return m;
+    if (environ == NULL) /* inside the loader: read it at a later call */
+        return NSLAB_ARENA_PREFAULT_DEFAULT;
+    const char *v = secure_getenv("NUMASLAB_PREFAULT"); /* does not allocate */
+    int env = NSLAB_ARENA_PREFAULT_DEFAULT;
+    if (v && prefault_word(v, "none"))
+        env = NSLAB_ARENA_PREFAULT_NONE;
+    else if (v && prefault_word(v, "slabs"))
+        env = NSLAB_ARENA_PREFAULT_SLABS;
+    else if (v && prefault_word(v, "all"))
+        env = NSLAB_ARENA_PREFAULT_ALL;
+    /* a nslab_set_arena_prefault() meanwhile wins over the environment */
+    if (__atomic_compare_exchange_n(&prefault_setting, &m, env, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        return env;
+    return m;
+}
+
+int arena_populate_large(int lib_default)
+{
+    int m = arena_prefault();
+    if (m == NSLAB_ARENA_PREFAULT_DEFAULT)
+        return lib_default;
+    return m == NSLAB_ARENA_PREFAULT_ALL;
+}
+
+NSLAB_API int nslab_set_arena_prefault(nslab_arena_prefault_t p)
+{
+    if ((unsigned)p > NSLAB_ARENA_PREFAULT_ALL) {
+        errno = EINVAL;
+        return -EINVAL;
+    }
+    int old = arena_prefault();
+    __atomic_store_n(&prefault_setting, (int)p, __ATOMIC_RELAXED);
+    return old;
+}
+
+NSLAB_API nslab_arena_prefault_t nslab_arena_prefault(void)
+{
+    return (nslab_arena_prefault_t)arena_prefault();
 }
 
 void arena_count_fallback(int node)

@@ -3,13 +3,16 @@
  *
  * Shape (DESIGN.md, promises 1-3, 10, 12):
  *
- *   chunk    a SEG_SIZE (4 MiB) segment bound to one node (os_bind) and
- *            prefaulted (region_segment_map) before any block of it is
- *            handed out.  Split into ARENA_PAGES pages of 64 KiB; page 0
- *            holds the struct chunk header (so 1/64 of a chunk is metadata).
- *            Free pages go back to the kernel after a delay counted in
- *            releases, and are repopulated (on the node) before a slab is
- *            carved on them again (chunk.c).
+ *   chunk    a SEG_SIZE (4 MiB) segment bound to one node (os_bind,
+ *            region_segment_map_held) before any block of it is handed
+ *            out, and committed on use: a slab's pages are populated when
+ *            the slab is carved (the prefault setting), the rest of the
+ *            chunk stays reserved in the capacity ledger.  Split into
+ *            ARENA_PAGES pages of 64 KiB; page 0 holds the struct chunk
+ *            header (so 1/64 of a chunk is metadata).  Free pages go back
+ *            to the kernel after a delay counted in releases, and are
+ *            populated again (on the node) before a slab is carved on them
+ *            again (chunk.c).
  *   slab     a span of 1..8 pages of one chunk holding blocks of one size
  *            class (small classes 1 page; larger classes span enough pages
  *            for >= 8 blocks).  Its descriptor lives in the chunk header,
@@ -168,17 +171,21 @@ _Static_assert(sizeof(struct chunk_pg) == 32, "the free path shifts by 5");
 struct chunk {
     struct seg_hdr hdr;                /* kind SEG_CHUNK, node */
     uint32_t node_off;                 /* hdr.node * sizeof(struct tc_node) */
-    uint32_t reserved;
+    uint32_t held;                     /* 1: the capacity ledger holds, for
+                                          this chunk, every page not in
+                                          committed_pages (chunk.c) */
     struct chunk_pg pg[ARENA_PAGES];   /* page -> bin offset and block test */
     uint8_t cls[ARENA_PAGES];          /* page -> size class, 0 = none */
     uint8_t head[ARENA_PAGES];         /* page -> first page of its slab */
     uint64_t used_pages;               /* bit i: page i in use (bit 0 =
                                           the header page, always set) */
-    uint64_t committed_pages;          /* bit i: page i is backed by
-                                          memory of the node (chunk.c:
-                                          free pages are decommitted with
-                                          os_decommit, and repopulated
-                                          before a slab is carved on them);
+    uint64_t committed_pages;          /* bit i: page i is the node's
+                                          memory: populated when a slab was
+                                          carved on it (or, under prefault
+                                          NONE, given to a slab to fault in
+                                          at first touch); clear for pages
+                                          never used and pages decommitted
+                                          with os_decommit (chunk.c);
                                           used_pages is a subset */
     uint64_t aged_pages;               /* free committed pages not taken
                                           since the node's last purge step
@@ -218,9 +225,12 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
 /* Freed large regions each node keeps for reuse: at most this many, of at
  * most ARENA_LARGE_CACHE_ENTRY mapped bytes each, ARENA_LARGE_CACHE_BYTES in
  * all (large.c says why). */
-#define ARENA_LARGE_CACHE 8
+#define ARENA_LARGE_CACHE 16
 #define ARENA_LARGE_CACHE_ENTRY ((size_t)16 << 20)
-#define ARENA_LARGE_CACHE_BYTES ((size_t)32 << 20)
+#define ARENA_LARGE_CACHE_BYTES ((size_t)64 << 20)
+/* Of those, the mapped bytes whose pages a node's cache keeps (the others
+ * are decommitted when cached). */
+#define ARENA_LARGE_CACHE_DIRTY ((size_t)16 << 20)
 
 /* One size class of one node's arena.  `lock` protects every field but
  * `remote`, and every slab of the class (struct slab) with its pages'
@@ -257,6 +267,8 @@ struct arena {
     /* Counters updated with relaxed atomics outside any lock. */
     uint64_t large;                   /* live large regions */
     uint64_t large_mapped;            /* their mapped bytes */
+    uint64_t large_committed;         /* of those, of regions populated
+                                         whole (LARGE_F_FULL) */
     uint64_t large_user;              /* their user bytes */
     uint64_t large_allocs;            /* large allocations ever */
     uint64_t fallbacks;
@@ -267,8 +279,10 @@ struct arena {
     uint64_t kept_pages;              /* pages of kept empty slabs (slab.c;
                                          relaxed atomics, changed under
                                          the slab's class lock) */
-    uint64_t decommits;               /* chunk page runs decommitted and */
-    uint64_t recommits;               /* repopulated, ever (chunk_lock) */
+    uint64_t decommits;               /* chunk page runs decommitted, and */
+    uint64_t commits;                 /* runs committed when taken for a
+                                         slab (never used, or decommitted
+                                         before), ever (chunk_lock) */
     uint64_t free_committed;          /* free committed chunk pages */
     uint64_t live_pages;              /* the live blocks' bytes in pages,
                                          as last summed (chunk.c's
@@ -281,6 +295,8 @@ struct arena {
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;
     uint64_t large_cached_bytes;      /* their mapped bytes */
+    uint64_t large_cached_dirty;      /* of those, of regions that keep
+                                         their pages (not LARGE_F_CLEAN) */
     struct nslab_region *large_cache[ARENA_LARGE_CACHE];
     struct arena_class cls[SC_COUNT];
 };
@@ -322,14 +338,33 @@ void remote_push(struct arena *a, unsigned cls, void *head, void *tail);
 /* Chunk pages (chunk.c): take a run of npages free pages of a chunk of the
  * arena, mapping a new chunk when none has room; release them.  0 or an
  * errno (the region layer's: ENOMEM when the node cannot hold a chunk, or
- * a decommitted page could not be repopulated).  The pages taken are
- * populated (on the chunk's node) when it returns. */
-int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsigned *first);
+ * a page could not be populated).  populate != 0: the pages taken are
+ * populated (on the chunk's node) when it returns; else they fault in at
+ * first touch, on the chunk's node all the same (its binding). */
+int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chunk **out,
+                     unsigned *first);
+/* Bytes the capacity ledger holds for c: its pages not committed (0 for a
+ * chunk mapped without a strict hold).  chunk_lock held. */
+size_t chunk_reserved_bytes(const struct chunk *c);
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages);
 /* Give every kept empty slab of the arena back to its chunk (slab.c),
- * then decommit every free page of the node's chunks (chunk_purge_all). */
+ * then decommit every free page of the node's chunks (chunk_purge_all)
+ * and the pages of the node's cached large regions (large_trim). */
 void arena_trim_slabs(struct arena *a);
 void chunk_purge_all(struct arena *a);
+
+/* The prefault setting (numaslab.h, nslab_arena_prefault_t): one of
+ * NSLAB_ARENA_PREFAULT_*, NUMASLAB_PREFAULT's until one is set (arena.c). */
+int arena_prefault(void);
+/* Populate a slab's pages when it is carved?  (All but NONE.) */
+static inline int arena_populate_slabs(void)
+{
+    return arena_prefault() != NSLAB_ARENA_PREFAULT_NONE;
+}
+/* Populate a large block?  ALL: yes; NONE, SLABS: no; DEFAULT: the entry
+ * point's own default, lib_default (1 for the library's API, 0 for the
+ * malloc replacement). */
+int arena_populate_large(int lib_default);
 
 /* ---- thread caches ---------------------------------------------------- */
 
@@ -467,6 +502,13 @@ struct tcache *tcache_registry_first(void);
 /* ---- the fast paths --------------------------------------------------- */
 
 void *arena_alloc_slow(int node, size_t size, int local);
+/* A large block (size above SC_SMALL_MAX, or an alignment no class has) on
+ * node (NSLAB_NODE_LOCAL: the thread's, falling back by distance), for an
+ * entry point with its own prefault default (the malloc replacement):
+ * populate as large_alloc.  NULL with errno as numa_malloc_on. */
+void *arena_alloc_large(int node, size_t size, size_t align, int zero, int populate);
+/* nslab_realloc with the large blocks it makes populated or not. */
+void *arena_realloc(void *ptr, size_t size, int populate);
 int arena_free_slow(void *p);
 
 /* What is wrong with freeing p (free.c): ARENA_FREE_OK, or why it must
@@ -646,6 +688,10 @@ static inline int arena_free_inline(void *p)
 /* r->flags bit (arena-private, beside region.h's REGION_F_*): a freed
  * large region held in its node's cache; not a live block. */
 #define LARGE_F_CACHED 0x100u
+/* every data page populated and not decommitted since (large.c) */
+#define LARGE_F_FULL 0x200u
+/* the data pages are decommitted: none resident, all read as zero */
+#define LARGE_F_CLEAN 0x400u
 
 static inline int large_is_live(const struct nslab_region *r)
 {
@@ -659,10 +705,14 @@ static inline int region_is_block(const struct nslab_region *r)
     return large_is_live(r) || (r->flags & REGION_F_INTERLEAVED);
 }
 
-/* A region of its own (REGION_F_LARGE) bound to node, populated, reused
- * from the node's cache when one fits.  zero: the data reads as zero.  NULL
- * with errno (the region layer's: ENOMEM when the node cannot hold it). */
-void *large_alloc(int node, size_t size, size_t align, int zero);
+/* A region of its own (REGION_F_LARGE) bound to node, reused from the
+ * node's cache when one fits.  zero: the data reads as zero.  populate:
+ * every data page is populated before it returns (else they fault in at
+ * first touch, on the node).  NULL with errno (the region layer's: ENOMEM
+ * when the node cannot hold it). */
+void *large_alloc(int node, size_t size, size_t align, int zero, int populate);
+/* Decommit the data pages of every region the node's cache holds. */
+void large_trim(struct arena *a);
 /* Resize in place when the mapping holds `size` and it is more than half
  * of the mapping: 0, else -1 (the caller moves the block). */
 int large_resize(struct nslab_region *r, size_t size);

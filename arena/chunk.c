@@ -1,13 +1,30 @@
 /*
- * arena/chunk.c - chunks: 4 MiB segments bound to one node and prefaulted
- * before any block of them exists, split into 64 KiB pages that slabs take
- * in runs; free pages are decommitted and repopulated before reuse.
+ * arena/chunk.c - chunks: 4 MiB segments bound to one node before any
+ * block of them exists and committed on use, split into 64 KiB pages that
+ * slabs take in runs; free pages are decommitted and populated again
+ * before reuse.
  *
- * A chunk is mapped with region_segment_map() under a bind policy to its node
- * with NSLAB_PREFAULT_POPULATE, so (a) the region layer's capacity check
+ * A chunk is mapped with region_segment_map_held() under a bind policy to its
+ * node with NSLAB_PREFAULT_NONE, so (a) the region layer's capacity check
  * refuses it with ENOMEM before anything is committed when the node cannot
- * hold it, and (b) every page is on the node before the header is even
- * written.  The header is registered in the segment bitmap last.
+ * hold it, and (b) the binding is the VMA's before the header is even
+ * written: every page of the chunk lands on the node whenever it is first
+ * touched, by whoever touches it (promise 1 does not depend on prefaulting).
+ * Only the header page is committed when the chunk is made (by writing the
+ * header); the header is registered in the segment bitmap last.
+ *
+ * Committed on use.  A run of pages taken for a slab is populated then
+ * (os_commit: populated, or a write to every OS page where the kernel
+ * cannot populate) before chunk_take_pages returns, unless the prefault
+ * setting is NONE (then its pages fault in at first touch); never the whole
+ * chunk.  The chunk's capacity stays promised: the region layer's hold of
+ * the whole 4 MiB is kept in the capacity ledger (chunk.held) minus the
+ * pages committed - a page's 64 KiB leave the ledger when it is populated
+ * (the node's free memory now shows it) and come back when it is
+ * decommitted (capacity_rehold) - so the node's room as the library counts
+ * it does not change as chunk pages come and go, and a strict allocation
+ * still gets ENOMEM up front, never an OOM kill when a slab is carved.
+ * stats.c reports the held part as bytes_reserved.
  *
  * Decommit (purge), after mimalloc's purge delay but counted in releases
  * instead of time, so it is deterministic (no clock, no background thread):
@@ -25,16 +42,9 @@
  *    release count.
  *  - nslab_thread_flush decommits them all (chunk_purge_all, through
  *    arena_trim_slabs); thread exit does not.
- * A new chunk's free pages are committed (prefaulted with the chunk) and
- * age like any others.  A run taken for a slab is searched first among free
- * COMMITTED pages of every chunk (no syscall); a run with decommitted pages
- * is repopulated (os_commit: populated, or a write to every OS page where
- * the kernel cannot populate) before chunk_take_pages returns, so a block
- * is still only handed out from prefaulted pages, and the chunk's bind
- * policy (it is the VMA's) puts the new pages on the chunk's node
- * (promise 1).  The chunk's 4 MiB stay in the region layer's capacity
- * ledger while mapped, so repopulating does not overcommit the node as the
- * library counts it.
+ * A run taken for a slab is searched first among free COMMITTED pages of
+ * every chunk (no syscall), then among any free pages (never used, or
+ * decommitted), which are populated as above.
  *
  * Retention: a chunk whose slab pages are all free is kept mapped while the
  * node has fewer than ARENA_EMPTY_RETAIN empty chunks (its free pages are
@@ -111,6 +121,8 @@ static void purge_mask_locked(struct arena *a, struct chunk *c, uint64_t mask)
             c->aged_pages &= ~m;
             a->free_committed -= n;
             a->decommits++;
+            if (c->held) /* still promised to the chunk */
+                capacity_rehold(a->node, (size_t)n * ARENA_PAGE_SIZE);
         }
     }
 }
@@ -149,20 +161,25 @@ static int chunk_new(struct arena *a, struct chunk **out)
     pol.mode = NSLAB_POLICY_BIND;
     pol.nodes = nslab_nodeset_of(a->node);
     nslab_region_opts_t opts = {0};
-    opts.prefault = NSLAB_PREFAULT_POPULATE;
+    opts.prefault = NSLAB_PREFAULT_NONE; /* bound now, committed per slab */
     void *base;
-    int e = region_segment_map(SEG_SIZE, 0, &pol, &opts, &base, NULL, NULL);
+    size_t held;
+    int e = region_segment_map_held(SEG_SIZE, &pol, &opts, &base, &held);
     if (e)
         return e;
-    struct chunk *c = base; /* populated zero pages */
+    struct chunk *c = base; /* zero pages, faulted in as the header is written */
     c->hdr.kind = SEG_CHUNK;
     c->hdr.node = a->node;
     c->hdr.map_size = SEG_SIZE;
     c->node_off = a->node_off;
+    /* BIND to one node holds all of the chunk or nothing */
+    c->held = held == SEG_SIZE;
+    if (held)
+        capacity_release(a->node, c->held ? ARENA_PAGE_SIZE : held); /* the header page */
     for (unsigned i = 0; i < ARENA_PAGES; i++)
         c->pg[i].bin_off = CHUNK_NO_BIN;
     c->used_pages = 1; /* the header page */
-    c->committed_pages = run_mask(0, ARENA_PAGES);
+    c->committed_pages = 1;
     c->aged_pages = 0;
     c->free_pages = ARENA_PAGES - 1;
     c->arena = a;
@@ -172,71 +189,86 @@ static int chunk_new(struct arena *a, struct chunk **out)
     return 0;
 }
 
-int chunk_take_pages(struct arena *a, unsigned npages, struct chunk **out, unsigned *first)
+/* Bytes of c's reservation in the ledger (its pages not committed). */
+static size_t chunk_held_bytes(const struct chunk *c)
 {
-    struct chunk *c = NULL;
+    if (!c->held)
+        return 0;
+    return (size_t)(ARENA_PAGES - (unsigned)__builtin_popcountll(c->committed_pages)) *
+           ARENA_PAGE_SIZE;
+}
+
+size_t chunk_reserved_bytes(const struct chunk *c)
+{
+    return chunk_held_bytes(c);
+}
+
+/* Find a run of npages free pages, committed ones first (no syscall), then
+ * any.  chunk_lock held.  NULL if no chunk has one. */
+static struct chunk *find_pages_locked(struct arena *a, unsigned npages, int *at)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (struct chunk *k = a->chunks; k; k = k->next) {
+            if (k->free_pages < npages)
+                continue;
+            uint64_t busy = pass == 0 ? k->used_pages | ~k->committed_pages : k->used_pages;
+            if ((*at = find_run(busy, npages)) >= 0)
+                return k;
+        }
+    }
+    return NULL;
+}
+
+int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chunk **out,
+                     unsigned *first)
+{
     int i = -1;
     pthread_mutex_lock(&a->chunk_lock);
-    /* committed free pages first (no syscall), then any free pages */
-    for (struct chunk *k = a->chunks; k && i < 0; k = k->next) {
-        if (k->free_pages < npages)
-            continue;
-        if ((i = find_run(k->used_pages | ~k->committed_pages, npages)) >= 0)
-            c = k;
+    struct chunk *c = find_pages_locked(a, npages, &i);
+    if (!c) {
+        pthread_mutex_unlock(&a->chunk_lock);
+        int e = chunk_new(a, &c);
+        if (e)
+            return e;
+        pthread_mutex_lock(&a->chunk_lock);
+        c->next = a->chunks;
+        c->prev = NULL;
+        if (a->chunks)
+            a->chunks->prev = c;
+        a->chunks = c;
+        a->nchunks++;
+        a->nempty++;
+        i = 1;
     }
-    for (struct chunk *k = a->chunks; k && i < 0; k = k->next) {
-        if (k->free_pages < npages)
-            continue;
-        if ((i = find_run(k->used_pages, npages)) >= 0)
-            c = k;
-    }
-    uint64_t need = 0;
-    if (c) {
-        uint64_t m = run_mask((unsigned)i, npages);
-        take_run(a, c, (unsigned)i, npages);
-        need = m & ~c->committed_pages; /* take_run counted the others */
-        c->committed_pages |= m; /* committed by us below, before any use */
-        if (need)
-            a->recommits++;
-    }
+    uint64_t m = run_mask((unsigned)i, npages);
+    take_run(a, c, (unsigned)i, npages);
+    uint64_t need = m & ~c->committed_pages; /* take_run counted the others */
+    c->committed_pages |= m; /* committed by us below, before any use */
+    if (need)
+        a->commits++;
     pthread_mutex_unlock(&a->chunk_lock);
 
-    if (c) {
-        if (need) {
-            unsigned lo = (unsigned)__builtin_ctzll(need);
-            unsigned hi = 64 - (unsigned)__builtin_clzll(need);
-            int e = chunk_populate((char *)c + (size_t)lo * ARENA_PAGE_SIZE,
-                                   (size_t)(hi - lo) * ARENA_PAGE_SIZE);
-            if (e) {
-                /* give the run back, counted as not committed */
-                pthread_mutex_lock(&a->chunk_lock);
-                c->committed_pages &= ~need;
-                pthread_mutex_unlock(&a->chunk_lock);
-                chunk_release_pages(a, c, (unsigned)i, npages);
-                return e;
-            }
+    if (need && populate) {
+        unsigned lo = (unsigned)__builtin_ctzll(need);
+        unsigned hi = 64 - (unsigned)__builtin_clzll(need);
+        int e = chunk_populate((char *)c + (size_t)lo * ARENA_PAGE_SIZE,
+                               (size_t)(hi - lo) * ARENA_PAGE_SIZE);
+        if (e) {
+            /* give the run back, counted as not committed (the ledger
+             * still holds those pages) */
+            pthread_mutex_lock(&a->chunk_lock);
+            c->committed_pages &= ~need;
+            pthread_mutex_unlock(&a->chunk_lock);
+            chunk_release_pages(a, c, (unsigned)i, npages);
+            return e;
         }
-        *out = c;
-        *first = (unsigned)i;
-        return 0;
     }
-
-    int e = chunk_new(a, &c);
-    if (e)
-        return e;
-    pthread_mutex_lock(&a->chunk_lock);
-    c->next = a->chunks;
-    c->prev = NULL;
-    if (a->chunks)
-        a->chunks->prev = c;
-    a->chunks = c;
-    a->nchunks++;
-    a->nempty++;
-    a->free_committed += ARENA_PAGES - 1;
-    take_run(a, c, 1, npages);
-    pthread_mutex_unlock(&a->chunk_lock);
+    /* the pages are the node's now (resident, or under NONE at their first
+     * touch): the free memory reading accounts for them from here */
+    if (need && c->held)
+        capacity_release(a->node, (size_t)__builtin_popcountll(need) * ARENA_PAGE_SIZE);
     *out = c;
-    *first = 1;
+    *first = (unsigned)i;
     return 0;
 }
 
@@ -304,8 +336,10 @@ void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsig
         purge_step_locked(a, 0);
     pthread_mutex_unlock(&a->chunk_lock);
     if (unmap) {
+        size_t held = chunk_held_bytes(c);
         chunk_map_set(c, 0);
         seg_unregister(&c->hdr);
         region_segment_unmap(c, SEG_SIZE);
+        capacity_release(a->node, held);
     }
 }

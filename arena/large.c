@@ -1,10 +1,14 @@
 /*
  * arena/large.c - blocks above SC_SMALL_MAX (64 KiB), or with an alignment
  * above it: each is a region of its own (REGION_F_LARGE) bound to its node
- * with a bind policy and populated by the region layer before it is returned,
- * so its placement is as true as a chunk's and its capacity is checked
- * first (ENOMEM, never an OOM kill later).  User data starts a page (or
- * `align`) after the region header.
+ * with a bind policy before it is returned, so its placement is as true as a
+ * chunk's (every page lands on the node at its first touch) and its
+ * capacity is checked first (ENOMEM at allocation).  populate (the prefault
+ * setting, numaslab.h): the region layer also populates it, so the capacity
+ * is used at once and nothing can fail later; without, the pages fault in
+ * as the program touches them (a program that uses part of a big array
+ * pays only for that part).  User data starts a page (or `align`) after
+ * the region header.
  *
  * Per-node cache of freed large regions.  Measured on the build machine, a
  * fresh large block costs ~330 us for 70 KB (map + bind + populate +
@@ -14,24 +18,56 @@
  * is kept instead, up to ARENA_LARGE_CACHE regions and
  * ARENA_LARGE_CACHE_BYTES per node, and reused for a request on the same
  * node that it holds with at most 2x slack (its pages are still bound to
- * the node and resident: placement stays true).  A cached region stays
- * registered but carries LARGE_F_CACHED, so freeing it again is -EINVAL.
- * The cache is bounded, so RSS stays bounded; it shows in bytes_mapped and
- * bytes_committed, not in bytes_in_use or `large`.
+ * the node: placement stays true).  Memory goes back: of the cached
+ * regions, at most ARENA_LARGE_CACHE_DIRTY bytes keep their pages (a
+ * churning program reuses them without a page fault); a region freed past
+ * that budget has its data pages decommitted (os_decommit) before it is
+ * cached, so it costs address space only, and nslab_thread_flush decommits
+ * them all (large_trim).  A cached region stays registered but carries
+ * LARGE_F_CACHED, so freeing it again is -EINVAL.  It shows in
+ * bytes_mapped (and, while it keeps its pages, bytes_committed), not in
+ * bytes_in_use or `large`.
+ * Flags: LARGE_F_FULL - every data page was populated (at creation, or when
+ * a cached region was taken for a populating request) and not decommitted
+ * since; LARGE_F_CLEAN - the data pages are decommitted (read as zero, none
+ * resident): a calloc needs no memset, and the region is out of the dirty
+ * budget.
  *
- * Counters (struct arena: large, large_mapped, large_user, large_allocs)
- * are relaxed atomics of the region's node.  arena->large_lock protects the
- * cache (a leaf lock: nothing is taken inside it, region calls happen
- * outside it).
+ * Counters (struct arena: large, large_mapped, large_committed, large_user,
+ * large_allocs) are relaxed atomics of the region's node.
+ * arena->large_lock protects the cache and the flags of cached regions (a
+ * leaf lock: nothing is taken inside it, region calls happen outside it;
+ * large_trim's decommits run under it).
  */
 #include "arena.h"
 
 #include <errno.h>
 #include <string.h>
 
+#include "os.h"
+
 static size_t large_room(const struct nslab_region *r)
 {
     return r->hdr.map_size - r->data_off;
+}
+
+/* Give the data pages of r back to the kernel (they read as zero after).
+ * The header page stays. */
+static void large_decommit(struct nslab_region *r)
+{
+    if (os_decommit(region_data(r), large_room(r)) == 0)
+        r->flags = (r->flags & ~LARGE_F_FULL) | LARGE_F_CLEAN;
+}
+
+/* Populate every data page of r (on its node: the mapping's binding),
+ * keeping what a dirty region's pages hold.  0 or ENOMEM. */
+static int large_populate(struct nslab_region *r)
+{
+    int e = os_commit(region_data(r), large_room(r), topology_get()->page_size,
+                      (r->flags & LARGE_F_CLEAN) ? OS_COMMIT_POPULATE : OS_COMMIT_KEEP, NULL);
+    if (e == 0)
+        r->flags = (r->flags & ~LARGE_F_CLEAN) | LARGE_F_FULL;
+    return e;
 }
 
 /* Take the best cached region for size (align <= page), or NULL. */
@@ -57,31 +93,64 @@ static struct nslab_region *cache_take(struct arena *a, size_t size, size_t alig
         a->large_cache[bi] = a->large_cache[last];
         __atomic_store_n(&a->nlarge_cached, last, __ATOMIC_RELAXED); /* peeked racily */
         a->large_cached_bytes -= best->hdr.map_size;
+        if (!(best->flags & LARGE_F_CLEAN))
+            a->large_cached_dirty -= best->hdr.map_size;
     }
     pthread_mutex_unlock(&a->large_lock);
     return best;
 }
 
-/* Keep r for reuse: 1 if kept. */
+/* Keep r for reuse: 1 if kept.  A region that does not fit the dirty
+ * budget is decommitted first (outside the lock), so the cache keeps at
+ * most ARENA_LARGE_CACHE_DIRTY bytes resident. */
 static int cache_put(struct arena *a, struct nslab_region *r)
 {
     size_t m = r->hdr.map_size;
     if (m > ARENA_LARGE_CACHE_ENTRY || r->data_off != topology_get()->page_size)
         return 0;
+    pthread_mutex_lock(&a->large_lock);
+    int room = a->nlarge_cached < ARENA_LARGE_CACHE &&
+               a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES;
+    int dirty_ok = a->large_cached_dirty + m <= ARENA_LARGE_CACHE_DIRTY;
+    pthread_mutex_unlock(&a->large_lock);
+    if (!room)
+        return 0;
+    r->flags &= ~LARGE_F_CLEAN; /* its user may have touched any page */
+    if (!dirty_ok)
+        large_decommit(r);
     int kept = 0;
     pthread_mutex_lock(&a->large_lock);
-    if (a->nlarge_cached < ARENA_LARGE_CACHE && a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES) {
+    if (a->nlarge_cached < ARENA_LARGE_CACHE && a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES &&
+        ((r->flags & LARGE_F_CLEAN) || a->large_cached_dirty + m <= ARENA_LARGE_CACHE_DIRTY)) {
         r->flags |= LARGE_F_CACHED;
         a->large_cache[a->nlarge_cached] = r;
         __atomic_store_n(&a->nlarge_cached, a->nlarge_cached + 1, __ATOMIC_RELAXED);
         a->large_cached_bytes += m;
+        if (!(r->flags & LARGE_F_CLEAN))
+            a->large_cached_dirty += m;
         kept = 1;
     }
     pthread_mutex_unlock(&a->large_lock);
-    return kept;
+    return kept; /* not kept (racers filled the cache): the caller unmaps it */
 }
 
-void *large_alloc(int node, size_t size, size_t align, int zero)
+void large_trim(struct arena *a)
+{
+    if (!__atomic_load_n(&a->nlarge_cached, __ATOMIC_RELAXED))
+        return; /* racy peek: a region cached meanwhile waits for the next trim */
+    pthread_mutex_lock(&a->large_lock);
+    for (unsigned i = 0; i < a->nlarge_cached; i++) {
+        struct nslab_region *r = a->large_cache[i];
+        if (r->flags & LARGE_F_CLEAN)
+            continue;
+        large_decommit(r);
+        if (r->flags & LARGE_F_CLEAN)
+            a->large_cached_dirty -= r->hdr.map_size;
+    }
+    pthread_mutex_unlock(&a->large_lock);
+}
+
+void *large_alloc(int node, size_t size, size_t align, int zero, int populate)
 {
     int err;
     struct arena *a = arena_get(node, &err);
@@ -92,22 +161,42 @@ void *large_alloc(int node, size_t size, size_t align, int zero)
     struct nslab_region *r = cache_take(a, size, align);
     if (r) {
         r->flags &= ~LARGE_F_CACHED;
+        if (zero && !(r->flags & LARGE_F_CLEAN)) {
+            if (r->flags & LARGE_F_FULL)
+                memset(region_data(r), 0, size); /* resident anyway */
+            else
+                large_decommit(r); /* do not fault in what was never used */
+            if (!(r->flags & (LARGE_F_CLEAN | LARGE_F_FULL)))
+                memset(region_data(r), 0, size); /* the kernel refused */
+        }
+        if (populate && !(r->flags & LARGE_F_FULL) && large_populate(r) != 0) {
+            /* the node cannot back it now: as a fresh mapping would */
+            region_destroy(r);
+            errno = ENOMEM;
+            return NULL;
+        }
         r->size = size;
-        if (zero)
-            memset(region_data(r), 0, size);
     } else {
         nslab_policy_t pol = {0};
         pol.mode = NSLAB_POLICY_BIND;
         pol.nodes = nslab_nodeset_of(node);
-        int e = region_create(size, align, &pol, NULL, REGION_F_LARGE, &r);
+        nslab_region_opts_t opts = {0};
+        opts.prefault = populate ? NSLAB_PREFAULT_POPULATE : NSLAB_PREFAULT_NONE;
+        int e = region_create(size, align, &pol, &opts, REGION_F_LARGE, &r);
         if (e) {
             errno = e;
             return NULL;
         }
+        if (populate)
+            r->flags |= LARGE_F_FULL;
+        else
+            region_drop_hold(r); /* checked now; not held (numaslab.h) */
         /* a fresh anonymous mapping reads as zero */
     }
     __atomic_fetch_add(&a->large, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&a->large_mapped, r->hdr.map_size, __ATOMIC_RELAXED);
+    if (r->flags & LARGE_F_FULL)
+        __atomic_fetch_add(&a->large_committed, r->hdr.map_size, __ATOMIC_RELAXED);
     __atomic_fetch_add(&a->large_user, r->size, __ATOMIC_RELAXED);
     __atomic_fetch_add(&a->large_allocs, 1, __ATOMIC_RELAXED);
     return region_data(r);
@@ -138,6 +227,8 @@ int large_free(struct nslab_region *r)
     if (a) {
         __atomic_fetch_sub(&a->large, 1, __ATOMIC_RELAXED);
         __atomic_fetch_sub(&a->large_mapped, mapped, __ATOMIC_RELAXED);
+        if (r->flags & LARGE_F_FULL)
+            __atomic_fetch_sub(&a->large_committed, mapped, __ATOMIC_RELAXED);
         __atomic_fetch_sub(&a->large_user, user, __ATOMIC_RELAXED);
         if (cache_put(a, r))
             return 0;

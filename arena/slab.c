@@ -55,7 +55,7 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
 {
     struct chunk *c;
     unsigned first, np = sc_pages[cls];
-    int e = chunk_take_pages(a, np, &c, &first);
+    int e = chunk_take_pages(a, np, arena_populate_slabs(), &c, &first);
     if (e)
         return e;
     struct slab *s = &c->slabs[first];
@@ -166,6 +166,7 @@ void arena_trim_slabs(struct arena *a)
         pthread_mutex_unlock(&ac->lock);
     }
     chunk_purge_all(a);
+    large_trim(a);
 }
 
 unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void **tail,

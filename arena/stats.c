@@ -6,9 +6,14 @@
  *   bytes_mapped      live chunks x 4 MiB + large regions' mappings (live
  *                     and kept in the node's large cache)
  *   bytes_committed   the committed pages of the live chunks (their
- *                     committed_pages bitmaps: chunk.c decommits free
- *                     pages) + large regions' mappings (populated when
- *                     mapped, never decommitted while mapped)
+ *                     committed_pages bitmaps: pages given to slabs and
+ *                     header pages; chunk.c decommits free pages) + the
+ *                     mappings of live large regions populated whole
+ *                     (LARGE_F_FULL) + the cached large regions that keep
+ *                     their pages (a large block left to first touch
+ *                     counts as mapped only)
+ *   bytes_reserved    the capacity the live chunks hold in the ledger for
+ *                     their pages not committed (chunk_reserved_bytes)
  *   bytes_in_use      sum over classes of (blocks out of slabs - blocks in
  *                     thread caches - blocks on remote stacks) x class size,
  *                     plus large regions' user bytes
@@ -103,21 +108,25 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     tcache_registry_unlock();
 
     pthread_mutex_lock(&a->chunk_lock);
-    uint64_t nchunks = a->nchunks, cpages = 0;
-    for (struct chunk *c = a->chunks; c; c = c->next)
+    uint64_t nchunks = a->nchunks, cpages = 0, reserved = 0;
+    for (struct chunk *c = a->chunks; c; c = c->next) {
         cpages += (uint64_t)__builtin_popcountll(c->committed_pages);
+        reserved += chunk_reserved_bytes(c);
+    }
     pthread_mutex_unlock(&a->chunk_lock);
 
     uint64_t large = __atomic_load_n(&a->large, __ATOMIC_RELAXED);
     uint64_t lmapped = __atomic_load_n(&a->large_mapped, __ATOMIC_RELAXED);
+    uint64_t lcommitted = __atomic_load_n(&a->large_committed, __ATOMIC_RELAXED);
     allocs += __atomic_load_n(&a->large_allocs, __ATOMIC_RELAXED);
 
     pthread_mutex_lock(&a->large_lock);
-    uint64_t lcached = a->large_cached_bytes;
+    uint64_t lcached = a->large_cached_bytes, ldirty = a->large_cached_dirty;
     pthread_mutex_unlock(&a->large_lock);
 
     s->bytes_mapped = nchunks * SEG_SIZE + lmapped + lcached;
-    s->bytes_committed = cpages * ARENA_PAGE_SIZE + lmapped + lcached;
+    s->bytes_committed = cpages * ARENA_PAGE_SIZE + lcommitted + ldirty;
+    s->bytes_reserved = reserved;
     s->bytes_in_use = in_use + __atomic_load_n(&a->large_user, __ATOMIC_RELAXED);
     s->chunks = nchunks;
     s->large = large;
@@ -149,11 +158,12 @@ NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out)
 static int stats_line(char *buf, size_t len, const nslab_node_stats_t *s)
 {
     return snprintf(buf, len,
-                    "node %d: mapped %llu committed %llu in_use %llu chunks %llu large %llu "
-                    "allocs %llu frees %llu remote_in %llu remote_out %llu fallbacks %llu "
-                    "failures %llu\n",
+                    "node %d: mapped %llu committed %llu reserved %llu in_use %llu chunks %llu "
+                    "large %llu allocs %llu frees %llu remote_in %llu remote_out %llu "
+                    "fallbacks %llu failures %llu\n",
                     s->node, (unsigned long long)s->bytes_mapped,
-                    (unsigned long long)s->bytes_committed, (unsigned long long)s->bytes_in_use,
+                    (unsigned long long)s->bytes_committed, (unsigned long long)s->bytes_reserved,
+                    (unsigned long long)s->bytes_in_use,
                     (unsigned long long)s->chunks, (unsigned long long)s->large,
                     (unsigned long long)s->allocs, (unsigned long long)s->frees,
                     (unsigned long long)s->remote_frees_in,

@@ -2,9 +2,10 @@
  * numaslab.h - the one public header of numaslab, a NUMA-aware allocator.
  *
  * numaslab puts memory on the NUMA node where it will be used and keeps it
- * there: every chunk it hands blocks from was mapped, bound to its node with
- * mbind(2) and prefaulted before the first block was given out, so placement
- * is decided at allocation time, not by first touch.
+ * there: every chunk it hands blocks from was mapped and bound to its node
+ * with mbind(2) before the first block was given out, so placement is
+ * decided at allocation time, not by first touch; how much is populated
+ * ahead of use is a separate setting (nslab_arena_prefault_t).
  *
  * Naming: the allocation entry points use the names the design card gives
  * (numa_malloc_on, numa_malloc_local, numa_malloc_interleaved); everything
@@ -655,9 +656,60 @@ NSLAB_API void *numa_malloc_interleaved(size_t size, const nslab_nodeset_t *node
 /* Per-node arenas                                                            */
 /* ------------------------------------------------------------------------ */
 
+/* How much of the arenas' memory is populated (committed) before a block
+ * is handed out.  Placement never depends on it: every chunk and every large
+ * block is bound to its node with mbind(2) when it is mapped, before any
+ * block of it exists, so each page lands on the node whenever it is first
+ * touched.  What it decides is when the memory is committed, and so what RSS
+ * costs and what a strict policy can promise:
+ *   NONE   nothing ahead: every page faults in at its first touch.  A
+ *          chunk's capacity is still checked (and held) when it is mapped,
+ *          but a slab's pages are counted committed once carved, and a
+ *          large block's capacity is checked at allocation only: a node
+ *          that runs out later (another process took the memory) kills by
+ *          OOM, not ENOMEM.
+ *   SLABS  a slab's pages are populated when it is carved (64 KiB - 512
+ *          KiB at a time, never a whole 4 MiB chunk); the rest of a chunk
+ *          stays reserved in the capacity ledger until used.  Large blocks
+ *          are bound, not populated (as NONE).
+ *   ALL    SLABS, and every large block is populated before it is returned
+ *          (its capacity used at once: ENOMEM at allocation, never later).
+ *   DEFAULT  each entry point's own default:
+ *          - numa_malloc_on, numa_malloc_local, nslab_calloc_on,
+ *            nslab_aligned_alloc_on, nslab_realloc: ALL.  A caller of the
+ *            NUMA API asks for memory on a node in order to use it there,
+ *            usually all of it: populating up front keeps the capacity
+ *            promise (ENOMEM now, not an OOM kill later) and takes the page
+ *            faults out of the caller's first pass.
+ *          - the malloc replacement (libnumaslab-malloc): SLABS.  A drop-in
+ *            malloc serves programs that allocate large arrays and use part
+ *            of them; populating them would cost RSS glibc does not (an
+ *            n-body code: 8.7x).  Placement stays true by the binding.
+ * The setting is process-wide; the environment variable NUMASLAB_PREFAULT
+ * (none | slabs | all; unset or anything else: default) sets it, read at
+ * the first allocation that finds the environment (so also without the
+ * malloc replacement).  Statistics tell committed bytes from the capacity
+ * still reserved for chunk pages not yet committed (nslab_node_stats_t). */
+typedef enum nslab_arena_prefault {
+    NSLAB_ARENA_PREFAULT_DEFAULT = 0,
+    NSLAB_ARENA_PREFAULT_NONE,
+    NSLAB_ARENA_PREFAULT_SLABS,
+    NSLAB_ARENA_PREFAULT_ALL
+} nslab_arena_prefault_t;
+
+/* Set the arenas' prefault setting (above) for allocations from now on;
+ * memory already handed out is not touched.  Returns the previous setting
+ * (>= 0), or -EINVAL (and errno) for a value outside the enum. */
+NSLAB_API int nslab_set_arena_prefault(nslab_arena_prefault_t p);
+
+/* The setting in force (NUMASLAB_PREFAULT's, if it was read and none was
+ * set since).  Never fails. */
+NSLAB_API nslab_arena_prefault_t nslab_arena_prefault(void);
+
 /* Allocate `size` bytes on `node` under a strict policy: the memory lies on
- * `node` (its chunk was bound and prefaulted before any block was handed
- * out).  node may be NSLAB_NODE_LOCAL: then the calling thread's local node,
+ * `node` (its chunk, or for a large block its own mapping, was bound to the
+ * node before any block was handed out; see nslab_arena_prefault_t for what
+ * is populated when).  node may be NSLAB_NODE_LOCAL: then the calling thread's local node,
  * falling back to the nearest node with memory if it is full (counted as a
  * fallback).  Alignment: at least 16, and the size's natural alignment up to
  * 4 KiB for power-of-two sizes.
@@ -665,7 +717,8 @@ NSLAB_API void *numa_malloc_interleaved(size_t size, const nslab_nodeset_t *node
  *   EINVAL  size 0; node < 0 other than NSLAB_NODE_LOCAL; node >= count
  *   ENODEV  node not online or without memory (memoryless / memory-less)
  *   EXDEV   node outside the cpuset's allowed memory nodes
- *   ENOMEM  size too large; the node cannot hold a new chunk
+ *   ENOMEM  size too large; the node cannot hold a new chunk (or, for a
+ *           size above 64 KiB, the block)
  */
 NSLAB_API void *numa_malloc_on(int node, size_t size);
 
@@ -733,7 +786,12 @@ typedef struct nslab_node_stats {
     uint32_t version;
     int node;
     uint64_t bytes_mapped;      /* address space of chunks + large regions */
-    uint64_t bytes_committed;   /* of that, prefaulted / resident by design */
+    uint64_t bytes_committed;   /* of that, committed: chunk pages given to
+                                   slabs (populated, or under prefault NONE
+                                   faulted at first touch) and the header
+                                   pages, plus large blocks populated when
+                                   allocated (a large block left to first
+                                   touch is mapped, not committed) */
     uint64_t bytes_in_use;      /* handed out to callers (block sizes) */
     uint64_t chunks;            /* live chunks */
     uint64_t large;             /* live large / interleaved regions */
@@ -745,6 +803,11 @@ typedef struct nslab_node_stats {
                                    running on this node */
     uint64_t fallbacks;         /* local allocations served elsewhere */
     uint64_t failures;          /* allocations refused (ENOMEM etc.) */
+    uint64_t bytes_reserved;    /* capacity the node's chunks hold in the
+                                   ledger for their pages not committed:
+                                   promised, counted against the node's
+                                   room, not resident (mapped = committed +
+                                   reserved + large blocks not populated) */
 } nslab_node_stats_t;
 
 /* Read node's counters (per-thread counters merged on read: a snapshot, not

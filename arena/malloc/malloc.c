@@ -47,6 +47,15 @@
  * interleave a block that grows to MALLOC_INTERLEAVE_MIN or more moves to
  * an interleaved region.
  *
+ * Prefault (numaslab.h, nslab_arena_prefault_t; NUMASLAB_PREFAULT): by
+ * default the replacement's large blocks (malloc, calloc, realloc, the
+ * aligned family) are bound to their node and left to fault in at first
+ * touch (arena_alloc_large with populate 0), where the library's own API
+ * populates them; slabs are populated as they are carved either way.
+ * NUMASLAB_PREFAULT=all populates large blocks too, none populates
+ * nothing.  Interleaved regions (interleave:S, blocks of
+ * MALLOC_INTERLEAVE_MIN or more) are numa_malloc_interleaved's: populated.
+ *
  * Foreign pointers (outside every mapping of the library: e.g. memory the
  * dynamic loader allocated with its own minimal malloc before the switch):
  * free() ignores them and counts them; malloc_usable_size() returns 0;
@@ -198,9 +207,19 @@ static inline int mode_get(void)
 
 /* ---- placement -------------------------------------------------------- */
 
+/* Populate a large block?  The replacement's default is no (numaslab.h,
+ * nslab_arena_prefault_t: bound, committed on first touch). */
+static inline int large_populate(void)
+{
+    return arena_populate_large(0);
+}
+
 /* One block on `node` (NSLAB_NODE_LOCAL allowed): plain, aligned or zeroed. */
 static void *block_on(int node, size_t size, size_t align, int zero)
 {
+    if (size > SC_SMALL_MAX || (align > MALLOC_MIN_ALIGN && !sc_for_align(size, align)))
+        return arena_alloc_large(node, size, align > MALLOC_MIN_ALIGN ? align : 0, zero,
+                                 large_populate());
     if (align > MALLOC_MIN_ALIGN)
         return nslab_aligned_alloc_on(node, align, size);
     if (zero)
@@ -331,8 +350,10 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
         size = 1;
     if (LIKELY(__atomic_load_n(&mode, __ATOMIC_ACQUIRE) == MENV_LOCAL)) {
         /* numa_malloc_local's slow path: resolves (and re-caches) the
-         * thread's node */
-        void *r = arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
+         * thread's node; large blocks with the replacement's prefault */
+        void *r = size > SC_SMALL_MAX
+                      ? arena_alloc_large(NSLAB_NODE_LOCAL, size, 0, 0, large_populate())
+                      : arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
         if (UNLIKELY(!r))
             errno = ENOMEM;
         return r;
@@ -456,7 +477,7 @@ MALLOC_API void *realloc(void *p, size_t size)
         }
         return r;
     }
-    r = nslab_realloc(p, size);
+    r = arena_realloc(p, size, large_populate());
     if (LIKELY(r != NULL))
         return r;
     if (errno == EINVAL) {

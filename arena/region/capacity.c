@@ -18,7 +18,11 @@
  * overstate the room by what other processes (or this one, outside the
  * library) allocate meanwhile; that is why the reserve exists.
  * A region's hold is released once its pages are committed: from then on the
- * free memory reading itself accounts for them.
+ * free memory reading itself accounts for them.  An arena chunk keeps its
+ * hold for the pages it has not committed yet (chunk.c): it gives back a
+ * page's share when it populates the page and takes it back without a check
+ * (capacity_rehold) when it decommits it, so the node's room is the same
+ * whether a chunk page is resident or not.
  */
 #include "region-internal.h"
 
@@ -120,6 +124,12 @@ int capacity_reserve(int node, size_t bytes)
 void capacity_release(int node, size_t bytes)
 {
     give(node, bytes);
+}
+
+void capacity_rehold(int node, size_t bytes)
+{
+    if (node >= 0 && node < NSLAB_MAX_NODES && bytes)
+        __atomic_fetch_add(&ledger[node], bytes, __ATOMIC_ACQ_REL);
 }
 
 size_t capacity_held(int node)

@@ -300,6 +300,18 @@ fail:
     return e;
 }
 
+int region_segment_map_held(size_t total, const nslab_policy_t *pol,
+                            const nslab_region_opts_t *opts, void **base_out, size_t *held)
+{
+    struct capacity_hold h = {0};
+    int e = region_segment_map_keep(total, 0, pol, opts, base_out, NULL, NULL, &h);
+    *held = 0;
+    if (e == 0)
+        for (int i = 0; i < h.n; i++)
+            *held += h.bytes[i];
+    return e;
+}
+
 int region_segment_unmap(void *base, size_t total)
 {
     if (!base || ((uintptr_t)base & SEG_MASK) || total == 0)

@@ -119,6 +119,11 @@ int region_destroy(struct nslab_region *r)
     return e;
 }
 
+void region_drop_hold(struct nslab_region *r)
+{
+    capacity_unhold(&r->lazy);
+}
+
 /* ---- public API -------------------------------------------------------- */
 
 NSLAB_API nslab_region_t *nslab_region_create(size_t size, const nslab_policy_t *policy,

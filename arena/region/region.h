@@ -72,6 +72,15 @@ int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
                        const nslab_region_opts_t *opts, void **base,
                        int *fd_out, nslab_region_report_t *report);
 int region_segment_unmap(void *base, size_t total);
+/* region_segment_map() for a caller that commits the mapping later, page
+ * by page (arena chunks: opts->prefault NONE, pol a BIND to one node): the
+ * capacity the strict policy's check took is not released at the end but
+ * left in the ledger, on that node, as the caller's reservation; *held is
+ * how many bytes (0 when the policy is not strict).  The caller gives them
+ * back with capacity_release() as it commits pages, and takes decommitted
+ * pages back with capacity_rehold(). */
+int region_segment_map_held(size_t total, const nslab_policy_t *pol,
+                            const nslab_region_opts_t *opts, void **base, size_t *held);
 
 /* Create a struct nslab_region with user data of `size` bytes aligned to
  * `align` (0 = page).  kind_flags is REGION_F_*.  Positive errno on error. */
@@ -79,6 +88,12 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
                   const nslab_region_opts_t *opts, uint32_t kind_flags,
                   struct nslab_region **out);
 int region_destroy(struct nslab_region *r);
+/* Give back the capacity a lazy strict region holds for its life (its
+ * capacity was checked at creation; from now on only the free memory
+ * reading counts its pages): for the arena's large blocks left to first
+ * touch, whose touched pages the ledger cannot tell from the others and
+ * would count twice. */
+void region_drop_hold(struct nslab_region *r);
 
 static inline void *region_data(const struct nslab_region *r)
 {
@@ -117,6 +132,11 @@ int capacity_reserve_claim(int node, size_t bytes, nslab_claim_t *c, size_t *dra
 void capacity_release_claim(int node, size_t bytes, nslab_claim_t *c, size_t drawn);
 /* 0 for NULL or a live claim, else EINVAL. */
 int capacity_claim_check(const nslab_claim_t *c);
+/* Add bytes to node's reservation without a check: memory that was
+ * committed under a reservation and is given back to the kernel (a
+ * decommitted chunk page) is still promised to its holder.  The node's
+ * room does not change: its free memory grew by as much. */
+void capacity_rehold(int node, size_t bytes);
 /* Bytes the ledger holds on a node now (0 for a bad node). */
 size_t capacity_held(int node);
 /* Would `bytes` fit on the node set now? 0 or ENOMEM. */

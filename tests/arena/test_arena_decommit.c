@@ -1,7 +1,7 @@
 /*
  * tests/arena/test_arena_decommit.c - free chunk pages go back to the kernel
- * and come back prefaulted, on the chunk's node (arena/chunk.c; DESIGN.md
- * promise 1):
+ * and come back populated when a slab is carved on them again, on the
+ * chunk's node (arena/chunk.c; DESIGN.md promise 1):
  *  - a slab emptied and flushed (nslab_thread_flush trims kept slabs and
  *    decommits every free page) is no longer resident (mincore, called by
  *    the test itself), its committed bits are clear and the node's
@@ -9,7 +9,9 @@
  *  - a slab carved again on decommitted pages is resident over its WHOLE
  *    span as soon as the first block is handed out (the refill writes only
  *    the batch's link words, a small part of the span), its committed bits
- *    are set, and the arena counted a recommit;
+ *    are set, and the arena counted a commit; the node's room in the
+ *    capacity ledger follows: the decommitted pages go back into the
+ *    chunk's reservation and leave it when populated again;
  *  - every page of that span is on the chunk's node (move_pages, called by
  *    the test): here on node 0, and on node 2 in the 4-node guest.
  */
@@ -70,6 +72,10 @@ static void decommit_recommit(int node)
     assert_int_equal(c->committed_pages & m, 0);
     assert_int_equal(testutil_resident_pages(span, len), 0);
     uint64_t after = committed_bytes(node);
+    nslab_node_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_stats_node(node, &st), 0);
+    assert_true(capacity_held(node) >= st.bytes_reserved);
+    size_t held_flushed = capacity_held(node);
     printf("node %d: committed %llu KiB -> %llu KiB after the flush\n", node,
            (unsigned long long)(before >> 10), (unsigned long long)(after >> 10));
     assert_true(after + len <= before);
@@ -78,14 +84,16 @@ static void decommit_recommit(int node)
     int err;
     struct arena *a = arena_get(node, &err);
     assert_non_null(a);
-    uint64_t recommits = a->recommits;
+    uint64_t commits = a->commits;
     char *q = numa_malloc_on(node, 64);
     assert_non_null(q);
     /* nothing of it touched by the test yet */
     struct chunk *qc = chunk_of(q);
     struct slab *qs = chunk_slab_of(qc, q);
     size_t qlen = (size_t)qs->npages * ARENA_PAGE_SIZE;
-    assert_true(a->recommits > recommits);
+    assert_true(a->commits > commits);
+    /* populated again: the span left the chunk's reservation */
+    assert_true(capacity_held(node) + qlen <= held_flushed);
     assert_int_equal(testutil_resident_pages(qs->start, qlen), qlen / os_page);
     assert_int_equal(qc->committed_pages & span_mask(qs), span_mask(qs));
     size_t total = 0;

@@ -4,8 +4,9 @@
  * several is skipped with a reason) and in the 4-node guest (label
  * numa-vm through tests/vm):
  *  - numa_malloc_on(N, size) for every node with memory and many sizes:
- *    every page of the block, and of the whole chunk it came from, is on N
- *    (move_pages, called directly by testutil);
+ *    every page of the block is on N, the whole chunk (or large block's
+ *    mapping) it came from is bound to N (get_mempolicy) and whatever of
+ *    it is resident is on N (move_pages, called directly by testutil);
  *  - numa_malloc_local from a thread bound to each node with CPUs lands on
  *    that node's local node;
  *  - threads bound to different nodes allocate on their own node and free
@@ -64,11 +65,14 @@ static void test_placement_every_node(void **state)
             assert_int_equal(nslab_node_of(p), n);
             memset(p, 1, s);
             assert_all_on_node(p, s, n);
-            if (s <= 65536) {
-                /* the whole chunk was bound and prefaulted before use */
-                char *chunk = (char *)((uintptr_t)p & ~(uintptr_t)((4u << 20) - 1));
-                assert_all_on_node(chunk, 4u << 20, n);
-            }
+            /* the whole mapping (a chunk, or a large block's region) was
+             * bound to n before use: its first and last pages, touched or
+             * not, will land on n; what is resident of it is on n */
+            char *seg = (char *)((uintptr_t)p & ~(uintptr_t)((4u << 20) - 1));
+            size_t seglen = s <= 65536 ? 4u << 20 : (size_t)(p - seg) + s;
+            assert_int_equal(testutil_bound_node(seg), n);
+            assert_int_equal(testutil_bound_node(seg + seglen - 1), n);
+            assert_true(testutil_present_on(seg, seglen, n) >= s / 4096);
             assert_int_equal(nslab_free(p), 0);
         }
     }

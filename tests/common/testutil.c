@@ -76,6 +76,48 @@ size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total)
     return on;
 }
 
+int testutil_bound_node(const void *p)
+{
+    int mode = -1;
+    unsigned long mask[NSLAB_MAX_NODES / (8 * sizeof(unsigned long))] = { 0 };
+    if (get_mempolicy(&mode, mask, NSLAB_MAX_NODES, (void *)p, MPOL_F_ADDR) != 0)
+        fail_msg("get_mempolicy(MPOL_F_ADDR) failed");
+    if (mode != MPOL_BIND)
+        return -1;
+    int node = -1;
+    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
+        if (mask[n / (8 * sizeof(unsigned long))] & (1ul << (n % (8 * sizeof(unsigned long))))) {
+            if (node >= 0)
+                return -1;
+            node = n;
+        }
+    }
+    return node;
+}
+
+size_t testutil_present_on(const void *p, size_t len, int node)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ps - 1);
+    size_t n = ((uintptr_t)p + len - a + ps - 1) / ps, present = 0;
+    unsigned char *vec = calloc(n, 1);
+    if (!vec || mincore((void *)a, n * ps, vec) != 0)
+        fail_msg("mincore failed");
+    for (size_t i = 0; i < n; i++) {
+        if (!(vec[i] & 1))
+            continue;
+        void *page = (void *)(a + i * ps);
+        int status = -1;
+        if (move_pages(0, 1, &page, NULL, &status, 0) != 0)
+            fail_msg("move_pages failed");
+        if (status != node)
+            fail_msg("page %p is on node %d, not %d", page, status, node);
+        present++;
+    }
+    free(vec);
+    return present;
+}
+
 size_t testutil_resident_pages(const void *p, size_t len)
 {
     long ps = sysconf(_SC_PAGESIZE);

@@ -48,6 +48,15 @@ size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total);
         assert_int_equal(on_, total_);                                   \
     } while (0)
 
+/* The node the page at p is bound to: get_mempolicy(MPOL_F_ADDR) called
+ * directly; the node when the page's policy is MPOL_BIND to exactly one
+ * node, else -1.  (Says where the page will land when first touched.) */
+int testutil_bound_node(const void *p);
+
+/* Assert the pages of [p, p+len) that are present lie on `node` and
+ * return how many are present (mincore + move_pages). */
+size_t testutil_present_on(const void *p, size_t len, int node);
+
 /* Resident pages of [p, p+len) via mincore(2). */
 size_t testutil_resident_pages(const void *p, size_t len);
 

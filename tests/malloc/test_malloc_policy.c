@@ -5,7 +5,10 @@
  *
  * Linked with libnumaslab-malloc (no preload needed, so it runs unchanged in
  * the VM).  The configuration is read once per process, so each policy runs
- * in a re-executed child (`--child NAME`) with NUMASLAB_POLICY set.  On this
+ * in a re-executed child (`--child NAME`) with NUMASLAB_POLICY set.
+ * test_large_lazy: a large malloc is bound, not populated (default
+ * prefault), and its touched pages land on the bound node; with
+ * NUMASLAB_PREFAULT=all it is populated whole.  On this
  * one-node machine the single-node forms run and the spreads skip visibly;
  * the VM's four-node spec runs all of it.
  */
@@ -106,9 +109,54 @@ static void spread(size_t count, size_t size, size_t *per_node)
     free_fn(p);
 }
 
+/* A large block under the replacement's default prefault is bound to
+ * `node` but not populated: nothing of it is resident until touched (its
+ * header page aside), the node's committed bytes do not count it, and each
+ * page the program touches lands on the node.  all != 0
+ * (NUMASLAB_PREFAULT=all): resident whole before any touch, and counted. */
+static int large_lazy(int node, int all)
+{
+    const size_t len = 32u << 20, ps = (size_t)sysconf(_SC_PAGESIZE);
+    nslab_node_stats_t s0 = { .size = sizeof s0, .version = NSLAB_STATS_VERSION };
+    nslab_node_stats_t s1 = s0;
+    CHILD_CHECK(nslab_stats_node(node, &s0) == 0, "stats");
+    unsigned char *big = malloc_fn(len);
+    CHILD_CHECK(big != NULL, "malloc(%zu)", len);
+    CHILD_CHECK(nslab_node_of(big) == node, "block on node %d, not %d", nslab_node_of(big),
+                node);
+    CHILD_CHECK(nslab_stats_node(node, &s1) == 0, "stats");
+    size_t resident = testutil_resident_pages(big, len);
+    CHILD_CHECK(testutil_bound_node(big) == node && testutil_bound_node(big + len - 1) == node,
+                "block not bound to node %d", node);
+    printf("prefault %s: %zu of %zu pages resident before any touch, committed %+lld KiB\n",
+           all ? "all" : "default", resident, len / ps,
+           (long long)(s1.bytes_committed - s0.bytes_committed) / 1024);
+    if (all) {
+        CHILD_CHECK(resident == len / ps, "%zu of %zu pages resident", resident, len / ps);
+        CHILD_CHECK(s1.bytes_committed >= s0.bytes_committed + len, "not counted committed");
+        CHILD_CHECK(testutil_present_on(big, len, node) == len / ps, "pages off the node");
+    } else {
+        CHILD_CHECK(resident == 0, "%zu pages resident before any touch", resident);
+        CHILD_CHECK(s1.bytes_committed < s0.bytes_committed + len / 2,
+                    "counted committed: %llu -> %llu", (unsigned long long)s0.bytes_committed,
+                    (unsigned long long)s1.bytes_committed);
+        /* touch one page in 16: exactly those become resident, on the node */
+        size_t touched = 0;
+        for (size_t off = 0; off < len; off += 16 * ps, touched++)
+            big[off] = 1;
+        size_t on = testutil_present_on(big, len, node);
+        printf("touched %zu pages: %zu resident, all on node %d\n", touched, on, node);
+        CHILD_CHECK(on == touched, "%zu pages resident after touching %zu", on, touched);
+    }
+    free_fn(big);
+    return 0;
+}
+
 static int child_main(const char *name)
 {
     nodes_init();
+    if (strcmp(name, "large-lazy") == 0 || strcmp(name, "large-all") == 0)
+        return large_lazy(last_node, name[6] == 'a');
     if (strcmp(name, "bind") == 0 || strcmp(name, "preferred") == 0)
         return all_on(last_node);
     if (strcmp(name, "bind-nearest") == 0) {
@@ -170,13 +218,17 @@ static int child_main(const char *name)
 
 /* ---- the tests ---------------------------------------------------------- */
 
-static int run_child(const char *name, const char *policy)
+static int run_child_env(const char *name, const char *policy, const char *prefault)
 {
     fflush(stdout);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         setenv("NUMASLAB_POLICY", policy, 1);
+        if (prefault)
+            setenv("NUMASLAB_PREFAULT", prefault, 1);
+        else
+            unsetenv("NUMASLAB_PREFAULT");
         setenv("NUMASLAB_VERBOSE", "1", 1);
         execl("/proc/self/exe", "test_malloc_policy", "--child", name, (char *)NULL);
         _exit(127);
@@ -184,6 +236,22 @@ static int run_child(const char *name, const char *policy)
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int run_child(const char *name, const char *policy)
+{
+    return run_child_env(name, policy, NULL);
+}
+
+static void test_large_lazy(void **state)
+{
+    (void)state;
+    char pol[32];
+    snprintf(pol, sizeof pol, "bind:%d", last_node);
+    assert_int_equal(run_child("large-lazy", pol), 0);
+    assert_int_equal(run_child_env("large-all", pol, "all"), 0);
+    if (n_mem < 2)
+        TEST_SKIP("one memory node: pages landing away from the local node needs the VM");
 }
 
 static void test_malloc_is_numaslab(void **state)
@@ -258,6 +326,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_preferred),
         cmocka_unit_test(test_interleave),
         cmocka_unit_test(test_weighted),
+        cmocka_unit_test(test_large_lazy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,7 +104,7 @@ grep -q 'numaslab: malloc stats' "$work/server.err" || fail "no statistics at ex
 # The allocator's own account, per node: bytes mapped and bytes in use.
 declare -A mapped inuse
 # (no process substitution: the guest has no /dev/fd)
-node_lines=$(sed -nE 's/^node ([0-9]+): mapped ([0-9]+) committed [0-9]+ in_use ([0-9]+) .*/\1 \2 \3/p' "$work/server.err")
+node_lines=$(sed -nE 's/^node ([0-9]+): mapped ([0-9]+) committed [0-9]+ reserved [0-9]+ in_use ([0-9]+) .*/\1 \2 \3/p' "$work/server.err")
 while read -r n m u; do mapped[$n]=$m; inuse[$n]=$u; done <<<"$node_lines"
 inuse_total=0
 for n in "${!inuse[@]}"; do inuse_total=$((inuse_total + inuse[$n])); done

@@ -1,0 +1,197 @@
+/*
+ * tests/arena/test_arena_commit.c - memory is bound at allocation and
+ * committed on use (arena/chunk.c, large.c, tcache.c; numaslab.h,
+ * nslab_arena_prefault_t):
+ *  - a tiny program's first block commits the chunk's header page and one
+ *    slab, not the 4 MiB chunk: the node's committed bytes, the chunk's
+ *    resident pages (mincore) and the capacity the chunk still holds in the
+ *    ledger for the rest (bytes_reserved) say so;
+ *  - under prefault NONE a new slab is not populated: only the pages the
+ *    refill wrote are resident, and they are on the node (move_pages); the
+ *    chunk is bound to the node throughout (get_mempolicy);
+ *  - freed large blocks do not keep RSS past the cache's dirty budget, and
+ *    nslab_thread_flush decommits them all; a cached block taken again by
+ *    the populating API is resident again, one taken by calloc reads zero;
+ * Runs on node 0 here; in the 4-node guest (numa-vm) on the last node with
+ * memory too.
+ */
+#include "testutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+
+static nslab_nodeset_t mem;
+static int first_node, last_node;
+static size_t os_page;
+
+static int setup(void **state)
+{
+    (void)state;
+    if (testutil_memory_nodes(&mem) < 1)
+        return -1;
+    first_node = last_node = nslab_nodeset_next(&mem, 0);
+    for (int n = first_node; n >= 0; n = nslab_nodeset_next(&mem, n + 1))
+        last_node = n;
+    os_page = (size_t)sysconf(_SC_PAGESIZE);
+    return 0;
+}
+
+static nslab_node_stats_t stats(int node)
+{
+    nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_stats_node(node, &s), 0);
+    return s;
+}
+
+/* The first block of a fresh node: header page + one slab committed. */
+static void tiny(int node)
+{
+    nslab_node_stats_t s0 = stats(node);
+    assert_int_equal(s0.chunks, 0); /* nothing allocated on the node yet */
+    char *p = numa_malloc_on(node, 64);
+    assert_non_null(p);
+    memset(p, 1, 64);
+    struct chunk *c = chunk_of(p);
+    struct slab *sl = chunk_slab_of(c, p);
+    size_t slab_bytes = (size_t)sl->npages * ARENA_PAGE_SIZE;
+    nslab_node_stats_t s = stats(node);
+    size_t resident = testutil_resident_pages(c, SEG_SIZE);
+    printf("node %d: one 64-byte block: committed %llu KiB, reserved %llu KiB, chunk "
+           "resident %zu KiB (slab %zu KiB)\n",
+           node, (unsigned long long)(s.bytes_committed >> 10),
+           (unsigned long long)(s.bytes_reserved >> 10), resident * os_page >> 10,
+           slab_bytes >> 10);
+    assert_int_equal(s.chunks, 1);
+    assert_int_equal(s.bytes_committed, ARENA_PAGE_SIZE + slab_bytes);
+    assert_int_equal(s.bytes_reserved, SEG_SIZE - ARENA_PAGE_SIZE - slab_bytes);
+    assert_true(capacity_held(node) >= s.bytes_reserved);
+    /* resident: the slab (populated when carved) and the header's pages */
+    assert_true(resident * os_page <= ARENA_PAGE_SIZE + slab_bytes);
+    assert_true(testutil_resident_pages(sl->start, slab_bytes) == slab_bytes / os_page);
+    assert_int_equal(testutil_present_on(c, SEG_SIZE, node), resident);
+    /* the rest of the chunk is bound to the node, untouched */
+    assert_int_equal(testutil_bound_node((char *)c + SEG_SIZE - 1), node);
+    assert_int_equal(nslab_free(p), 0);
+}
+
+static void test_tiny_program_first_node(void **state)
+{
+    (void)state;
+    tiny(first_node);
+}
+
+static void test_tiny_program_last_node(void **state)
+{
+    (void)state;
+    if (last_node == first_node)
+        TEST_SKIP("one memory node (the 4-node guest has more)");
+    tiny(last_node);
+}
+
+/* Under NONE a new slab is committed (counted) but not populated. */
+static void test_prefault_none(void **state)
+{
+    (void)state;
+    assert_int_equal(nslab_set_arena_prefault((nslab_arena_prefault_t)7), -EINVAL);
+    assert_int_equal(errno, EINVAL);
+    int old = nslab_set_arena_prefault(NSLAB_ARENA_PREFAULT_NONE);
+    assert_true(old >= 0);
+    assert_int_equal(nslab_arena_prefault(), NSLAB_ARENA_PREFAULT_NONE);
+    int node = last_node;
+    /* a class nothing used yet: 12 KiB blocks, a slab of several pages */
+    char *p = numa_malloc_on(node, 12000);
+    assert_non_null(p);
+    struct chunk *c = chunk_of(p);
+    struct slab *sl = chunk_slab_of(c, p);
+    size_t span = (size_t)sl->npages * ARENA_PAGE_SIZE;
+    uint64_t m = ((UINT64_C(1) << sl->npages) - 1) << sl->first;
+    size_t before = testutil_resident_pages(sl->start, span);
+    memset(p, 1, 12000);
+    size_t after = testutil_present_on(sl->start, span, node);
+    printf("node %d, prefault none: slab of %zu KiB, %zu pages resident after the refill, "
+           "%zu after writing one block\n",
+           node, span >> 10, before, after);
+    assert_int_equal(c->committed_pages & m, m); /* counted as the slab's */
+    assert_true(before < span / os_page);
+    assert_true(after >= 12000 / os_page);
+    assert_int_equal(testutil_bound_node(sl->start + span - 1), node);
+    assert_int_equal(nslab_free(p), 0);
+    assert_int_equal(nslab_set_arena_prefault((nslab_arena_prefault_t)old),
+                     NSLAB_ARENA_PREFAULT_NONE);
+    assert_int_equal(nslab_audit(stdout), 0);
+}
+
+/* Freed large blocks: resident within the dirty budget only. */
+static void test_large_cache_gives_back(void **state)
+{
+    (void)state;
+    int node = last_node;
+    const size_t big = (size_t)8 << 20;
+    nslab_thread_flush();
+    nslab_node_stats_t s0 = stats(node);
+    char *b[3];
+    for (int i = 0; i < 3; i++) {
+        b[i] = numa_malloc_on(node, big); /* the API's default: populated */
+        assert_non_null(b[i]);
+        assert_int_equal(testutil_resident_pages(b[i], big), big / os_page);
+    }
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nslab_free(b[i]), 0);
+    /* cached (same addresses, still mapped); the first fits the budget */
+    size_t res[3];
+    for (int i = 0; i < 3; i++)
+        res[i] = testutil_resident_pages(b[i], big);
+    nslab_node_stats_t s1 = stats(node);
+    printf("node %d: 3 x 8 MiB freed: resident %zu, %zu, %zu pages; committed %+lld KiB\n",
+           node, res[0], res[1], res[2],
+           (long long)(s1.bytes_committed - s0.bytes_committed) / 1024);
+    assert_int_equal(res[0], big / os_page);
+    assert_int_equal(res[1] + res[2], 0);
+    assert_true(s1.bytes_committed - s0.bytes_committed <= ARENA_LARGE_CACHE_DIRTY);
+    assert_true(s1.bytes_mapped >= s0.bytes_mapped + 3 * big);
+    nslab_thread_flush(); /* gives every cached page back */
+    assert_int_equal(testutil_resident_pages(b[0], big), 0);
+    nslab_node_stats_t s2 = stats(node);
+    assert_true(s2.bytes_committed <= s0.bytes_committed);
+
+    /* taken again: by the populating API resident whole, on the node */
+    char *q = numa_malloc_on(node, big);
+    assert_non_null(q);
+    assert_int_equal(testutil_present_on(q, big, node), big / os_page);
+    memset(q, 0x5a, big);
+    assert_int_equal(nslab_free(q), 0);
+    /* a dirty cached block through calloc reads zero */
+    unsigned char *z = nslab_calloc_on(node, 1, big);
+    assert_non_null(z);
+    for (size_t i = 0; i < big; i += 4093)
+        assert_int_equal(z[i], 0);
+    assert_int_equal(nslab_free(z), 0);
+    /* a populated block stays so while cached; once decommitted, one taken
+     * through the replacement's entry (not populated) for calloc is not
+     * resident, and reads zero */
+    nslab_thread_flush();
+    unsigned char *l = arena_alloc_large(node, big, 0, 1, 0);
+    assert_non_null(l);
+    assert_int_equal(testutil_resident_pages(l, big), 0);
+    for (size_t i = 0; i < big; i += 4093)
+        assert_int_equal(l[i], 0);
+    assert_int_equal(nslab_free(l), 0);
+    nslab_thread_flush();
+    assert_int_equal(nslab_audit(stdout), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        /* first: they need nodes nothing allocated on yet */
+        cmocka_unit_test(test_tiny_program_first_node),
+        cmocka_unit_test(test_tiny_program_last_node),
+        cmocka_unit_test(test_prefault_none),
+        cmocka_unit_test(test_large_cache_gives_back),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
