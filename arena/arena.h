@@ -758,6 +758,11 @@ int arena_stats_where(void);
 int arena_stats_open(void);
 void arena_stats_close(int fd);
 
+/* Caches of exited threads kept for reuse by new threads (tcache.c), and
+ * the count of caches ever mapped (relaxed reads; tests, statistics). */
+#define TCACHE_KEEP_DEAD 64
+extern uint64_t tcache_maps;
+
 /* Maximum thread cache bytes for one node, for documentation and tests. */
 size_t tcache_node_bytes(void);
 

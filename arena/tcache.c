@@ -7,6 +7,13 @@
  * pointer (arena_tls), which starts out pointing at the static empty cache
  * (node_bytes 0) so the fast paths need no NULL test.
  *
+ * Threads are cheap: when a thread exits, its cache is flushed (its blocks
+ * go home) and its counters retired, then the cache itself is kept on a
+ * list of dead threads' caches (up to TCACHE_KEEP_DEAD) and handed to the
+ * next new thread, so a program that starts a thread per task maps a cache
+ * only for as many threads as ever ran at once, not per thread
+ * (tcache_maps counts the mappings).
+ *
  * Flush (a bin passed its limit): the bin goes back to limit / 2 blocks.
  *  - The thread runs on the bins' node: the COLD half (the list's tail:
  *    the least recently freed blocks) goes back to the slabs under the
@@ -30,8 +37,9 @@
  * Threads and locks: a thread's bins are touched only by that thread,
  * except that stats read counters racily and the audit (quiescent threads
  * only) walks lists; the fork child flushes the caches of threads that do
- * not exist in it.  registry_lock protects the registry links; it comes
- * before any arena lock (arena.h).
+ * not exist in it.  registry_lock protects the registry links and the
+ * dead list (dead, ndead: ndead is also peeked racily); it comes before
+ * any arena lock (arena.h).
  */
 #include "arena.h"
 #include "os.h"
@@ -51,6 +59,11 @@ static __thread int tc_state ARENA_TLS;
 static pthread_key_t tc_key;
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tcache *registry;
+/* Caches of exited threads kept for the next threads (registry_lock):
+ * linked through reg_next, at most TCACHE_KEEP_DEAD of them. */
+static struct tcache *dead;
+static unsigned ndead;
+uint64_t tcache_maps; /* caches mapped, ever (relaxed atomics) */
 
 static void tcache_destroy(void *arg);
 
@@ -103,17 +116,62 @@ static void registry_del_locked(struct tcache *tc)
     tc->reg_next = tc->reg_prev = NULL;
 }
 
+/* The node count a new cache covers. */
+static int tcache_nr_nodes(void)
+{
+    const struct topology *t = topology_get();
+    return t->nr_nodes > 0 ? t->nr_nodes : 1;
+}
+
+/* A dead thread's cache for nr nodes, ready for a new thread, or NULL.
+ * Its bins are empty (flushed when its thread exited) and its counters
+ * were retired into the arenas: only they, and the cached node, need
+ * resetting. */
+static struct tcache *tcache_reuse(int nr)
+{
+    if (!__atomic_load_n(&ndead, __ATOMIC_RELAXED))
+        return NULL; /* racy peek: a miss maps a new cache */
+    pthread_mutex_lock(&registry_lock);
+    struct tcache *tc = dead;
+    if (tc) {
+        dead = tc->reg_next;
+        __atomic_store_n(&ndead, ndead - 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (!tc)
+        return NULL;
+    if (tc->nr_nodes != nr) { /* the topology changed: not this one */
+        os_unmap(tc, tc->map_bytes);
+        return NULL;
+    }
+    for (int n = 0; n < nr; n++) {
+        for (unsigned c = 1; c < SC_COUNT; c++)
+            tc->nodes[n].bins[c].allocs = 0;
+        tc->nodes[n].remote_out = 0;
+    }
+    tc->cpu = TC_NO_CPU;
+    tc->local_node = -1;
+    tc->local_off = 0;
+    tc->local_bins = NULL;
+    tc->reg_next = tc->reg_prev = NULL;
+    return tc;
+}
+
 static struct tcache *tcache_create(void)
 {
     const struct topology *t = topology_get();
-    int nr = t->nr_nodes > 0 ? t->nr_nodes : 1;
+    int nr = tcache_nr_nodes();
+    struct tcache *tc = tcache_reuse(nr);
+    if (tc)
+        return tc;
     size_t page = t->page_size;
     size_t bytes = sizeof(struct tcache) + (size_t)nr * sizeof(struct tc_node);
     bytes = (bytes + page - 1) & ~(page - 1);
     void *mem;
     if (os_map(bytes, page, 0, -1, &mem) != 0)
         return NULL;
-    struct tcache *tc = mem;
+    __atomic_fetch_add(&tcache_maps, 1, __ATOMIC_RELAXED);
+    tc = mem;
     tc->nr_nodes = nr;
     tc->cpu = TC_NO_CPU;
     tc->local_node = -1;
@@ -290,15 +348,24 @@ static void tcache_retire_counters(struct tcache *tc)
     }
 }
 
-/* Flush, retire and unmap a cache that is no longer any thread's. */
+/* Flush and retire a cache that is no longer any thread's, and keep it
+ * for the next thread (or unmap it when TCACHE_KEEP_DEAD are kept). */
 static void tcache_release(struct tcache *tc)
 {
     tcache_flush_all(tc);
+    int keep = 0;
     pthread_mutex_lock(&registry_lock);
     registry_del_locked(tc);
     tcache_retire_counters(tc); /* under the lock: stats never count twice */
+    if (ndead < TCACHE_KEEP_DEAD) {
+        tc->reg_next = dead;
+        dead = tc;
+        __atomic_store_n(&ndead, ndead + 1, __ATOMIC_RELAXED);
+        keep = 1;
+    }
     pthread_mutex_unlock(&registry_lock);
-    os_unmap(tc, tc->map_bytes);
+    if (!keep)
+        os_unmap(tc, tc->map_bytes);
 }
 
 static void tcache_destroy(void *arg)

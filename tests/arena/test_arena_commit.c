@@ -12,12 +12,16 @@
  *  - freed large blocks do not keep RSS past the cache's dirty budget, and
  *    nslab_thread_flush decommits them all; a cached block taken again by
  *    the populating API is resident again, one taken by calloc reads zero;
+ *  - a thread per task: creating and ending 200 threads that allocate maps
+ *    at most one thread cache (the dead threads' caches are reused), their
+ *    blocks go home (the audit is clean, in-use bytes are back).
  * Runs on node 0 here; in the 4-node guest (numa-vm) on the last node with
  * memory too.
  */
 #include "testutil.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -184,6 +188,67 @@ static void test_large_cache_gives_back(void **state)
     assert_int_equal(nslab_audit(stdout), 0);
 }
 
+/* ---- a thread per task ---------------------------------------------------- */
+
+struct task {
+    int node;
+    void *keep; /* a block left for the main thread to free */
+};
+
+static void *task_main(void *argp)
+{
+    struct task *t = argp;
+    void *p[32];
+    for (int i = 0; i < 32; i++)
+        p[i] = numa_malloc_on(t->node, 16 + (size_t)i * 100);
+    for (int i = 1; i < 32; i++)
+        nslab_free(p[i]); /* in this thread's cache at exit: they go home */
+    t->keep = p[0];
+    return NULL;
+}
+
+static void test_thread_per_task_maps_no_cache(void **state)
+{
+    (void)state;
+    enum { TASKS = 200 };
+    int node = last_node;
+    /* the main thread's cache exists; one task maps the first spare */
+    void *warm = numa_malloc_on(node, 64);
+    nslab_free(warm);
+    struct task t0 = { .node = node };
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, task_main, &t0), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    nslab_free(t0.keep);
+    nslab_node_stats_t s0 = stats(node);
+    uint64_t maps0 = __atomic_load_n(&tcache_maps, __ATOMIC_RELAXED);
+    for (int i = 0; i < TASKS; i++) {
+        struct task t = { .node = node };
+        assert_int_equal(pthread_create(&th, NULL, task_main, &t), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        assert_non_null(t.keep);
+        assert_int_equal(nslab_node_of(t.keep), node);
+        nslab_free(t.keep);
+    }
+    uint64_t maps = __atomic_load_n(&tcache_maps, __ATOMIC_RELAXED) - maps0;
+    nslab_node_stats_t s1 = stats(node);
+    printf("node %d: %d threads, one after the other: %llu thread caches mapped; "
+           "in use %llu -> %llu bytes, allocs %+lld\n",
+           node, TASKS, (unsigned long long)maps, (unsigned long long)s0.bytes_in_use,
+           (unsigned long long)s1.bytes_in_use, (long long)(s1.allocs - s0.allocs));
+    assert_int_equal(maps, 0);
+    assert_int_equal(s1.bytes_in_use, s0.bytes_in_use);
+    assert_int_equal(s1.allocs - s0.allocs, (uint64_t)TASKS * 32); /* none lost */
+    /* the live registry: this thread only (dead caches are not in it) */
+    unsigned live = 0;
+    tcache_registry_lock();
+    for (struct tcache *tc = tcache_registry_first(); tc; tc = tc->reg_next)
+        live++;
+    tcache_registry_unlock();
+    assert_int_equal(live, 1);
+    assert_int_equal(nslab_audit(stdout), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_tiny_program_last_node),
         cmocka_unit_test(test_prefault_none),
         cmocka_unit_test(test_large_cache_gives_back),
+        cmocka_unit_test(test_thread_per_task_maps_no_cache),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
