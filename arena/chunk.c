@@ -24,7 +24,11 @@
  * decommitted (capacity_rehold) - so the node's room as the library counts
  * it does not change as chunk pages come and go, and a strict allocation
  * still gets ENOMEM up front, never an OOM kill when a slab is carved.
- * stats.c reports the held part as bytes_reserved.
+ * stats.c reports the held part as bytes_reserved.  Under THP "always" the
+ * kernel backs a first touch of an aligned 2 MiB range with a huge page, so
+ * a chunk's RSS then grows in halves (the header's touch commits the first
+ * one); the bitmaps and the ledger still count 64 KiB pages.  (THP
+ * "madvise", this project's machines' default, commits what is touched.)
  *
  * Decommit (purge), after mimalloc's purge delay but counted in releases
  * instead of time, so it is deterministic (no clock, no background thread):

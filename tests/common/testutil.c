@@ -4,6 +4,7 @@
 #include <numaif.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -74,6 +75,18 @@ size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total)
     }
     *total = n;
     return on;
+}
+
+int testutil_thp_always(void)
+{
+    char buf[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, "[always]") != NULL;
 }
 
 int testutil_bound_node(const void *p)

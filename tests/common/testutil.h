@@ -57,6 +57,11 @@ int testutil_bound_node(const void *p);
  * return how many are present (mincore + move_pages). */
 size_t testutil_present_on(const void *p, size_t len, int node);
 
+/* 1 when transparent huge pages are "always" (the kernel then commits a
+ * PMD-sized page at a first touch of an aligned range), else 0; read from
+ * sysfs by the test itself. */
+int testutil_thp_always(void);
+
 /* Resident pages of [p, p+len) via mincore(2). */
 size_t testutil_resident_pages(const void *p, size_t len);
 
