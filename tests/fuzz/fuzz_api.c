@@ -500,12 +500,13 @@ static void op_free(struct input *in)
         return;
     }
     void *p = b->p;
+    if (how & 4) /* the helper allocates too: quiet from before the free */
+        drain();
     block_release(b);
     if (how & 4) {
-        /* a double free: the block waits in a cache or its slab, not handed
-         * out again as long as nothing allocates meanwhile (the helper is
-         * drained: it allocates too) */
-        drain();
+        /* a double free: the block waits in a cache or its slab (or was
+         * unmapped), not handed out again as long as nothing allocates
+         * between the two frees */
         int rc = nslab_free(p);
         CHECK(rc == -EINVAL, "double nslab_free(%p) of a %zu-byte block = %d", p, b->size, rc);
         errno = 0;
