@@ -641,6 +641,26 @@ NSLAB_API int nslab_unmap_file(void *addr, size_t len, unsigned flags);
 NSLAB_API int nslab_bind_range(void *addr, size_t len, const nslab_policy_t *policy,
                                unsigned flags, nslab_placement_t *after);
 
+/* The machine-wide ledger: with it on, every capacity check of this
+ * process also counts what every other process using numaslab holds or
+ * claims on the node (a claim, a lazy region, a pool's reservation, a
+ * strict region while it commits), and takes its own hold under one
+ * machine-wide lock, so processes building at the same time (VMs booted
+ * in parallel) cannot both count the same free memory: the one that does
+ * not fit gets ENOMEM at creation.  The ledger is a small file, `path`
+ * ("" = /dev/shm/numaslab-ledger), locked with flock(2) (released by the
+ * kernel when a process dies) and read-write for everyone (mode 0666);
+ * entries of processes that are gone are reclaimed.  The environment
+ * variable NUMASLAB_LEDGER=1 (the default path) or =/some/file turns it
+ * on at the first capacity check.  NULL turns it off (this process's
+ * entries are withdrawn).  Only processes that use the same file see
+ * each other.  Each check then costs a lock and a scan of the file
+ * (4096 entries, 96 KiB).
+ * Returns 0, or -EINVAL (a relative path, or one of 256 bytes or more),
+ * or the errno of opening or mapping the file (-EACCES, -ENOENT, ...);
+ * on an error the ledger is off. */
+NSLAB_API int nslab_set_shared_ledger(const char *path);
+
 /* The free memory each node keeps back in capacity checks (bytes; default
  * 64 MiB, or NUMASLAB_RESERVE_MB from the environment).  Returns the old value. */
 NSLAB_API size_t nslab_set_reserve(size_t bytes);

@@ -138,6 +138,21 @@ int os_decommit(void *addr, size_t len);
  * the kernel has no THP), on = 0 refuses them. */
 int os_thp(void *addr, size_t len, int on);
 
+/* ---- the machine-wide ledger (procfile.c) ------------------------------- */
+
+/* Open or create the regular file at `path` (mode 0666, no symlink
+ * followed), grow it to `size` bytes if shorter, map it MAP_SHARED. */
+int os_shared_file_map(const char *path, size_t size, int *fd, void **map);
+/* flock(2) the file: exclusive (1) or unlock (0).  The kernel releases it
+ * when the process dies. */
+int os_file_lock(int fd, int exclusive);
+int os_getpid(void);
+/* The start time of process `pid` (field 22 of /proc/<pid>/stat, clock
+ * ticks since boot): 0, ESRCH (no such process), EIO. */
+int os_pid_start(int pid, uint64_t *start);
+/* 1 if process `pid` exists (kill(pid, 0) is not ESRCH), else 0. */
+int os_pid_alive(int pid);
+
 /* ---- threads and CPUs --------------------------------------------------- */
 
 /* The calling thread's allowed CPUs (a bitmap of bytes bytes) / set them. */

@@ -91,6 +91,18 @@ static int take_free(int node, size_t bytes, size_t reserve, uint64_t free_b)
         return EINVAL;
     if (bytes == 0)
         return 0;
+    if (ledger_lock()) {
+        /* Machine-wide: what other processes hold counts too, and the
+         * check and the take happen under the file lock. */
+        uint64_t held = __atomic_load_n(&ledger[node], __ATOMIC_RELAXED) + ledger_others(node);
+        int e = 0;
+        if (room(free_b, reserve, held) < bytes)
+            e = ENOMEM;
+        else
+            ledger_publish(node, __atomic_add_fetch(&ledger[node], bytes, __ATOMIC_ACQ_REL));
+        ledger_unlock();
+        return e;
+    }
     uint64_t held = __atomic_load_n(&ledger[node], __ATOMIC_RELAXED);
     do {
         if (room(free_b, reserve, held) < bytes)
@@ -109,8 +121,36 @@ static int take(int node, size_t bytes, size_t reserve)
 
 static void give(int node, size_t bytes)
 {
-    if (node >= 0 && node < NSLAB_MAX_NODES && bytes)
+    if (node >= 0 && node < NSLAB_MAX_NODES && bytes) {
         __atomic_fetch_sub(&ledger[node], bytes, __ATOMIC_ACQ_REL);
+        if (ledger_lock()) {
+            ledger_publish(node, __atomic_load_n(&ledger[node], __ATOMIC_RELAXED));
+            ledger_unlock();
+        }
+    }
+}
+
+void capacity_publish_all(void)
+{
+    if (!ledger_lock())
+        return;
+    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
+        uint64_t b = __atomic_load_n(&ledger[n], __ATOMIC_RELAXED);
+        if (b)
+            ledger_publish(n, b);
+    }
+    ledger_unlock();
+}
+
+/* What other processes hold on node (0 when the shared ledger is off). */
+static uint64_t others(int node)
+{
+    uint64_t o = 0;
+    if (ledger_lock()) {
+        o = ledger_others(node);
+        ledger_unlock();
+    }
+    return o;
 }
 
 int capacity_reserve(int node, size_t bytes)
@@ -148,7 +188,7 @@ int capacity_check(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve)
     for (int n = nslab_nodeset_next(nodes, 0); n >= 0 && n < t->nr_nodes;
          n = nslab_nodeset_next(nodes, n + 1)) {
         total += room(topology_node_free(n), reserve,
-                      __atomic_load_n(&ledger[n], __ATOMIC_RELAXED));
+                      __atomic_load_n(&ledger[n], __ATOMIC_RELAXED) + others(n));
         if (total >= bytes)
             return 0;
     }
@@ -202,7 +242,8 @@ int capacity_hold_set(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve
          * smaller if a racer took some between the read and the take. */
         uint64_t free_b = topology_node_free(n);
         for (int tries = 0; tries < 4; tries++) {
-            uint64_t r = room(free_b, reserve, __atomic_load_n(&ledger[n], __ATOMIC_RELAXED));
+            uint64_t r = room(free_b, reserve,
+                              __atomic_load_n(&ledger[n], __ATOMIC_RELAXED) + others(n));
             size_t want = r < left ? (size_t)r : left;
             if (want == 0)
                 break;

@@ -57,6 +57,18 @@ int capacity_hold_nodes_claim(const int *node, const size_t *need, int n, size_t
 int capacity_hold_set_claim(const nslab_nodeset_t *nodes, size_t bytes, size_t reserve,
                             nslab_claim_t *c, struct capacity_hold *h);
 
+/* The machine-wide ledger (ledger.c).  ledger_lock() returns 1 with the
+ * ledger held when it is on (0, nothing held, when off); under it,
+ * ledger_others(node) is what other live processes hold on node (entries
+ * of dead ones are reclaimed on the way) and ledger_publish sets this
+ * process's entry for node.  capacity_publish_all() writes every node of
+ * this process's ledger (capacity.c). */
+int ledger_lock(void);
+void ledger_unlock(void);
+uint64_t ledger_others(int node);
+void ledger_publish(int node, uint64_t bytes);
+void capacity_publish_all(void);
+
 /* region_segment_map, keeping the capacity hold of a lazy (prefault NONE)
  * strict mapping in *keep for the mapping's life instead of releasing it
  * (keep->n = 0 when nothing is kept); the owner capacity_unhold()s it at

@@ -35,8 +35,8 @@ static void test_claim_counts_and_is_drawn(void **state)
     (void)state;
     size_t held0 = capacity_held(n0);
     size_t rm = room(n0);
-    if (rm < 512 * MiB)
-        TEST_SKIP("less than 512 MiB room on node %d", n0);
+    if (rm < 256 * MiB)
+        TEST_SKIP("less than 256 MiB room on node %d", n0);
     size_t cl = rm / 2 & ~(MiB - 1);
     nslab_nodeset_t one = nslab_nodeset_of(n0);
     nslab_claim_t *c = nslab_claim_create(&one, cl, 0);
