@@ -79,7 +79,7 @@ int os_pid_start(int pid, uint64_t *start)
     text_path_str(&p, "/proc/");
     text_path_uint(&p, (unsigned long)pid);
     text_path_str(&p, "/stat");
-    long n = text_read_file(path, buf, sizeof buf);
+    long n = os_read_file(path, buf, sizeof buf);
     if (n < 0)
         return n == -ENOENT ? ESRCH : (int)-n;
     /* Field 22 (starttime); the comm field (2) may hold spaces and ')':
