@@ -138,7 +138,7 @@ int os_decommit(void *addr, size_t len);
  * the kernel has no THP), on = 0 refuses them. */
 int os_thp(void *addr, size_t len, int on);
 
-/* ---- the machine-wide ledger (procfile.c) ------------------------------- */
+/* ---- the machine-wide ledger (os.c) ------------------------------- */
 
 /* Open or create the regular file at `path` (mode 0666, no symlink
  * followed), grow it to `size` bytes if shorter, map it MAP_SHARED. */
