@@ -195,23 +195,19 @@ void arena_count_failure(int node)
 int arena_fallback_order(int from, int *order, int max)
 {
     const struct topology *t = topology_get();
+    const int16_t *near = topology_by_distance(t, from);
     int n = 0;
-    for (int m = nslab_nodeset_next(&t->allowed, 0); m >= 0 && n < max;
-         m = nslab_nodeset_next(&t->allowed, m + 1)) {
-        if (m == from || topology_check_node(t, m) != 0)
-            continue;
-        order[n++] = m;
-    }
-    if (from < 0 || from >= t->nr_nodes)
+    if (!near) { /* no row to follow: the valid nodes by id */
+        for (int m = nslab_nodeset_next(&t->allowed, 0); m >= 0 && n < max;
+             m = nslab_nodeset_next(&t->allowed, m + 1))
+            if (topology_check_node(t, m) == 0)
+                order[n++] = m;
         return n;
-    /* insertion sort by distance, stable on node id */
-    for (int i = 1; i < n; i++) {
-        int v = order[i], j = i;
-        while (j > 0 && t->distance[from][order[j - 1]] > t->distance[from][v]) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = v;
+    }
+    for (int i = 0; i < t->nr_memory_nodes && n < max; i++) {
+        int m = near[i];
+        if (m != from && topology_check_node(t, m) == 0)
+            order[n++] = m;
     }
     return n;
 }

@@ -721,8 +721,10 @@ int large_free(struct nslab_region *r);
 
 /* ---- fallback, stats hooks -------------------------------------------- */
 
-/* Fill order[] with the allowed nodes with memory other than `from`, by
- * increasing distance from `from` (ties: lower id).  Returns the count. */
+/* Fill order[] with the allowed nodes with memory other than `from`, in
+ * the topology's by_distance order from `from` (an unknown distance is
+ * the farthest; ties: lower id), or by id when `from` is out of range.
+ * Returns the count. */
 int arena_fallback_order(int from, int *order, int max);
 /* Count a fallback / a failure against node (ignored if out of range). */
 void arena_count_fallback(int node);

@@ -148,17 +148,8 @@ NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts)
     }
     /* Route every node to its own pool or the nearest one. */
     for (int n = 0; n < t->nr_nodes; n++) {
-        nslab_pool_t *best = NULL;
-        int bestd = 1 << 30;
-        for (int m = nslab_nodeset_next(&s->nodes, 0); m >= 0;
-             m = nslab_nodeset_next(&s->nodes, m + 1)) {
-            int d = m == n ? 0 : (t->distance[n][m] ? t->distance[n][m] : 255);
-            if (d < bestd) {
-                bestd = d;
-                best = s->pool[m];
-            }
-        }
-        s->route[n] = best;
+        int m = topology_nearest_in(t, n, &s->nodes);
+        s->route[n] = m >= 0 ? s->pool[m] : NULL;
     }
     s->magic = POOLSET_MAGIC;
     return s;

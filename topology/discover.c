@@ -165,28 +165,57 @@ static int classify_local(const struct topology *t, int n)
         return -1;
     if (tn->has_memory)
         return n;
-    int best = -1, best_d = 0;
-    for (int m = nslab_nodeset_next(&t->memory, 0); m >= 0;
-         m = nslab_nodeset_next(&t->memory, m + 1)) {
-        if (!t->node[m].has_cpus)
-            continue;
-        int d = t->distance[n][m];
-        if (d == 0)
-            d = 255; /* unknown distance: as far as possible */
-        if (best < 0 || d < best_d) {
-            best = m;
-            best_d = d;
+    const int16_t *near = t->by_distance[n];
+    for (int i = 0; i < t->nr_memory_nodes; i++)
+        if (t->node[near[i]].has_cpus)
+            return near[i];
+    return -1;
+}
+
+/* by_distance (topology.h): each row a counting sort of the nodes with
+ * memory (ascending ids, so ties keep the lower id) by their key from n:
+ * 0 for n itself, else the distance, 255 when unknown (0). */
+static void sort_by_distance(struct topology *t, int nr)
+{
+    int16_t mem[NSLAB_MAX_NODES];
+    int cnt = 0;
+    for (int m = nslab_nodeset_next(&t->memory, 0); m >= 0 && cnt < NSLAB_MAX_NODES;
+         m = nslab_nodeset_next(&t->memory, m + 1))
+        mem[cnt++] = (int16_t)m;
+    t->nr_memory_nodes = cnt;
+    for (int n = 0; n < nr; n++) {
+        unsigned start[257] = {0};
+        for (int i = 0; i < cnt; i++) {
+            int m = mem[i], d = t->distance[n][m];
+            start[(m == n ? 0 : d ? d : 255) + 1]++;
+        }
+        for (int k = 1; k < 257; k++)
+            start[k] += start[k - 1];
+        for (int i = 0; i < cnt; i++) {
+            int m = mem[i], d = t->distance[n][m];
+            t->by_distance[n][start[m == n ? 0 : d ? d : 255]++] = (int16_t)m;
         }
     }
-    return best;
+}
+
+int topology_nearest_in(const struct topology *t, int from, const nslab_nodeset_t *set)
+{
+    const int16_t *near = topology_by_distance(t, from);
+    if (!near)
+        return -1;
+    for (int i = 0; i < t->nr_memory_nodes; i++)
+        if (nslab_nodeset_has(set, near[i]))
+            return near[i];
+    return -1;
 }
 
 /* ---- discovery ---------------------------------------------------------- */
 
 static void topology_clear(struct topology *t)
 {
-    /* Everything but the distance matrix, whose rows past nr_nodes stay
-     * untouched (1 MiB we do not want to fault in); see discover_nodes. */
+    /* Everything but the distance matrix and by_distance, whose rows past
+     * nr_nodes stay untouched (3 MiB we do not want to fault in); see
+     * discover_nodes and sort_by_distance. */
     memset(t, 0, offsetof(struct topology, distance));
     memset((char *)t + offsetof(struct topology, cpu_node), 0,
            sizeof *t - offsetof(struct topology, cpu_node));
@@ -320,6 +349,7 @@ static int discover_locked(struct topology *t, const struct topo_source *src)
     for (int n = 0; n < nr; n++)
         t->node[n].allowed = (uint8_t)nslab_nodeset_has(&t->allowed, n);
 
+    sort_by_distance(t, nr);
     for (int n = 0; n < nr; n++)
         t->node[n].local_node = (int16_t)classify_local(t, n);
     for (int c = 0; c < t->nr_cpus; c++)

@@ -81,6 +81,8 @@ static void snapshot_fallback(struct topology *t)
                                      .ncpus = t->node[0].ncpus };
     memset(t->distance[0], 0, sizeof t->distance[0]);
     t->distance[0][0] = 10;
+    t->by_distance[0][0] = 0;
+    t->nr_memory_nodes = 1;
     if (!t->page_size)
         t->page_size = (size_t)sysconf(_SC_PAGESIZE);
 }

@@ -45,9 +45,17 @@ struct topo_source {
 struct topology {
     int nr_nodes;                    /* possible node ids: max possible + 1 */
     int nr_cpus;                     /* possible cpu ids: max possible + 1 */
+    int nr_memory_nodes;             /* members of `memory` (by_distance) */
     nslab_nodeset_t possible, online, memory, cpu, allowed;
     struct topo_node node[NSLAB_MAX_NODES];
     uint8_t distance[NSLAB_MAX_NODES][NSLAB_MAX_NODES]; /* [from][to] */
+    /* Nodes by distance, the one fallback order of the library (arenas,
+     * pool sets, the process policy, local nodes): by_distance[n][0 ..
+     * nr_memory_nodes - 1] are the nodes with memory, nearest to n first -
+     * n itself when it has memory, then by distance[n][m], an unknown
+     * distance (0) counting as 255 (the farthest), ties by the lower id.
+     * Rows past nr_nodes are not written (so never faulted in). */
+    int16_t by_distance[NSLAB_MAX_NODES][NSLAB_MAX_NODES];
     int16_t cpu_node[TOPO_MAX_CPUS];  /* -1 for a CPU that does not exist */
     int16_t cpu_local[TOPO_MAX_CPUS]; /* local node with memory of the CPU */
     uint64_t cpus_allowed[TOPO_MAX_CPUS / 64];
@@ -75,6 +83,18 @@ int topology_error(void);
 
 /* Replace the snapshot with a fresh discovery (tests use a fake src). */
 int topology_reload(const struct topo_source *src);
+
+/* The nodes with memory by distance from `from` (t->by_distance[from],
+ * t->nr_memory_nodes of them), or NULL for a node out of range. */
+static inline const int16_t *topology_by_distance(const struct topology *t, int from)
+{
+    return from >= 0 && from < t->nr_nodes ? t->by_distance[from] : (const int16_t *)0;
+}
+
+/* The node of `set` nearest to `from` by that order (from itself when it
+ * is in the set and has memory), or -1 (none of them has memory, or from
+ * is out of range). */
+int topology_nearest_in(const struct topology *t, int from, const nslab_nodeset_t *set);
 
 /* Validate a node for an allocation target: 0, or EINVAL (out of range),
  * ENODEV (offline or without memory), EXDEV (not allowed by the cpuset). */

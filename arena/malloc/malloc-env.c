@@ -306,21 +306,12 @@ void menv_resolve_targets(struct menv_config *cfg)
     t = topology_get();
     for (int n = 0; n < t->nr_nodes; n++) {
         int local = t->node[n].local_node;
-        int best = p->member[0];
-        unsigned best_d = ~0u;
         if (local >= 0 && nslab_nodeset_has(&p->nodes, local)) {
             cfg->target[n] = (int16_t)local;
             continue;
         }
-        for (int i = 0; i < p->nmembers; i++) {
-            int m = p->member[i];
-            unsigned d = t->distance[n][m] ? t->distance[n][m] : 255u;
-            if (d < best_d) { /* members ascend: ties keep the lower id */
-                best_d = d;
-                best = m;
-            }
-        }
-        cfg->target[n] = (int16_t)best;
+        int near = topology_nearest_in(t, n, &p->nodes);
+        cfg->target[n] = (int16_t)(near >= 0 ? near : p->member[0]);
     }
 }
 

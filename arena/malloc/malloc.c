@@ -270,23 +270,12 @@ static void *block_fallback(int m, int first, size_t size, size_t align, int zer
     }
     /* BIND: the other members, nearest to `first` first. */
     t = topology_get();
-    uint64_t tried[NSLAB_MAX_NODES / 64] = { 0 };
-    tried[first / 64] |= UINT64_C(1) << (first % 64);
-    for (int k = 1; k < p->nmembers; k++) {
-        int best = -1;
-        unsigned best_d = ~0u;
-        for (int i = 0; i < p->nmembers; i++) {
-            int n = p->member[i];
-            unsigned d = t->distance[first][n] ? t->distance[first][n] : 255u;
-            if (!((tried[n / 64] >> (n % 64)) & 1) && d < best_d) {
-                best = n;
-                best_d = d;
-            }
-        }
-        if (best < 0)
-            break;
-        tried[best / 64] |= UINT64_C(1) << (best % 64);
-        if ((r = block_on(best, size, align, zero)) != NULL)
+    const int16_t *near = topology_by_distance(t, first);
+    for (int i = 0; near && i < t->nr_memory_nodes; i++) {
+        int n = near[i];
+        if (n == first || !nslab_nodeset_has(&p->nodes, n))
+            continue;
+        if ((r = block_on(n, size, align, zero)) != NULL)
             return r;
     }
     return NULL;

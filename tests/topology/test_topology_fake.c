@@ -584,10 +584,59 @@ static void test_current_node_memoryless(void **state)
     sched_setaffinity(0, sizeof old, &old);
 }
 
+/* ---- nodes by distance -------------------------------------------------- */
+
+static void assert_row(int from, const int *want, int n)
+{
+    const int16_t *row = topology_by_distance(t, from);
+    assert_non_null(row);
+    assert_int_equal(t->nr_memory_nodes, n);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(row[i], want[i]);
+}
+
+/* The one fallback order: nearest first, self first, an unknown distance
+ * (0 in sysfs) as the farthest - the copies it replaced disagreed (the
+ * arena's sorted 0 as the nearest), ties by the lower id, memoryless
+ * nodes in no row. */
+static void test_by_distance(void **state)
+{
+    struct fakesys f;
+    fakesys_begin(&f, "0-4", "0-4");
+    fakesys_node(&f, 0, "0", "10 0 30 20 40", 1048576, 262144);
+    fakesys_node(&f, 1, "1", "21 10 22 22 40", 1048576, 262144);
+    fakesys_node(&f, 2, "2", "31 23 10 24 40", 1048576, 262144);
+    fakesys_node(&f, 3, "3", "41 33 25 10 40", 1048576, 262144);
+    fakesys_node(&f, 4, "4", "12 40 40 12 10", 0, 0); /* memoryless */
+    f.mems_allowed = "0-4";
+    f.cpus_allowed = "0-4";
+    fakesys_end(&f);
+    assert_int_equal(topology_discover(t, &f.src), 0);
+
+    assert_row(0, (const int[]){ 0, 3, 2, 1 }, 4); /* 0 -> 1 unknown: last */
+    assert_row(1, (const int[]){ 1, 0, 2, 3 }, 4); /* 22 = 22: lower id */
+    assert_row(3, (const int[]){ 3, 2, 1, 0 }, 4);
+    assert_row(4, (const int[]){ 0, 3, 1, 2 }, 4); /* tie 12/12, then 40s */
+    assert_int_equal(t->node[4].local_node, 0);
+    assert_null(topology_by_distance(t, 5));
+    assert_null(topology_by_distance(t, -1));
+
+    nslab_nodeset_t s = set_of("1-2");
+    assert_int_equal(topology_nearest_in(t, 0, &s), 2);
+    assert_int_equal(topology_nearest_in(t, 1, &s), 1);
+    assert_int_equal(topology_nearest_in(t, 4, &s), 1);
+    s = set_of("4"); /* no memory: in no row */
+    assert_int_equal(topology_nearest_in(t, 0, &s), -1);
+    assert_int_equal(topology_nearest_in(t, 7, &s), -1);
+    fakesys_cleanup(&f);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_four_nodes_asymmetric, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_by_distance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eight_nodes_memoryless_memory_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_128_possible_sparse_online, setup, teardown),
         cmocka_unit_test_setup_teardown(test_128_derived_without_has_files, setup, teardown),
