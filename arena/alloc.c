@@ -220,7 +220,7 @@ NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size)
 
 NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
 {
-    if (align == 0 || (align & (align - 1)) || align > NSLAB_MAX_ALIGN) {
+    if (align == 0 || (align & (align - 1))) {
         errno = EINVAL;
         return NULL;
     }
@@ -267,7 +267,7 @@ void *arena_realloc(void *ptr, size_t size, int populate)
     if (!ptr)
         return size > SC_SMALL_MAX ? arena_alloc_large(NSLAB_NODE_LOCAL, size, 0, 0, populate)
                                    : numa_malloc_local(size);
-    struct seg_hdr *h = seg_lookup_inline(ptr);
+    struct seg_hdr *h = arena_seg_of(ptr);
     size_t old;
     int node;
     if (h && h->kind == SEG_CHUNK) {

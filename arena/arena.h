@@ -713,6 +713,33 @@ static inline int region_is_block(const struct nslab_region *r)
 void *large_alloc(int node, size_t size, size_t align, int zero, int populate);
 /* Decommit the data pages of every region the node's cache holds. */
 void large_trim(struct arena *a);
+
+/* The large block of alignment > SEG_SIZE / 2 whose data address is p:
+ * its header is the segment just below p (region.c), p's own segment is
+ * not registered.  NULL for any other pointer. */
+static inline struct nslab_region *large_overaligned_of(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if ((a & SEG_MASK) || a < SEG_SIZE)
+        return NULL;
+    struct seg_hdr *h = seg_lookup_inline((const char *)p - SEG_SIZE);
+    if (!h || h->kind != SEG_REGION)
+        return NULL;
+    struct nslab_region *r = (struct nslab_region *)h;
+    return region_data(r) == p && (r->flags & REGION_F_LARGE) ? r : NULL;
+}
+
+/* The segment header owning p: seg_lookup_inline's, or an over-aligned
+ * block's region (large_overaligned_of). */
+static inline struct seg_hdr *arena_seg_of(const void *p)
+{
+    struct seg_hdr *h = seg_lookup_inline(p);
+    if (ARENA_LIKELY(h != NULL))
+        return h;
+    struct nslab_region *r = large_overaligned_of(p);
+    return r ? &r->hdr : NULL;
+}
+
 /* Resize in place when the mapping holds `size` and it is more than half
  * of the mapping: 0, else -1 (the caller moves the block). */
 int large_resize(struct nslab_region *r, size_t size);

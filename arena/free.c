@@ -81,7 +81,7 @@ enum arena_free_verdict arena_chunk_verdict(const struct chunk *c, const void *p
 
 enum arena_free_verdict arena_free_verdict(const void *p)
 {
-    struct seg_hdr *h = seg_lookup_inline(p);
+    struct seg_hdr *h = arena_seg_of(p);
     if (!h)
         return ARENA_FREE_FOREIGN;
     if (h->kind == SEG_CHUNK)
@@ -102,7 +102,7 @@ int arena_free_slow(void *p)
 {
     if (!p)
         return 0;
-    struct seg_hdr *h = seg_lookup_inline(p);
+    struct seg_hdr *h = arena_seg_of(p);
     if (!h)
         return einval();
     switch (h->kind) {
@@ -143,7 +143,7 @@ NSLAB_API int nslab_free(void *ptr)
 
 NSLAB_API size_t nslab_usable_size(const void *ptr)
 {
-    struct seg_hdr *h = seg_lookup_inline(ptr);
+    struct seg_hdr *h = arena_seg_of(ptr);
     if (h && h->kind == SEG_CHUNK) {
         struct chunk *c = (struct chunk *)h;
         unsigned cls = c->cls[chunk_page(ptr)];
@@ -160,7 +160,7 @@ NSLAB_API size_t nslab_usable_size(const void *ptr)
 
 NSLAB_API int nslab_node_of(const void *ptr)
 {
-    struct seg_hdr *h = seg_lookup_inline(ptr);
+    struct seg_hdr *h = arena_seg_of(ptr);
     if (h && h->kind == SEG_CHUNK) {
         struct chunk *c = (struct chunk *)h;
         if (c->cls[chunk_page(ptr)])

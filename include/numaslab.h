@@ -749,8 +749,13 @@ NSLAB_API void *numa_malloc_local(size_t size);
  * n * size overflow. */
 NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size);
 
-/* `size` bytes aligned to `align` (a power of two, <= NSLAB_MAX_ALIGN).
- * Errors: as numa_malloc_on, and EINVAL for a bad alignment. */
+/* `size` bytes aligned to `align`, any power of two (above NSLAB_MAX_ALIGN
+ * a region of its own whose data starts on the next `align` boundary:
+ * align + size bytes of address space, size + one page of memory, placed
+ * like any large block).  Errors: as numa_malloc_on; EINVAL for align 0 or
+ * not a power of two; ENOMEM also when the address space cannot hold
+ * size + align bytes (e.g. align 2^47 and up on x86-64).
+ * NSLAB_MAX_ALIGN: the largest alignment of a pool's buffers. */
 #define NSLAB_MAX_ALIGN ((size_t)2 << 20)
 NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size);
 

@@ -76,7 +76,9 @@
  * returns EINVAL unless align is a power of two multiple of sizeof(void *);
  * aligned_alloc sets EINVAL unless align is a power of two (C17 DR 460,
  * glibc 2.38); memalign rounds a non-power-of-two align up (glibc).
- * Alignments above NSLAB_MAX_ALIGN (2 MiB) fail with ENOMEM.  size 0
+ * Any power-of-two alignment is served (above 2 MiB as an over-aligned
+ * large block, large.c); ENOMEM only when the address space cannot hold
+ * size + align bytes.  size 0
  * returns a unique minimal block (malloc, calloc, the aligned family);
  * realloc(p, 0) frees p and returns NULL (glibc's behaviour).
  *
@@ -504,10 +506,6 @@ static void *aligned_common(size_t align, size_t size)
         size = 1;
     if (align <= MALLOC_MIN_ALIGN)
         return malloc(size);
-    if (align > NSLAB_MAX_ALIGN) {
-        errno = ENOMEM;
-        return NULL;
-    }
     return policy_alloc(size, align, 0);
 }
 
@@ -570,7 +568,7 @@ MALLOC_API size_t malloc_usable_size(void *p)
 {
     if (p == NULL)
         return 0;
-    if (UNLIKELY(seg_lookup_inline(p) == NULL)) {
+    if (UNLIKELY(arena_seg_of(p) == NULL)) {
         __atomic_fetch_add(&foreign_sizes, 1, __ATOMIC_RELAXED);
         return 0;
     }

@@ -76,6 +76,15 @@ void capacity_publish_all(void);
 int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol,
                             const nslab_region_opts_t *opts, void **base, int *fd_out,
                             nslab_region_report_t *report, struct capacity_hold *keep);
+/* region_segment_map_keep for an over-aligned block (anonymous memory, no hugetlb, no
+ * memfd): *base is SEG_SIZE aligned and base + SEG_SIZE is `align`
+ * aligned (align: a power of two >= SEG_SIZE).  Only the header page
+ * [base, base + page) and [base + SEG_SIZE, base + total) are populated;
+ * the rest of the first segment is address space only.  ENOMEM when the
+ * address space cannot hold total + align bytes. */
+int region_segment_map_skewed(size_t total, size_t align, const nslab_policy_t *pol,
+                              const nslab_region_opts_t *opts, void **base,
+                              nslab_region_report_t *report, struct capacity_hold *keep);
 
 /* Check and hold `need[i]` bytes on node `node[i]` for i < n (each node at
  * most once): all or nothing.  A node's room is its free memory minus

@@ -140,6 +140,34 @@ int region_prefault(char *base, size_t total, nslab_prefault_t mode, size_t step
     return e;
 }
 
+/* An anonymous mapping of total bytes at b, SEG_SIZE aligned, with b +
+ * SEG_SIZE aligned to align (>= SEG_SIZE): over-map total + align bytes
+ * (address space only: MAP_NORESERVE, nothing is committed until the
+ * prefault) and trim both ends. */
+static int map_skewed(size_t total, size_t align, char **out)
+{
+    if (total > SIZE_MAX - align)
+        return ENOMEM;
+    size_t span = total + align;
+    char *m;
+    int e = os_map(span, SEG_SIZE, OS_MAP_NORESERVE, -1, (void **)&m);
+    if (e)
+        return e == EINVAL ? ENOMEM : e;
+    uintptr_t data = ((uintptr_t)m + SEG_SIZE + align - 1) & ~(uintptr_t)(align - 1);
+    char *b = (char *)(data - SEG_SIZE); /* m <= b <= m + align - SEG_SIZE */
+    if (b > m)
+        os_unmap(m, (size_t)(b - m));
+    size_t tail = (size_t)((m + span) - (b + total));
+    if (tail)
+        os_unmap(b + total, tail);
+    *out = b;
+    return 0;
+}
+
+static int segment_map(size_t total, size_t head, size_t skew, const nslab_policy_t *pol,
+                       const nslab_region_opts_t *opts, void **base_out, int *fd_out,
+                       nslab_region_report_t *report, struct capacity_hold *keep);
+
 int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
                        const nslab_region_opts_t *opts, void **base_out, int *fd_out,
                        nslab_region_report_t *report)
@@ -150,6 +178,24 @@ int region_segment_map(size_t total, size_t head, const nslab_policy_t *pol,
 int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol,
                             const nslab_region_opts_t *opts, void **base_out, int *fd_out,
                             nslab_region_report_t *report, struct capacity_hold *keep)
+{
+    return segment_map(total, head, 0, pol, opts, base_out, fd_out, report, keep);
+}
+
+int region_segment_map_skewed(size_t total, size_t align, const nslab_policy_t *pol,
+                              const nslab_region_opts_t *opts, void **base_out,
+                              nslab_region_report_t *report, struct capacity_hold *keep)
+{
+    if (align < SEG_SIZE || (align & (align - 1)) || total <= SEG_SIZE)
+        return EINVAL;
+    if (opts && (opts->pages == NSLAB_PAGES_HUGETLB || (opts->flags & NSLAB_REGION_MEMFD)))
+        return EINVAL;
+    return segment_map(total, 0, align, pol, opts, base_out, NULL, report, keep);
+}
+
+static int segment_map(size_t total, size_t head, size_t skew, const nslab_policy_t *pol,
+                       const nslab_region_opts_t *opts, void **base_out, int *fd_out,
+                       nslab_region_report_t *report, struct capacity_hold *keep)
 {
     static const nslab_region_opts_t defaults;
     const struct topology *t = topology_get();
@@ -194,10 +240,12 @@ int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol
         return e;
     if (pl.strict && !hugetlb) {
         size_t reserve = opts->reserve ? opts->reserve : capacity_default_reserve();
+        /* skewed: the first segment's hole is never populated */
+        size_t need = skew ? total - SEG_SIZE + t->page_size : total;
         if (nsub)
             e = hold_plan(sub, nsub, pl.kernel_flags, reserve, opts->claim, &hold);
         else
-            e = capacity_hold_set_claim(&pl.nodes, total, reserve, opts->claim, &hold);
+            e = capacity_hold_set_claim(&pl.nodes, need, reserve, opts->claim, &hold);
         if (e)
             return e;
     }
@@ -222,6 +270,11 @@ int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol
         if ((e = os_map_file(base + head, total - head, fd, 0, OS_FILE_WRITE, &m)) != 0) {
             if (hugetlb)
                 e = ENOMEM; /* the global pool cannot reserve it */
+            goto fail;
+        }
+    } else if (skew) {
+        if ((e = map_skewed(total, skew, &base)) != 0) {
+            base = NULL;
             goto fail;
         }
     } else if ((e = os_map(total, SEG_SIZE, hugetlb ? OS_MAP_HUGETLB : 0, fd,
@@ -258,6 +311,11 @@ int region_segment_map_keep(size_t total, size_t head, const nslab_policy_t *pol
     else if (t->thp_size && (thp == 1 || (thp == -1 && t->thp_always)))
         step = t->thp_size;
     nslab_prefault_t done;
+    if (skew) { /* the header page, then the data: not the hole between */
+        if ((e = region_prefault(base, t->page_size, opts->prefault, t->page_size, &done)) != 0)
+            goto fail;
+        head = SEG_SIZE;
+    }
     if ((e = region_prefault(base + head, total - head, opts->prefault, step, &done)) != 0)
         goto fail;
     /* A lazy mapping keeps its hold: its pages come later, and until

@@ -12,7 +12,11 @@
  * Invariants of a live region r (checked by region_valid):
  *   r is SEG_SIZE aligned and registered; r->hdr.magic == SEG_MAGIC;
  *   r->hdr.kind == SEG_REGION; data_off + size <= hdr.map_size;
- *   data_off < SEG_SIZE (so every user pointer finds r by masking);
+ *   data_off < SEG_SIZE (so every user pointer finds r by masking), except
+ *   for an over-aligned large block (align > SEG_SIZE / 2): data_off ==
+ *   SEG_SIZE, the data starts the next segment, which is not registered,
+ *   and its pointer finds r as the segment just below (arena's
+ *   large_overaligned_of);
  *   policy.weights == wcopy when the mode is WEIGHTED_INTERLEAVE.
  *
  * Threads: a region is owned by its creator; create and destroy of
@@ -53,7 +57,12 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     struct policy_plan pl;
     int e;
 
-    if (size == 0 || (align & (align - 1)) || align > SEG_SIZE / 2)
+    if (size == 0 || (align & (align - 1)))
+        return EINVAL;
+    /* Over-aligned (a block aligned to SEG_SIZE or more): the header is
+     * the segment just below the data, data_off == SEG_SIZE (region.h). */
+    int skewed = align > SEG_SIZE / 2;
+    if (skewed && (kind_flags & REGION_F_LARGE) == 0)
         return EINVAL;
     if ((e = region_opts_check(opts)) != 0)
         return e;
@@ -66,7 +75,9 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     size_t unit = hugetlb ? region_granule(opts) : t->page_size;
     size_t data_off = t->page_size;
     if (align > data_off)
-        data_off = align;
+        data_off = skewed ? SEG_SIZE : align;
+    if (skewed && hugetlb)
+        return EINVAL;
     if (hugetlb && unit > data_off)
         data_off = unit;
     if (size > REGION_MAX_BYTES - data_off - unit)
@@ -77,7 +88,11 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     int fd = -1;
     nslab_region_report_t rep;
     struct capacity_hold keep;
-    if ((e = region_segment_map_keep(total, data_off, pol, opts, &base, &fd, &rep, &keep)) != 0)
+    if (skewed)
+        e = region_segment_map_skewed(total, align, pol, opts, &base, &rep, &keep);
+    else
+        e = region_segment_map_keep(total, data_off, pol, opts, &base, &fd, &rep, &keep);
+    if (e)
         return e;
 
     struct nslab_region *r = base;

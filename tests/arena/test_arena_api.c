@@ -65,7 +65,7 @@ static void test_errors(void **state)
     assert_int_equal(errno, EINVAL);
 
     /* bad alignments */
-    size_t bad[] = { 0, 3, 24, 100, NSLAB_MAX_ALIGN * 2 };
+    size_t bad[] = { 0, 3, 24, 100, NSLAB_MAX_ALIGN * 2 + 1 };
     for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         errno = 0;
         assert_null(nslab_aligned_alloc_on(node0, bad[i], 64));
