@@ -94,8 +94,9 @@
  * runs released on a node, the free pages that stayed free and committed
  * since the previous such step are decommitted; and when a release leaves
  * more free committed pages on the node than ARENA_PURGE_MAX_PAGES or, if
- * more, than twice its live blocks fill (summed every ARENA_PURGE_SAMPLE
- * such releases), all of them are. */
+ * more, than the smaller of its slab pages and twice the pages its live
+ * blocks fill at their recent peak (sampled every ARENA_PURGE_SAMPLE such
+ * releases), all of them are. */
 #define ARENA_PURGE_INTERVAL 1024
 #define ARENA_PURGE_MAX_PAGES 256
 #define ARENA_PURGE_SAMPLE 16
@@ -284,11 +285,14 @@ struct arena {
                                          slab (never used, or decommitted
                                          before), ever (chunk_lock) */
     uint64_t free_committed;          /* free committed chunk pages */
-    uint64_t live_pages;              /* the live blocks' bytes in pages,
-                                         as last summed (chunk.c's
-                                         purge_bound; chunk_lock) */
-    uint64_t live_age;                /* releases past the floor since
-                                         (chunk_lock) */
+    uint64_t slab_pages;              /* chunk pages in slabs (all used
+                                         pages but the headers) */
+    uint64_t live_peak;               /* the live blocks' bytes in pages
+                                         at their recent peak (chunk.c's
+                                         purge_bound) */
+    uint64_t live_age;                /* releases past the purge floor
+                                         (purge_bound's sampling); these
+                                         three: chunk_lock */
     uint64_t purge_tick;              /* runs released since the last purge
                                          step (chunk_lock) */
     /* Freed large regions kept for reuse (large.c), under large_lock. */

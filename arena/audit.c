@@ -131,7 +131,7 @@ static void sort_chunks(struct chunk **v, size_t n)
 static void audit_chunks(struct audit *au)
 {
     struct arena *a = au->a;
-    uint64_t empty = 0, fcommitted = 0;
+    uint64_t empty = 0, fcommitted = 0, slab_pages = 0;
     for (size_t ci = 0; ci < au->nchunks; ci++) {
         struct chunk *c = au->chunks[ci];
         if (c->hdr.magic != SEG_MAGIC || c->hdr.kind != SEG_CHUNK || c->hdr.node != a->node ||
@@ -141,6 +141,7 @@ static void audit_chunks(struct audit *au)
         if (!(c->used_pages & 1))
             bad(au, "chunk %p: header page marked free", (void *)c);
         fcommitted += (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
+        slab_pages += (uint64_t)__builtin_popcountll(c->used_pages) - 1; /* not the header */
         if (c->aged_pages & (c->used_pages | ~c->committed_pages))
             bad(au, "chunk %p: aged pages not free and committed: %#llx", (void *)c,
                 (unsigned long long)(c->aged_pages & (c->used_pages | ~c->committed_pages)));
@@ -166,6 +167,9 @@ static void audit_chunks(struct audit *au)
     if (fcommitted != a->free_committed)
         bad(au, "free committed pages: counted %llu, found %llu",
             (unsigned long long)a->free_committed, (unsigned long long)fcommitted);
+    if (slab_pages != a->slab_pages)
+        bad(au, "slab pages: counted %llu, found %llu", (unsigned long long)a->slab_pages,
+            (unsigned long long)slab_pages);
     if (empty != a->nempty || a->nempty > ARENA_EMPTY_RETAIN)
         bad(au, "empty chunks: counted %llu, found %llu (retain %d)",
             (unsigned long long)a->nempty, (unsigned long long)empty, ARENA_EMPTY_RETAIN);

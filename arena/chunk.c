@@ -40,10 +40,10 @@
  *    for between one and two intervals, so a slab span that is released and
  *    carved again soon (producer / consumer) keeps its memory.
  *  - bound: a release that leaves more free committed pages on the node
- *    than ARENA_PURGE_MAX_PAGES, or than twice its live blocks fill when
- *    that is more (purge_bound), decommits all of them at once, so free
- *    memory the node keeps resident is bounded by its data whatever the
- *    release count.
+ *    than ARENA_PURGE_MAX_PAGES or, when that is more, than the smaller of
+ *    twice its live blocks (at their recent peak) and its slab pages
+ *    (purge_bound), decommits all of them at once, so free memory the node
+ *    keeps resident is bounded by what it uses whatever the release count.
  *  - nslab_thread_flush decommits them all (chunk_purge_all, through
  *    arena_trim_slabs); thread exit does not.
  * A run taken for a slab is searched first among free COMMITTED pages of
@@ -107,6 +107,7 @@ static void take_run(struct arena *a, struct chunk *c, unsigned first, unsigned 
     c->aged_pages &= ~m;
     a->free_committed -= (uint64_t)__builtin_popcountll(m & c->committed_pages);
     c->free_pages -= n;
+    a->slab_pages += n;
 }
 
 /* Decommit the pages of `mask` (free and committed) of c.  chunk_lock
@@ -277,23 +278,27 @@ int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chun
 }
 
 /* The free committed pages a node may keep before a release decommits them
- * all: ARENA_PURGE_MAX_PAGES, or twice as many pages as its live blocks
- * fill when that is more.  With the fixed floor alone, N x N cross-thread
- * frees of 16 B - 64 KiB (bench-classes xthread: ~15 MiB of live blocks in
- * ~35 MiB of slabs, ~16 MiB of free pages taken and released all the
- * time) crossed it every few hundred releases, decommitted every free page
- * and faulted them all in again: 9x mimalloc's page faults, 3.6x its time,
- * three quarters of it in decommits (os_decommit), repopulation and page
- * faults (perf).  Scaled to the live data, the free memory a node keeps is
- * at most twice that, so a program that frees most of its blocks still
- * gives the pages of the slabs it emptied back at once (bench churn: the
- * slabs that are left are sparse and must not count as a reason to keep
- * more, so the bound follows the live blocks, not the slab pages).
+ * all: ARENA_PURGE_MAX_PAGES, or, when that is more, the smaller of
+ *  - twice the pages its live blocks fill, at their recent peak (the sum
+ *    below, decaying by 1/16 a sample when the live data falls), and
+ *  - the pages its slabs hold (arena.slab_pages).
+ * With the fixed floor alone, N x N cross-thread frees of 16 B - 64 KiB
+ * (bench-classes xthread: 15-25 MiB of live blocks in ~35 MiB of slabs,
+ * 10-30 MiB of free pages taken and released all the time) crossed it
+ * every few hundred releases, decommitted every free page and faulted them
+ * all in again: 29x mimalloc's page faults, 5x its time, three quarters of
+ * it in MADV_DONTNEED, MADV_POPULATE_WRITE and page faults (perf).  The
+ * live data dips for a moment in such a run: the recent peak, not the
+ * value now, says how much will be taken again.  Neither term keeps memory
+ * a program let go of: after it frees most of its blocks, the slabs left
+ * are sparse (bench churn) but the live data is small; after it frees
+ * nearly all, few slab pages are left; either way the bound falls to the
+ * floor within a few samples and the next release decommits the rest.
  * The live bytes are the classes' `out` (relaxed loads, no class lock: a
  * release runs inside one class lock and must not take another), summed
  * only when the floor is passed and then once every ARENA_PURGE_SAMPLE such
- * releases (the sum reads 80 cache lines other threads write), so the
- * estimate may lag by that many slab releases.  chunk_lock held. */
+ * releases (the sum reads 80 cache lines other threads write).
+ * chunk_lock held. */
 static uint64_t purge_bound(struct arena *a)
 {
     if (a->free_committed <= ARENA_PURGE_MAX_PAGES)
@@ -302,9 +307,12 @@ static uint64_t purge_bound(struct arena *a)
         uint64_t bytes = 0;
         for (unsigned c = 1; c < SC_COUNT; c++)
             bytes += __atomic_load_n(&a->cls[c].out, __ATOMIC_RELAXED) * sc_size[c];
-        a->live_pages = bytes / ARENA_PAGE_SIZE;
+        uint64_t now = bytes / ARENA_PAGE_SIZE, decayed = a->live_peak - a->live_peak / 16;
+        a->live_peak = now > decayed ? now : decayed;
     }
-    uint64_t b = 2 * a->live_pages;
+    uint64_t b = 2 * a->live_peak;
+    if (b > a->slab_pages)
+        b = a->slab_pages;
     return b > ARENA_PURGE_MAX_PAGES ? b : ARENA_PURGE_MAX_PAGES;
 }
 
@@ -314,6 +322,7 @@ void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsig
     pthread_mutex_lock(&a->chunk_lock);
     c->used_pages &= ~m;
     c->free_pages += npages;
+    a->slab_pages -= npages;
     a->free_committed += (uint64_t)__builtin_popcountll(m & c->committed_pages);
     int unmap = 0;
     if (c->free_pages == ARENA_PAGES - 1) {
