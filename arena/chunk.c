@@ -287,7 +287,7 @@ int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chun
  * 10-30 MiB of free pages taken and released all the time) crossed it
  * every few hundred releases, decommitted every free page and faulted them
  * all in again: 29x mimalloc's page faults, 5x its time, three quarters of
- * it in MADV_DONTNEED, MADV_POPULATE_WRITE and page faults (perf).  The
+ * it decommitting (madvise), repopulating and faulting pages (perf).  The
  * live data dips for a moment in such a run: the recent peak, not the
  * value now, says how much will be taken again.  Neither term keeps memory
  * a program let go of: after it frees most of its blocks, the slabs left
