@@ -226,12 +226,14 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
 /* Freed large regions each node keeps for reuse: at most this many, of at
  * most ARENA_LARGE_CACHE_ENTRY mapped bytes each, ARENA_LARGE_CACHE_BYTES in
  * all (large.c says why). */
-#define ARENA_LARGE_CACHE 16
+#define ARENA_LARGE_CACHE 32
 #define ARENA_LARGE_CACHE_ENTRY ((size_t)16 << 20)
 #define ARENA_LARGE_CACHE_BYTES ((size_t)64 << 20)
-/* Of those, the mapped bytes whose pages a node's cache keeps (the others
- * are decommitted when cached). */
-#define ARENA_LARGE_CACHE_DIRTY ((size_t)16 << 20)
+/* Of those, the resident bytes a node's cache keeps (regions past it are
+ * decommitted when cached), and the large frees on the node after which a
+ * cached region nobody took is decommitted (large.c). */
+#define ARENA_LARGE_CACHE_AGE 512
+#define ARENA_LARGE_CACHE_DIRTY ((size_t)32 << 20)
 
 /* One size class of one node's arena.  `lock` protects every field but
  * `remote`, and every slab of the class (struct slab) with its pages'
@@ -299,9 +301,16 @@ struct arena {
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;
     uint64_t large_cached_bytes;      /* their mapped bytes */
-    uint64_t large_cached_dirty;      /* of those, of regions that keep
-                                         their pages (not LARGE_F_CLEAN) */
+    uint64_t large_cached_dirty;      /* resident bytes the cached regions
+                                         keep: the sum of large_cache_res */
     struct nslab_region *large_cache[ARENA_LARGE_CACHE];
+    uint64_t large_cache_res[ARENA_LARGE_CACHE]; /* each one's resident
+                                         bytes when cached (its mapped size
+                                         when that fitted the budget; 0 when
+                                         LARGE_F_CLEAN) */
+    uint64_t large_cache_tick[ARENA_LARGE_CACHE]; /* large_tick when each
+                                         was cached */
+    uint64_t large_tick;              /* large regions cached, ever */
     struct arena_class cls[SC_COUNT];
 };
 

@@ -17,13 +17,20 @@
  * time in the kernel.  A freed region (mapping <= ARENA_LARGE_CACHE_ENTRY)
  * is kept instead, up to ARENA_LARGE_CACHE regions and
  * ARENA_LARGE_CACHE_BYTES per node, and reused for a request on the same
- * node that it holds with at most 2x slack (its pages are still bound to
- * the node: placement stays true).  Memory goes back: of the cached
- * regions, at most ARENA_LARGE_CACHE_DIRTY bytes keep their pages (a
- * churning program reuses them without a page fault); a region freed past
- * that budget has its data pages decommitted (os_decommit) before it is
- * cached, so it costs address space only, and nslab_thread_flush decommits
- * them all (large_trim).  A cached region stays registered but carries
+ * node that it holds with at most 4x slack (2x for a request to populate;
+ * its pages are still bound to the node: placement stays true).  Memory
+ * goes back: the cached regions keep at most ARENA_LARGE_CACHE_DIRTY
+ * resident bytes per node (a churning program reuses them without a page
+ * fault); a region freed past that budget (counted at its mapped size, or
+ * when that does not fit at what is resident of it) has its data pages
+ * decommitted (os_decommit) before it is cached, so it costs address space
+ * only; a cached region that no request took while ARENA_LARGE_CACHE_AGE
+ * other regions were freed on the node is decommitted then (aging, counted
+ * in frees: no clock); and nslab_thread_flush decommits them all
+ * (large_trim).  Measured
+ * (bench-classes largechurn: 64 KiB - 4 MiB, 8 live, sparsely written):
+ * decommitting every region past a 16 MiB budget of mapped bytes cost ~5
+ * us a malloc + free in refaults; counting resident bytes, 0.5 us.  A cached region stays registered but carries
  * LARGE_F_CACHED, so freeing it again is -EINVAL.  It shows in
  * bytes_mapped (and, while it keeps its pages, bytes_committed), not in
  * bytes_in_use or `large`.
@@ -37,7 +44,7 @@
  * large_allocs) are relaxed atomics of the region's node.
  * arena->large_lock protects the cache and the flags of cached regions (a
  * leaf lock: nothing is taken inside it, region calls happen outside it;
- * large_trim's decommits run under it).
+ * the decommits of large_trim and of the aging run under it).
  */
 #include "arena.h"
 
@@ -70,39 +77,47 @@ static int large_populate(struct nslab_region *r)
     return e;
 }
 
-/* Take the best cached region for size (align <= page), or NULL. */
-static struct nslab_region *cache_take(struct arena *a, size_t size, size_t align)
+/* Take the best cached region for size (align <= page), or NULL.  A
+ * region holds a request of at least a quarter of its room, or of half of
+ * it when the request is to be populated (populating is of the whole room:
+ * at most 2x the request). */
+static struct nslab_region *cache_take(struct arena *a, size_t size, size_t align, int populate)
 {
     if (align > topology_get()->page_size || size > ARENA_LARGE_CACHE_ENTRY)
         return NULL;
     if (__atomic_load_n(&a->nlarge_cached, __ATOMIC_RELAXED) == 0)
         return NULL; /* racy peek: a miss only costs a fresh mapping */
+    unsigned slack = populate ? 2 : 4;
     struct nslab_region *best = NULL;
     unsigned bi = 0;
     pthread_mutex_lock(&a->large_lock);
     for (unsigned i = 0; i < a->nlarge_cached; i++) {
         struct nslab_region *r = a->large_cache[i];
         size_t room = large_room(r);
-        if (room >= size && size > room / 2 && (!best || room < large_room(best))) {
+        if (room >= size && size > room / slack && (!best || room < large_room(best))) {
             best = r;
             bi = i;
         }
     }
     if (best) {
         unsigned last = a->nlarge_cached - 1;
+        a->large_cached_dirty -= a->large_cache_res[bi];
         a->large_cache[bi] = a->large_cache[last];
+        a->large_cache_res[bi] = a->large_cache_res[last];
+        a->large_cache_tick[bi] = a->large_cache_tick[last];
         __atomic_store_n(&a->nlarge_cached, last, __ATOMIC_RELAXED); /* peeked racily */
         a->large_cached_bytes -= best->hdr.map_size;
-        if (!(best->flags & LARGE_F_CLEAN))
-            a->large_cached_dirty -= best->hdr.map_size;
     }
     pthread_mutex_unlock(&a->large_lock);
     return best;
 }
 
-/* Keep r for reuse: 1 if kept.  A region that does not fit the dirty
- * budget is decommitted first (outside the lock), so the cache keeps at
- * most ARENA_LARGE_CACHE_DIRTY bytes resident. */
+/* Keep r for reuse: 1 if kept.  The cache keeps at most
+ * ARENA_LARGE_CACHE_DIRTY resident bytes: a region is counted at its
+ * mapped size while that fits, else at what is resident of it (os_resident,
+ * one mincore: a program that touched part of a big block keeps only that
+ * part), and one that does not fit even so is decommitted first (outside
+ * the lock). */
 static int cache_put(struct arena *a, struct nslab_region *r)
 {
     size_t m = r->hdr.map_size;
@@ -111,23 +126,45 @@ static int cache_put(struct arena *a, struct nslab_region *r)
     pthread_mutex_lock(&a->large_lock);
     int room = a->nlarge_cached < ARENA_LARGE_CACHE &&
                a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES;
-    int dirty_ok = a->large_cached_dirty + m <= ARENA_LARGE_CACHE_DIRTY;
+    size_t dirty_room = a->large_cached_dirty < ARENA_LARGE_CACHE_DIRTY
+                            ? ARENA_LARGE_CACHE_DIRTY - a->large_cached_dirty
+                            : 0;
     pthread_mutex_unlock(&a->large_lock);
     if (!room)
         return 0;
     r->flags &= ~LARGE_F_CLEAN; /* its user may have touched any page */
-    if (!dirty_ok)
+    size_t res = m;
+    if (res > dirty_room && os_resident(r, m, &res) != 0)
+        res = m;
+    if (res > dirty_room) {
         large_decommit(r);
+        if (r->flags & LARGE_F_CLEAN)
+            res = 0; /* the header page aside */
+    }
     int kept = 0;
     pthread_mutex_lock(&a->large_lock);
+    uint64_t now = ++a->large_tick;
+    /* aging: a region no request took while ARENA_LARGE_CACHE_AGE others
+     * were freed is not what this program reuses - its pages go back */
+    for (unsigned i = 0; i < a->nlarge_cached; i++) {
+        struct nslab_region *o = a->large_cache[i];
+        if (a->large_cache_res[i] && now - a->large_cache_tick[i] > ARENA_LARGE_CACHE_AGE) {
+            large_decommit(o);
+            if (o->flags & LARGE_F_CLEAN) {
+                a->large_cached_dirty -= a->large_cache_res[i];
+                a->large_cache_res[i] = 0;
+            }
+        }
+    }
     if (a->nlarge_cached < ARENA_LARGE_CACHE && a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES &&
-        ((r->flags & LARGE_F_CLEAN) || a->large_cached_dirty + m <= ARENA_LARGE_CACHE_DIRTY)) {
+        a->large_cached_dirty + res <= ARENA_LARGE_CACHE_DIRTY) {
         r->flags |= LARGE_F_CACHED;
         a->large_cache[a->nlarge_cached] = r;
+        a->large_cache_res[a->nlarge_cached] = res;
+        a->large_cache_tick[a->nlarge_cached] = now;
         __atomic_store_n(&a->nlarge_cached, a->nlarge_cached + 1, __ATOMIC_RELAXED);
         a->large_cached_bytes += m;
-        if (!(r->flags & LARGE_F_CLEAN))
-            a->large_cached_dirty += m;
+        a->large_cached_dirty += res;
         kept = 1;
     }
     pthread_mutex_unlock(&a->large_lock);
@@ -144,8 +181,10 @@ void large_trim(struct arena *a)
         if (r->flags & LARGE_F_CLEAN)
             continue;
         large_decommit(r);
-        if (r->flags & LARGE_F_CLEAN)
-            a->large_cached_dirty -= r->hdr.map_size;
+        if (r->flags & LARGE_F_CLEAN) {
+            a->large_cached_dirty -= a->large_cache_res[i];
+            a->large_cache_res[i] = 0;
+        }
     }
     pthread_mutex_unlock(&a->large_lock);
 }
@@ -158,7 +197,7 @@ void *large_alloc(int node, size_t size, size_t align, int zero, int populate)
         errno = err;
         return NULL;
     }
-    struct nslab_region *r = cache_take(a, size, align);
+    struct nslab_region *r = cache_take(a, size, align, populate);
     if (r) {
         r->flags &= ~LARGE_F_CACHED;
         if (zero && !(r->flags & LARGE_F_CLEAN)) {

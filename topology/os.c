@@ -285,6 +285,25 @@ int os_decommit(void *addr, size_t len)
     return OS_CALL(madvise(addr, len, MADV_DONTNEED));
 }
 
+int os_resident(const void *addr, size_t len, size_t *bytes)
+{
+    unsigned char vec[1024]; /* one byte per page, in batches */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)addr & ~(uintptr_t)(page - 1);
+    size_t pages = ((uintptr_t)addr + len - a + page - 1) / page, n = 0;
+    *bytes = 0;
+    for (size_t i = 0; i < pages; i += sizeof vec) {
+        size_t k = pages - i < sizeof vec ? pages - i : sizeof vec;
+        int e = OS_CALL(mincore((void *)(a + i * page), k * page, vec));
+        if (e)
+            return e;
+        for (size_t j = 0; j < k; j++)
+            n += vec[j] & 1;
+    }
+    *bytes = n * page;
+    return 0;
+}
+
 int os_thp(void *addr, size_t len, int on)
 {
     return OS_CALL(madvise(addr, len, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE));

@@ -133,6 +133,9 @@ int os_commit(void *addr, size_t len, size_t step, enum os_commit how,
 /* Give the pages of [addr, addr + len) back to the kernel: they read as
  * zero when touched again (and are placed again by the range's policy). */
 int os_decommit(void *addr, size_t len);
+/* The bytes of [addr, addr + len) that are resident now (mincore(2), whole
+ * pages).  0 or the kernel's errno (ENOMEM: part of the range unmapped). */
+int os_resident(const void *addr, size_t len, size_t *bytes);
 
 /* Transparent huge pages for the range: on = 1 asks for them (EINVAL where
  * the kernel has no THP), on = 0 refuses them. */
