@@ -10,9 +10,8 @@
  *    arena_ready = 1) or back to 0 on failure.  Waiters spin with
  *    sched_yield: no pthread_once, which must not recurse into the malloc
  *    replacement.
- *  - fork: arena_fork_prepare takes the registry lock, then every arena's
- *    class locks (ascending class, ascending node), then its chunk lock,
- *    then its large-cache lock: the global lock order of arena.h.
+ *  - fork: no lock is taken; the child repairs what it inherits (see the
+ *    fork section below).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* secure_getenv */
@@ -220,50 +219,172 @@ void arena_test_set_thread_node(int node)
         tc->cpu = TC_NO_CPU; /* forget the cached node */
 }
 
-/* ---- fork --------------------------------------------------------------- */
+/* ---- fork ---------------------------------------------------------------
+
+ * No allocator lock is held across fork.  glibc's fork runs the atfork
+ * prepare handlers first, THEN takes stdio's list lock, then its own malloc
+ * locks; a prepare handler that holds our locks across that window deadlocks
+ * against a thread that holds a FILE lock and waits in the allocator
+ * (getline -> realloc) while a third thread in fflush(NULL) holds the list
+ * lock and waits for that FILE (glibc bug 19431).  So the parent takes
+ * nothing, and the child repairs what it inherits:
+ *
+ *  - prepare only notes, in the forking thread's TLS, whether the process is
+ *    multi-threaded (__libc_single_threaded).  A single-threaded process
+ *    (the only thread may be forking from a signal handler that interrupted
+ *    the allocator, glibc's tst-mallocfork2) needs nothing in the child: the
+ *    locks it holds are its own and are released when the handler returns,
+ *    as glibc's malloc does for a single-threaded fork.
+ *  - the child of a multi-threaded process: every lock that is free in the
+ *    child protects consistent data (each update is complete at its
+ *    unlock); a lock that is held was held by a thread that does not exist
+ *    here, and what it protects may be half-updated.  Each lock is
+ *    re-initialised, and for each one that was held:
+ *      class lock   the class is abandoned: its partial list, remote stack
+ *                   and counters restart empty, and every page of its slabs
+ *                   is marked in its chunk's abandoned_pages: never handed
+ *                   out, released or purged again; a block of such a page
+ *                   that is freed later (a live block of the child, or one
+ *                   in a cache) is dropped by slab_put_locked.  A leak
+ *                   bounded by that class's slabs, in the child only.
+ *      chunk lock   the chunk list is relinked from its forward links (each
+ *                   store of an insert or unlink keeps them a list), the
+ *                   per-chunk free page counts and the node's counters are
+ *                   recounted from the page bitmaps, and a page in use that
+ *                   belongs to no slab of a clean class (a run a dead thread
+ *                   was carving) is abandoned.
+ *      large lock   the cache of freed large regions restarts empty (the
+ *                   cached regions stay mapped, marked cached: leaked).
+ *      registry     the thread cache list is walked forward only; the
+ *                   caches of the threads that do not exist here are
+ *                   flushed into the arenas (a bin caught in the middle of a
+ *                   push or pop loses at most the block in flight: a leak)
+ *                   and unmapped, and the list becomes the forking thread's
+ *                   cache alone.
+ *    A lock held by a thread that was only reading (stats) is abandoned too:
+ *    the price of a decision that needs no cooperation from the parent.
+ *  - initialisation interrupted by the fork (init_state 1, the initialising
+ *    thread does not exist here) restarts from 0: the child's next
+ *    allocation initialises (every step may be repeated).
+ * Our child handler is registered first (from constructors, before any
+ * other library or the program can register one: child handlers run in
+ * registration order), so nothing allocates in the child before it ran.
+ */
 
 void tcache_fork_child(void);
+void topology_fork_child(void);
+
+/* Whether the process was multi-threaded when this thread called fork. */
+static __thread int fork_multi ARENA_TLS;
 
 void arena_fork_prepare(void)
 {
-    tcache_registry_lock();
-    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
-        struct arena *a = arena_peek(n);
-        if (!a)
-            continue;
-        for (unsigned c = 0; c < SC_COUNT; c++)
-            pthread_mutex_lock(&a->cls[c].lock);
-        pthread_mutex_lock(&a->chunk_lock);
-        pthread_mutex_lock(&a->large_lock);
-    }
+    fork_multi = topology_multi_threaded();
 }
 
 void arena_fork_parent(void)
 {
-    for (int n = NSLAB_MAX_NODES - 1; n >= 0; n--) {
-        struct arena *a = arena_peek(n);
-        if (!a)
-            continue;
-        pthread_mutex_unlock(&a->large_lock);
-        pthread_mutex_unlock(&a->chunk_lock);
-        for (unsigned c = SC_COUNT; c-- > 0;)
-            pthread_mutex_unlock(&a->cls[c].lock);
+}
+
+/* In the child: was m held at fork?  Leaves it free and usable. */
+static int child_lock_reset(pthread_mutex_t *m)
+{
+    if (pthread_mutex_trylock(m) == 0) {
+        pthread_mutex_unlock(m);
+        return 0;
     }
-    tcache_registry_unlock();
+    pthread_mutex_init(m, NULL);
+    return 1;
+}
+
+/* Does page i of chunk c lie in a consistent slab of a clean class? */
+static int page_in_clean_slab(const struct chunk *c, unsigned i, const uint8_t *dirty_cls)
+{
+    unsigned cls = c->cls[i], f = c->head[i];
+    if (cls == 0 || cls >= SC_COUNT || dirty_cls[cls] || f < 1 || f > i)
+        return 0;
+    const struct slab *s = &c->slabs[f];
+    return s->cls == cls && i < (unsigned)f + s->npages &&
+           s->start == (const char *)c + (size_t)f * ARENA_PAGE_SIZE;
+}
+
+static void arena_child_repair(struct arena *a)
+{
+    uint8_t dirty_cls[SC_COUNT] = { 0 };
+    int dirty_chunks = child_lock_reset(&a->chunk_lock), any_cls = 0;
+    if (child_lock_reset(&a->large_lock)) {
+        a->nlarge_cached = 0;
+        a->large_cached_bytes = 0;
+        a->fork_repairs++;
+    }
+    for (unsigned c = 0; c < SC_COUNT; c++) {
+        struct arena_class *ac = &a->cls[c];
+        if (!child_lock_reset(&ac->lock))
+            continue;
+        dirty_cls[c] = 1;
+        any_cls = 1;
+        ac->partial = NULL;
+        ac->remote = NULL;
+        ac->out = 0;
+        ac->slabs = 0;
+        ac->empty_slabs = 0;
+        a->fork_repairs++;
+    }
+    if (!dirty_chunks && !any_cls)
+        return;
+
+    /* Relink the chunk list from its forward links; recount; abandon the
+     * pages that belong to no clean slab. */
+    uint64_t nchunks = 0, nempty = 0, fcommitted = 0;
+    struct chunk *prev = NULL;
+    for (struct chunk *c = a->chunks; c; prev = c, c = c->next) {
+        c->prev = prev;
+        for (unsigned i = 1; i < ARENA_PAGES; i++) {
+            uint64_t bit = UINT64_C(1) << i;
+            if ((c->used_pages & bit) && !(c->abandoned_pages & bit) &&
+                !page_in_clean_slab(c, i, dirty_cls))
+                c->abandoned_pages |= bit;
+        }
+        c->used_pages |= 1; /* the header page */
+        c->committed_pages |= c->used_pages;
+        c->aged_pages &= c->committed_pages & ~c->used_pages;
+        c->free_pages = ARENA_PAGES - (unsigned)__builtin_popcountll(c->used_pages);
+        nchunks++;
+        nempty += c->free_pages == ARENA_PAGES - 1;
+        fcommitted += (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
+    }
+    a->nchunks = nchunks;
+    a->nempty = nempty;
+    a->free_committed = fcommitted;
+    a->purge_tick = 0;
+    if (dirty_chunks)
+        a->fork_repairs++;
+
+    /* Kept empty slabs: only the clean classes' count now. */
+    uint64_t kept = 0;
+    for (unsigned c = 1; c < SC_COUNT; c++)
+        if (!dirty_cls[c])
+            for (struct slab *s = a->cls[c].partial; s; s = s->next)
+                if (s->kept)
+                    kept += s->npages;
+    a->kept_pages = kept;
 }
 
 void arena_fork_child(void)
 {
+    if (!fork_multi)
+        return; /* single-threaded: nobody else held anything */
+    fork_multi = 0;
+    topology_fork_child();
+    /* initialisation caught half-way by the fork: start it again */
+    if (__atomic_load_n(&init_state, __ATOMIC_RELAXED) == 1)
+        __atomic_store_n(&init_state, 0, __ATOMIC_RELAXED);
     for (int n = 0; n < NSLAB_MAX_NODES; n++) {
         struct arena *a = arena_peek(n);
-        if (!a)
-            continue;
-        pthread_mutex_init(&a->chunk_lock, NULL);
-        pthread_mutex_init(&a->large_lock, NULL);
-        for (unsigned c = 0; c < SC_COUNT; c++)
-            pthread_mutex_init(&a->cls[c].lock, NULL);
+        if (a)
+            arena_child_repair(a);
     }
-    tcache_fork_child(); /* re-initialises the registry lock */
+    tcache_fork_child(); /* after the repair: flushes into the arenas */
 }
 
 static int fork_registered;

@@ -38,8 +38,9 @@
  * Lock order (never the other way round):
  *     tcache_registry_lock  ->  arena->cls[c].lock (ascending c, ascending
  *     node)  ->  arena->chunk_lock  ->  arena->large_lock
- * (large_lock is a leaf: large.c takes it alone; only fork and the audit
- * hold it with the others.)
+ * (large_lock is a leaf: large.c takes it alone; only the audit holds it
+ * with the others.)  fork takes none of them: the child repairs what it
+ * inherits (arena.c, "fork").
  * The remote stacks are atomics (push: CAS release; collect: exchange
  * acquire, under the class lock).  Thread bins are touched only by their
  * thread, except by stats (racy, relaxed reads of counters) and by the audit
@@ -191,6 +192,13 @@ struct chunk {
     uint64_t aged_pages;               /* free committed pages not taken
                                           since the node's last purge step
                                           (decommitted at the next one) */
+    uint64_t abandoned_pages;          /* pages in use that no slab owns
+                                          any more: left half-updated by a
+                                          thread that did not survive a
+                                          fork (arena.c); never handed out,
+                                          released or purged, and a block
+                                          freed onto one is dropped; a
+                                          subset of used_pages */
     unsigned free_pages;
     struct chunk *next, *prev;         /* arena's chunk list */
     struct arena *arena;
@@ -297,6 +305,9 @@ struct arena {
                                          three: chunk_lock */
     uint64_t purge_tick;              /* runs released since the last purge
                                          step (chunk_lock) */
+    uint64_t fork_repairs;            /* locks found held in a fork child,
+                                         whose data was repaired or
+                                         abandoned (arena.c) */
     /* Freed large regions kept for reuse (large.c), under large_lock. */
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;
@@ -773,13 +784,16 @@ void arena_count_failure(int node);
 /* ---- fork (the malloc replacement registers these, or calls
  * arena_fork_register() once) ------------------------------------------ */
 
-/* Take every arena lock (and the registry lock) before fork ... */
+/* Before fork: note whether the process is multi-threaded; take no lock
+ * (arena.c says why) ... */
 void arena_fork_prepare(void);
-/* ... release them in the parent ... */
+/* ... nothing in the parent ... */
 void arena_fork_parent(void);
-/* ... and in the child re-initialise them, flush the caches of the threads
- * that do not exist in the child back to the arenas, and keep only the
- * calling thread's cache in the registry. */
+/* ... and in the child of a multi-threaded process re-initialise every
+ * lock, repair or abandon what a lock held at fork protected, restart an
+ * interrupted initialisation, flush the caches of the threads that do not
+ * exist in the child back to the arenas, and keep only the calling thread's
+ * cache in the registry. */
 void arena_fork_child(void);
 /* pthread_atfork(prepare, parent, child) exactly once per process (later
  * calls do nothing).  The library calls it from a constructor. */

@@ -27,6 +27,9 @@
  *            class, blocks cached + on remote stacks <= blocks out.
  *   large    the node's cache of freed large regions holds registered,
  *            cached-marked regions of the node, within its bounds.
+ * Pages a fork child's repair abandoned (chunk.abandoned_pages, arena.c)
+ * are in use and owned by no slab: they and the blocks on them (which may
+ * still sit in a thread's bin) are skipped.
  * Blocks neither on a list nor cached are in use: "every block is in
  * exactly one place" is the no-duplicate check plus the per-slab equation.
  * The other threads must be quiescent: their bins are walked without their
@@ -83,7 +86,9 @@ static long chunk_index(struct audit *au, const void *p)
     return -1;
 }
 
-/* Validate a listed block of class cls and mark it; 0 if fine. */
+/* Validate a listed block of class cls and mark it; 0 if fine, 1 if it
+ * lies on an abandoned page (a fork child's repair: not checked, not
+ * counted), -1 if bad. */
 static int check_block(struct audit *au, void *p, unsigned cls, const char *where)
 {
     long ci = chunk_index(au, p);
@@ -93,6 +98,8 @@ static int check_block(struct audit *au, void *p, unsigned cls, const char *wher
     }
     struct chunk *c = au->chunks[ci];
     unsigned pg = chunk_page(p);
+    if ((c->abandoned_pages >> pg) & 1)
+        return 1;
     if (c->cls[pg] != cls) {
         bad(au, "%s: block %p on a page of class %u, listed as class %u", where, p, c->cls[pg],
             cls);
@@ -145,6 +152,9 @@ static void audit_chunks(struct audit *au)
         if (c->aged_pages & (c->used_pages | ~c->committed_pages))
             bad(au, "chunk %p: aged pages not free and committed: %#llx", (void *)c,
                 (unsigned long long)(c->aged_pages & (c->used_pages | ~c->committed_pages)));
+        if (c->abandoned_pages & ~c->used_pages)
+            bad(au, "chunk %p: abandoned pages not in use: %#llx", (void *)c,
+                (unsigned long long)(c->abandoned_pages & ~c->used_pages));
         if (c->used_pages & ~c->committed_pages)
             bad(au, "chunk %p: pages in use but decommitted: %#llx", (void *)c,
                 (unsigned long long)(c->used_pages & ~c->committed_pages));
@@ -159,6 +169,8 @@ static void audit_chunks(struct audit *au)
                 if (c->pg[i].bin_off != CHUNK_NO_BIN || c->cls[i])
                     bad(au, "chunk %p page %u: free or header page with class %u", (void *)c, i,
                         c->cls[i]);
+            } else if ((c->abandoned_pages >> i) & 1) {
+                continue; /* no slab owns it any more (fork child) */
             } else if (c->cls[i] == 0 || c->cls[i] >= SC_COUNT) {
                 bad(au, "chunk %p page %u: in use but in no slab", (void *)c, i);
             }
@@ -186,7 +198,8 @@ static void audit_class(struct audit *au, unsigned cls)
     for (size_t ci = 0; ci < au->nchunks; ci++) {
         struct chunk *c = au->chunks[ci];
         for (unsigned i = 1; i < ARENA_PAGES; i++) {
-            if (!((c->used_pages >> i) & 1) || c->cls[i] != cls)
+            if (!((c->used_pages >> i) & 1) || c->cls[i] != cls ||
+                ((c->abandoned_pages >> i) & 1))
                 continue;
             unsigned f = c->head[i];
             struct slab *s = &c->slabs[f];
@@ -258,22 +271,26 @@ static void audit_class(struct audit *au, unsigned cls)
         bad(au, "class %u: partial list has %llu slabs, %llu are partial", cls,
             (unsigned long long)np, (unsigned long long)partial);
     for (void *b = __atomic_load_n(&ac->remote, __ATOMIC_ACQUIRE); b; b = *(void **)b) {
-        if (check_block(au, b, cls, "remote stack") != 0)
+        int r = check_block(au, b, cls, "remote stack");
+        if (r < 0)
             break;
-        cached++;
+        cached += r == 0;
     }
     for (struct tcache *tc = tcache_registry_first(); tc; tc = tc->reg_next) {
         if (a->node >= tc->nr_nodes)
             continue;
         struct tc_bin *bin = &tc->nodes[a->node].bins[cls];
-        int32_t want = sc_limit[cls] - bin->room, k = 0;
-        for (void *b = bin->head; b && k <= want; b = *(void **)b, k++)
-            if (check_block(au, b, cls, "thread cache") != 0)
+        int32_t want = sc_limit[cls] - bin->room, k = 0, gone = 0;
+        for (void *b = bin->head; b && k <= want; b = *(void **)b, k++) {
+            int r = check_block(au, b, cls, "thread cache");
+            if (r < 0)
                 break;
+            gone += r;
+        }
         if (k != want || bin->room < 0)
             bad(au, "thread cache %p class %u: %d blocks listed, count says %d", (void *)tc, cls,
                 k, want);
-        cached += (uint64_t)k;
+        cached += (uint64_t)(k - gone);
     }
     if (cached > used)
         bad(au, "class %u: %llu blocks cached or pending but only %llu out", cls,

@@ -137,6 +137,8 @@ static void slab_unkeep(struct arena *a, struct arena_class *ac, struct slab *s)
 void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
 {
     struct chunk *c = chunk_of(p);
+    if (ARENA_UNLIKELY((c->abandoned_pages >> chunk_page(p)) & 1))
+        return; /* its slab was abandoned by a fork child's repair: leaked */
     struct slab *s = chunk_slab_of(c, p);
     ((void **)p)[0] = s->free;
     ((void **)p)[1] = (void *)arena_free_key; /* free (a direct free) */

@@ -37,7 +37,7 @@
  * Threads and locks: a thread's bins are touched only by that thread,
  * except that stats read counters racily and the audit (quiescent threads
  * only) walks lists; the fork child flushes the caches of threads that do
- * not exist in it.  registry_lock protects the registry links and the
+ * not exist in it (tcache_fork_child).  registry_lock protects the registry links and the
  * dead list (dead, ndead: ndead is also peeked racily); it comes before
  * any arena lock (arena.h).
  */
@@ -379,16 +379,42 @@ static void tcache_destroy(void *arg)
     tcache_release(tc);
 }
 
+/* In the child of a multi-threaded fork (arena.c, after the arenas'
+ * repair).  The registry and the dead list may have been caught half-way
+ * through an insert or an unlink: only their forward links are trusted
+ * (each store of registry_add, registry_del_locked and the dead list's push
+ * and pop keeps them lists), and ndead is counted again.  Every registered
+ * cache but the calling thread's belongs to a thread that does not exist
+ * here: its blocks go back to the arenas, its counters retire, and it is
+ * kept for reuse (or unmapped) as at a thread's exit. */
 void tcache_fork_child(void)
 {
     pthread_mutex_init(&registry_lock, NULL);
-    struct tcache *mine = arena_tls;
+    struct tcache *mine = arena_tls == &tcache_empty ? NULL : arena_tls;
+    unsigned nd = 0;
+    for (struct tcache *d = dead; d; d = d->reg_next)
+        nd++;
+    ndead = nd;
     struct tcache *tc = registry;
+    registry = NULL;
     while (tc) {
         struct tcache *next = tc->reg_next;
-        if (tc != mine)
-            tcache_release(tc);
+        if (tc != mine) {
+            tcache_flush_all(tc);
+            tcache_retire_counters(tc);
+            if (ndead < TCACHE_KEEP_DEAD) {
+                tc->reg_next = dead;
+                dead = tc;
+                ndead++;
+            } else {
+                os_unmap(tc, tc->map_bytes);
+            }
+        }
         tc = next;
+    }
+    if (mine) {
+        mine->reg_next = mine->reg_prev = NULL;
+        registry = mine;
     }
 }
 

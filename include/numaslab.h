@@ -868,8 +868,9 @@ typedef struct nslab_poolset nslab_poolset_t;
  * locked path): a get or put that hits it takes no lock and no atomic
  * read-modify-write.  A miss moves half a cache from or to the pool's
  * common stack.  Buffers parked in one thread's cache are not seen by
- * another thread's get until that thread's cache overflows, it calls
- * nslab_pool_cache_flush(), or it exits (exit flushes every cache). */
+ * another thread's nslab_pool_get until that thread's cache overflows, it
+ * calls nslab_pool_cache_flush(), or it exits (exit flushes every cache);
+ * nslab_pool_get_wait reaches them. */
 
 #define NSLAB_POOL_DEBUG 0x1u    /* detect double puts (a state byte per
                                     buffer; slower puts) */
@@ -930,8 +931,15 @@ NSLAB_API int nslab_pool_destroy(nslab_pool_t *p);
 NSLAB_API void *nslab_pool_get(nslab_pool_t *p);
 
 /* Take one buffer, waiting up to timeout_ms (-1 = forever, 0 = no wait)
- * for a put.  While a thread waits, puts bypass the caches so the waiter is
- * served.  Errors (NULL, errno): ETIMEDOUT, EINVAL (NULL p, timeout < -1),
+ * for a put.  Unlike nslab_pool_get it also reaches the buffers parked in
+ * other live threads' caches: when the common stack is empty it moves every
+ * thread's cached buffers of p to it (without their threads' cooperation,
+ * through membarrier(2)), and while it waits every put goes to the stack
+ * and wakes it.  So it never sleeps while p has a free buffer anywhere.
+ * (Where the kernel lacks membarrier - before 4.3, or a seccomp filter
+ * refuses it - the other threads' caches cannot be reached safely: buffers
+ * there then stay until those threads flush or exit.)
+ * Errors (NULL, errno): ETIMEDOUT, EINVAL (NULL p, timeout < -1),
  * ENOMEM (as nslab_pool_get). */
 NSLAB_API void *nslab_pool_get_wait(nslab_pool_t *p, int timeout_ms);
 

@@ -14,13 +14,17 @@
  *
  * Cache policy (DPDK's): a miss refills cap / 2 buffers from the top of the
  * stack; a put into a full cache first flushes its colder half (the bottom
- * of the array, objs[0 .. cap/2)) to the stack.  When a get_wait sleeper
- * exists (POOL_SLOW_WAITERS, and fast_stride 0 so no fast path is taken),
- * puts bypass the cache so the sleeper is served; buffers already parked in other threads' caches stay there until
- * those threads flush or exit (a get reports ENOENT meanwhile, as DPDK's).
+ * of the array, objs[0 .. cap/2)) to the stack.  A plain get that finds
+ * the stack empty reports ENOENT even while other threads' caches hold
+ * buffers (as DPDK's); get_wait reaches those: before it sleeps it turns
+ * the fast paths off (POOL_SLOW_WAITERS, fast_stride 0), waits for every
+ * thread's busy window to end and moves every cache to the stack, and
+ * while it sleeps every put goes to the stack (pool.h: the concurrency
+ * contract, and why no waiter sleeps while a free buffer exists).
  *
  * Locks: pool->lock around the stack (see pool.h for the order).  The
- * calling thread's own cache needs none.
+ * calling thread's own cache needs none inside a busy window; outside one
+ * it is touched under pool->lock only.
  */
 #include "pool.h"
 
@@ -77,7 +81,8 @@ void pool_stack_push(struct nslab_pool *p, void *const *bufs, uint32_t n)
         n = room;
     }
     memcpy(&p->stack[p->nfree], bufs, (size_t)n * sizeof(void *));
-    p->nfree += n;
+    /* the entries before the count: a fork child reads a consistent stack */
+    __atomic_store_n(&p->nfree, p->nfree + n, __ATOMIC_RELEASE);
     if (p->waiters && n)
         pthread_cond_broadcast(&p->cond);
 }
@@ -130,34 +135,38 @@ void *pool_get_slow(struct nslab_pool *p)
     struct pool_cache *c = cache_mine(p);
     void *b;
 
+    pthread_mutex_lock(&p->lock);
     if (c && c->len) { /* a debug pool's hit comes here */
         b = c->objs[c->len - 1];
         pool_set32(&c->len, c->len - 1);
         pool_add64(&c->get_hit, 1);
     } else {
-        uint32_t want = c ? c->cap / 2 : 1;
-        pthread_mutex_lock(&p->lock);
-        int e = stack_ensure(p, 1);
+        int e = stack_ensure(p, 1); /* may drop the lock to grow */
         if (e) {
             pthread_mutex_unlock(&p->lock);
             errno = e;
             return NULL;
         }
+        /* with a waiter, take one: a refill would park buffers it needs */
+        uint32_t want = c && !p->waiters ? c->cap / 2 : 1;
         if (want > p->nfree)
             want = p->nfree;
         if (want == 0)
             want = 1;
-        if (c) {
+        if (c && want > 1) {
             stack_take(p, c->objs, want);
             b = c->objs[want - 1];
             pool_set32(&c->len, want - 1);
             pool_add64(&c->get_miss, 1);
         } else {
             stack_take(p, &b, 1);
-            p->u_get++;
+            if (c)
+                pool_add64(&c->get_miss, 1);
+            else
+                p->u_get++;
         }
-        pthread_mutex_unlock(&p->lock);
     }
+    pthread_mutex_unlock(&p->lock);
     if (p->state)
         debug_out(p, b);
     return b;
@@ -182,15 +191,13 @@ int pool_put_slow(struct nslab_pool *p, struct pool_seg *s, void *buf)
     }
     attach();
     struct pool_cache *c = cache_mine(p);
-    int waiters = __atomic_load_n(&p->slow, __ATOMIC_RELAXED) & POOL_SLOW_WAITERS;
+    int node = pool_thread_refresh();
 
-    if (c && !waiters) {
+    pthread_mutex_lock(&p->lock);
+    if (c && !p->waiters) { /* into the cache (flushing half when full) */
         if (c->len == c->cap) {
             uint32_t h = c->cap / 2;
-            pool_thread_refresh();
-            pthread_mutex_lock(&p->lock);
             pool_stack_push(p, c->objs, h);
-            pthread_mutex_unlock(&p->lock);
             memmove(c->objs, c->objs + h, (size_t)(c->len - h) * sizeof(void *));
             pool_set32(&c->len, c->len - h);
             pool_add64(&c->put_miss, 1);
@@ -198,24 +205,18 @@ int pool_put_slow(struct nslab_pool *p, struct pool_seg *s, void *buf)
             pool_add64(&c->put_hit, 1);
         }
         c->objs[c->len] = buf;
-        pool_set32(&c->len, c->len + 1);
-        if (pool_self.node != __atomic_load_n(&p->node, __ATOMIC_RELAXED))
-            pool_add64(&c->remote_puts, 1);
-        return 0;
-    }
-
-    int node = pool_thread_refresh();
-    pthread_mutex_lock(&p->lock);
-    pool_stack_push(p, &buf, 1);
-    if (c) {
-        pool_add64(&c->put_miss, 1);
-        if (node != p->node)
-            pool_add64(&c->remote_puts, 1);
-    } else {
-        p->u_put++;
-        if (node != p->node)
+        pool_set32_rel(&c->len, c->len + 1);
+    } else { /* no cache, or a waiter: to the stack, which wakes it */
+        pool_stack_push(p, &buf, 1);
+        if (c)
+            pool_add64(&c->put_miss, 1);
+        else
+            p->u_put++;
+        if (!c && node != p->node)
             p->u_remote++;
     }
+    if (c && node != p->node)
+        pool_add64(&c->remote_puts, 1);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -252,24 +253,36 @@ NSLAB_API int nslab_pool_get_bulk(nslab_pool_t *p, void **bufs, unsigned n)
         return 0;
     attach();
     struct pool_cache *c = cache_mine(p);
-    uint32_t have = c ? c->len : 0;
 
-    if (have >= n && !p->state) {
+    pool_busy_enter(); /* the hit: through fast_stride, in a busy window */
+    struct pool_cache *fc = pool_cache_fast(p);
+    uint32_t have = fc->len;
+    if (have >= n) {
         for (uint32_t i = 0; i < n; i++)
-            bufs[i] = c->objs[have - 1 - i];
-        pool_set32(&c->len, have - n);
-        pool_add64(&c->get_hit, n);
+            bufs[i] = fc->objs[have - 1 - i];
+        pool_set32(&fc->len, have - n);
+        pool_busy_leave();
+        pool_add64(&fc->get_hit, n);
         return (int)n;
     }
+    pool_busy_leave();
 
     pool_thread_refresh();
     pthread_mutex_lock(&p->lock);
-    uint32_t from_cache = have < n ? have : n;
-    int e = stack_ensure(p, n - from_cache);
-    if (e) {
-        pthread_mutex_unlock(&p->lock);
-        errno = e;
-        return -e;
+    uint32_t from_cache;
+    for (;;) {
+        have = c ? c->len : 0;
+        from_cache = have < n ? have : n;
+        int e = stack_ensure(p, n - from_cache);
+        if (e) {
+            pthread_mutex_unlock(&p->lock);
+            errno = e;
+            return -e;
+        }
+        /* growing drops the lock, and a waiter may have emptied the cache
+         * meanwhile (pool.h): count again */
+        if (!c || c->len == have)
+            break;
     }
     for (uint32_t i = 0; i < from_cache; i++)
         bufs[i] = c->objs[have - 1 - i];
@@ -279,7 +292,7 @@ NSLAB_API int nslab_pool_get_bulk(nslab_pool_t *p, void **bufs, unsigned n)
         pool_set32(&c->len, have - from_cache);
         pool_add64(&c->get_hit, from_cache);
         pool_add64(&c->get_miss, rest);
-        if (c->len == 0 && p->nfree) { /* leave the cache half full */
+        if (c->len == 0 && p->nfree && !p->waiters) { /* leave the cache half full */
             uint32_t r = c->cap / 2 < p->nfree ? c->cap / 2 : p->nfree;
             stack_take(p, c->objs, r);
             pool_set32(&c->len, r);
@@ -325,15 +338,18 @@ NSLAB_API int nslab_pool_put_bulk(nslab_pool_t *p, void *const *bufs, unsigned n
     }
     attach();
     struct pool_cache *c = cache_mine(p);
-    int waiters = __atomic_load_n(&p->slow, __ATOMIC_RELAXED) & POOL_SLOW_WAITERS;
-    if (c && !waiters && c->len + n <= c->cap) {
-        memcpy(&c->objs[c->len], bufs, (size_t)n * sizeof(void *));
-        pool_set32(&c->len, c->len + n);
-        pool_add64(&c->put_hit, n);
+    pool_busy_enter(); /* the hit: through fast_stride, in a busy window */
+    struct pool_cache *fc = pool_cache_fast(p);
+    if (fc->len + n <= fc->cap) {
+        memcpy(&fc->objs[fc->len], bufs, (size_t)n * sizeof(void *));
+        pool_set32_rel(&fc->len, fc->len + n);
+        pool_busy_leave();
+        pool_add64(&fc->put_hit, n);
         if (pool_self.node != __atomic_load_n(&p->node, __ATOMIC_RELAXED))
-            pool_add64(&c->remote_puts, n);
+            pool_add64(&fc->remote_puts, n);
         return (int)n;
     }
+    pool_busy_leave();
     int node = pool_thread_refresh();
     pthread_mutex_lock(&p->lock);
     pool_stack_push(p, bufs, n);
@@ -351,6 +367,52 @@ NSLAB_API int nslab_pool_put_bulk(nslab_pool_t *p, void *const *bufs, unsigned n
 }
 
 /* ---- blocking get --------------------------------------------------- */
+
+/* Move every slot's cache of p to the common stack.  pool->lock held, a
+ * waiter registered and the threads quiesced since (pool.h): no busy window
+ * can touch a cache of p, and no locked path adds to one. */
+static void caches_sweep_locked(struct nslab_pool *p)
+{
+    if (p->cache_stride == 0)
+        return;
+    for (uint32_t s = 1; s < POOL_MAX_SLOTS; s++) {
+        struct pool_cache *c = pool_cache_of(p, s);
+        uint32_t n = __atomic_load_n(&c->len, __ATOMIC_ACQUIRE);
+        if (n) {
+            pool_stack_push(p, c->objs, n);
+            pool_set32(&c->len, 0);
+        }
+    }
+}
+
+/* In a fork child of a multi-threaded process (slot.c): no other thread
+ * exists, so nothing here can race. */
+void pool_fork_child_pool(struct nslab_pool *p, uint32_t mine)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->grow_lock, NULL);
+    pthread_condattr_t ca; /* the dead waiters' places in it are gone too */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    p->waiters = 0;
+    p->slow &= ~POOL_SLOW_WAITERS;
+    p->fast_stride = pool_fast_stride(p);
+    if (p->nfree > p->total) /* cannot be: the count is stored last */
+        p->nfree = p->total;
+    if (p->cache_stride == 0)
+        return;
+    for (uint32_t s = 1; s < POOL_MAX_SLOTS; s++) {
+        struct pool_cache *c = pool_cache_of(p, s);
+        if (s == mine || c->len == 0)
+            continue;
+        if (c->len > c->cap) /* a half-written cache: keep what is sure */
+            c->len = c->cap;
+        pool_stack_push(p, c->objs, c->len);
+        c->len = 0;
+    }
+}
 
 static void deadline_after(struct timespec *ts, int ms)
 {
@@ -382,7 +444,7 @@ NSLAB_API void *nslab_pool_get_wait(nslab_pool_t *p, int timeout_ms)
     if (timeout_ms > 0)
         deadline_after(&deadline, timeout_ms);
     struct pool_cache *c = cache_mine(p);
-    int timed_out = 0, e = 0;
+    int timed_out = 0, e = 0, waiting = 0, swept = 0;
     pthread_mutex_lock(&p->lock);
     for (;;) {
         e = stack_ensure(p, 1);
@@ -394,23 +456,37 @@ NSLAB_API void *nslab_pool_get_wait(nslab_pool_t *p, int timeout_ms)
                 p->u_get++;
             break;
         }
-        if (e != ENOENT || timed_out || timeout_ms == 0) {
-            if (e == ENOENT)
-                e = ETIMEDOUT;
+        if (e != ENOENT)
             break;
+        if (!waiting) { /* puts: skip the caches, come to the stack */
+            waiting = 1;
+            if (p->waiters++ == 0) {
+                __atomic_fetch_or(&p->slow, POOL_SLOW_WAITERS, __ATOMIC_RELAXED);
+                __atomic_store_n(&p->fast_stride, 0, __ATOMIC_RELAXED);
+            }
         }
-        if (p->waiters++ == 0) { /* puts: skip the caches, come to the stack */
-            __atomic_fetch_or(&p->slow, POOL_SLOW_WAITERS, __ATOMIC_RELAXED);
-            __atomic_store_n(&p->fast_stride, 0, __ATOMIC_RELAXED);
+        if (!swept) { /* and what the caches hold now, once (pool.h) */
+            swept = 1;
+            pthread_mutex_unlock(&p->lock);
+            int qe = pool_threads_quiesce();
+            pthread_mutex_lock(&p->lock);
+            if (qe == 0)
+                caches_sweep_locked(p);
+            continue;
+        }
+        if (timed_out || timeout_ms == 0) {
+            e = ETIMEDOUT;
+            break;
         }
         int r = timeout_ms < 0 ? pthread_cond_wait(&p->cond, &p->lock)
                                : pthread_cond_timedwait(&p->cond, &p->lock, &deadline);
-        if (--p->waiters == 0) {
-            __atomic_fetch_and(&p->slow, ~POOL_SLOW_WAITERS, __ATOMIC_RELAXED);
-            __atomic_store_n(&p->fast_stride, pool_fast_stride(p), __ATOMIC_RELAXED);
-        }
         if (r == ETIMEDOUT)
             timed_out = 1; /* one last look at the stack */
+    }
+    if (waiting && --p->waiters == 0) {
+        __atomic_fetch_and(&p->slow, ~POOL_SLOW_WAITERS, __ATOMIC_RELAXED);
+        /* release: the owners' next windows see the swept caches */
+        __atomic_store_n(&p->fast_stride, pool_fast_stride(p), __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&p->lock);
     if (e) {

@@ -77,6 +77,13 @@ static unsigned ntombs;
 
 _Static_assert(sizeof(struct nslab_pool) <= 4096, "a pool header fits a page");
 
+void pool_tombs_fork_reset(void)
+{
+    tombs = NULL;
+    tombs_tail = &tombs;
+    ntombs = 0;
+}
+
 static void tomb_bury(struct nslab_pool *p)
 {
     size_t page = topology_get()->page_size;
@@ -280,8 +287,9 @@ static int seg_add(struct nslab_pool *p, uint32_t n)
     uint32_t nf = p->nfree;
     for (uint32_t i = 0; i < n; i++)
         p->stack[nf + i] = s->base + (size_t)(n - 1 - i) * p->stride;
-    p->nfree = nf + n;
-    __atomic_store_n(&p->total, p->total + n, __ATOMIC_RELAXED);
+    /* total, then the entries' count (a fork child sees nfree <= total) */
+    __atomic_store_n(&p->total, p->total + n, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->nfree, nf + n, __ATOMIC_RELEASE);
     if (p->waiters)
         pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);

@@ -33,12 +33,49 @@
  *                  without holding pool->lock (mapping takes milliseconds and
  *                  the constructor is user code).
  * A cache (struct pool_cache) belongs to the thread holding its slot: only
- * that thread writes it, with no lock and no atomic read-modify-write (plain
- * loads, relaxed atomic stores so readers of statistics are not racy); the
- * slot changes hands only under registry_lock, after the exit destructor
- * emptied it.  Other threads read a cache's len and counters relaxed
- * (statistics: a snapshot); the audit reads its contents and so needs the
- * pool quiescent.
+ * that thread writes its counters; its contents (len, objs) are written by
+ * that thread with no lock and no atomic read-modify-write inside a BUSY
+ * WINDOW, or by any thread under pool->lock (below).  The slot changes
+ * hands only under registry_lock, after the exit destructor emptied it.
+ * Other threads read a cache's len and counters relaxed (statistics: a
+ * snapshot); the audit reads its contents and so needs the pool quiescent.
+ *
+ * Concurrency contract of the caches and get_wait (pcache.c):
+ *  - busy window: a fast path (pool_cache_pop, pool_put_inline, the bulk
+ *    hits) stores pool_self.busy = 1, then loads p->fast_stride (acquire)
+ *    and touches the cache it selects, then stores busy = 0 (release).  It
+ *    takes no lock and calls nothing inside the window.  fast_stride 0
+ *    selects the slot-0 zero cache (cap 0, len 0): every fast path misses.
+ *  - outside a window a thread touches its cache's contents only under
+ *    pool->lock, and never adds a buffer to it while p->waiters > 0.
+ *  - get_wait, before it first sleeps, registers as a waiter (waiters++;
+ *    fast_stride = 0 under pool->lock), then makes every thread's earlier
+ *    windows visible and finished: membarrier(2) (topology_threads_barrier) acts as a
+ *    full barrier on every thread of the process, so a window whose busy =
+ *    1 store came before it is seen by the waiter, and a window after it
+ *    sees fast_stride 0; the waiter then spins (under registry_lock, so no
+ *    slot changes owner) until each slot owner's busy is 0 (acquire: the
+ *    window's cache stores are visible).  From then on no fast path can
+ *    touch a cache of p, and no slow path adds to one: the waiter moves
+ *    every cache of p to the common stack under pool->lock.
+ *  - so while a waiter sleeps, every free buffer of p is on the common
+ *    stack (or being put there under pool->lock, which broadcasts cond):
+ *    the waiter checks the stack under pool->lock before each sleep, and a
+ *    put pushes and broadcasts under the same lock, so no wake-up is lost
+ *    and no waiter sleeps while a free buffer exists.  The last waiter to
+ *    leave restores fast_stride (release store under pool->lock: the
+ *    owners' next windows see the drained caches).
+ *  - without membarrier (kernel < 4.3, or a seccomp filter refuses it) the
+ *    caches cannot be reached safely: the waiter then sees only the stack,
+ *    and buffers in other live threads' caches stay there until those
+ *    threads flush (nslab_pool_cache_flush) or exit (numaslab.h says so).
+ *  - fork: no pool lock is held across fork; the child of a multi-threaded
+ *    process re-initialises every pool lock and condition variable, drops
+ *    the waiters (they do not exist in the child), and moves the caches of
+ *    the slots whose threads do not exist to the common stack (slot.c,
+ *    pool_fork_child).  A cache's len is stored with release after its
+ *    objs entry, and the stack's nfree after its entries, so what the
+ *    child reads is a consistent prefix even when the fork caught a push.
  */
 #ifndef NSLAB_POOL_H
 #define NSLAB_POOL_H
@@ -176,6 +213,9 @@ struct pool_thread {
     int32_t node;      /* local node at the last slow path, -1 unknown */
     int32_t set_node;  /* node whose pool the last poolset get used */
     uint32_t state;    /* POOL_THR_* */
+    uint32_t busy;     /* 1 inside a busy window (see the contract above);
+                          read by get_wait's waiters through slot_owner */
+    uint32_t reserved;
 };
 #define POOL_THR_NEW 0      /* no slot asked yet */
 #define POOL_THR_ATTACHED 1 /* slot asked (maybe 0: none left) */
@@ -199,6 +239,23 @@ static inline void pool_set32(uint32_t *x, uint32_t v)
 static inline void pool_add64(uint64_t *x, uint64_t v)
 {
     __atomic_store_n(x, *x + v, __ATOMIC_RELAXED);
+}
+/* A cache's len after a push: the new objs entries first (a fork child
+ * reads a consistent prefix). */
+static inline void pool_set32_rel(uint32_t *x, uint32_t v)
+{
+    __atomic_store_n(x, v, __ATOMIC_RELEASE);
+}
+
+/* The busy window (see the contract above). */
+static inline void pool_busy_enter(void)
+{
+    __atomic_store_n(&pool_self.busy, 1, __ATOMIC_RELAXED);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* membarrier orders it for the hardware */
+}
+static inline void pool_busy_leave(void)
+{
+    __atomic_store_n(&pool_self.busy, 0, __ATOMIC_RELEASE);
 }
 
 /* The pool segment holding buf, or NULL (not the library's, not a pool's).
@@ -274,6 +331,17 @@ static inline size_t pool_fast_stride(const struct nslab_pool *p)
 void pool_stack_push(struct nslab_pool *p, void *const *bufs, uint32_t n);
 /* Flush slot's cache of p entirely to the common stack (takes p->lock). */
 void pool_cache_drain(struct nslab_pool *p, uint32_t slot);
+/* get_wait's quiescence (slot.c): after the caller stored fast_stride 0,
+ * return once no thread is inside a busy window begun before that store.
+ * 0, or the errno of membarrier (then nothing is known). */
+int pool_threads_quiesce(void);
+/* In a fork child (slot.c calls it for each live pool): re-initialise p's
+ * locks and condition variable, forget the waiters, move the caches of
+ * every slot but `mine` to the common stack. */
+void pool_fork_child_pool(struct nslab_pool *p, uint32_t mine);
+/* In a fork child whose registry lock was held: forget the queue of dead
+ * handles (pool.c; their pages stay mapped, unused). */
+void pool_tombs_fork_reset(void);
 
 /* poolset.c: the pool a thread whose local node is `node` is served by. */
 struct nslab_pool *poolset_route(nslab_poolset_t *s, int node);
@@ -283,26 +351,29 @@ uint32_t pool_cached_total(const struct nslab_pool *p); /* sum of cache len */
 
 /* The fast paths, shared by pcache.c and poolset.c.  A hit reads the
  * pool's first line and the thread's cache, and writes only the cache. */
+/* Inside a busy window only. */
 static inline struct pool_cache *pool_cache_fast(const struct nslab_pool *p)
 {
     return (struct pool_cache *)(p->caches +
                                  (size_t)pool_self.slot *
-                                     __atomic_load_n(&p->fast_stride, __ATOMIC_RELAXED));
+                                     __atomic_load_n(&p->fast_stride, __ATOMIC_ACQUIRE));
 }
 
 /* The cache hit: pop the calling thread's cached buffer of p, or NULL when
  * its cache is empty (the caller takes the slow path). */
 static inline void *pool_cache_pop(struct nslab_pool *p)
 {
+    void *b = NULL;
+    pool_busy_enter();
     struct pool_cache *c = pool_cache_fast(p);
     uint32_t n = c->len;
     if (__builtin_expect(n != 0, 1)) {
-        void *b = c->objs[n - 1];
+        b = c->objs[n - 1];
         pool_set32(&c->len, n - 1);
         pool_add64(&c->get_hit, 1);
-        return b;
     }
-    return NULL;
+    pool_busy_leave();
+    return b;
 }
 
 static inline void *pool_get_inline(struct nslab_pool *p)
@@ -325,16 +396,19 @@ static inline int pool_put_inline(struct nslab_pool *want, void *buf)
     struct nslab_pool *p = s->pool;
     if (__builtin_expect((want && want != p) || pool_seg_index(s, buf) == UINT32_MAX, 0))
         return pool_put_einval();
+    pool_busy_enter();
     struct pool_cache *c = pool_cache_fast(p);
     uint32_t n = c->len;
     if (__builtin_expect(n < c->cap, 1)) {
         c->objs[n] = buf;
-        pool_set32(&c->len, n + 1);
+        pool_set32_rel(&c->len, n + 1);
+        pool_busy_leave();
         pool_add64(&c->put_hit, 1);
         if (__builtin_expect(pool_self.node != __atomic_load_n(&p->node, __ATOMIC_RELAXED), 0))
             pool_add64(&c->remote_puts, 1);
         return 0;
     }
+    pool_busy_leave();
     return pool_put_slow(p, s, buf);
 }
 

@@ -29,6 +29,8 @@
  */
 #include "pool.h"
 
+#include <sched.h>
+
 #include "topology.h"
 
 __thread struct pool_thread pool_self
@@ -38,6 +40,9 @@ __thread struct pool_thread pool_self
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct nslab_pool *registry;       /* live pools */
 static uint8_t slot_used[POOL_MAX_SLOTS]; /* [0] is never handed out */
+/* The thread holding each slot (its pool_self), for get_wait's quiescence:
+ * written and cleared with slot_used, read under registry_lock. */
+static struct pool_thread *slot_owner[POOL_MAX_SLOTS];
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 static pthread_key_t slot_key;
 static int key_ok;
@@ -89,6 +94,7 @@ static void slot_exit(void *v)
         if (p->cache_stride)
             pool_cache_drain(p, slot);
     slot_used[slot] = 0;
+    slot_owner[slot] = NULL;
     pthread_mutex_unlock(&registry_lock);
     pool_self.slot = 0;
     pool_self.state = POOL_THR_EXITED;
@@ -113,6 +119,7 @@ void pool_thread_attach(void)
     for (uint32_t i = 1; i < POOL_MAX_SLOTS; i++) {
         if (!slot_used[i]) {
             slot_used[i] = 1;
+            slot_owner[i] = t;
             slot = i;
             break;
         }
@@ -123,6 +130,7 @@ void pool_thread_attach(void)
     if (pthread_setspecific(slot_key, (void *)(uintptr_t)slot) != 0) {
         pthread_mutex_lock(&registry_lock);
         slot_used[slot] = 0;
+        slot_owner[slot] = NULL;
         pthread_mutex_unlock(&registry_lock);
         return;
     }
@@ -136,4 +144,75 @@ int pool_thread_refresh(void)
         n = 0; /* no node with memory: pools cannot exist anyway */
     pool_self.node = n;
     return n;
+}
+
+/* get_wait's quiescence (pool.h, the concurrency contract).  The caller
+ * stored fast_stride 0 before calling.  membarrier makes every thread run a
+ * full barrier: a busy window begun before it has its busy = 1 visible here,
+ * and one begun after it reads fast_stride 0.  Then wait out the windows
+ * seen busy (a few instructions each, unless their thread is preempted).
+ * registry_lock keeps the slot owners alive and in place meanwhile; no
+ * busy window takes a lock, so spinning under it cannot deadlock. */
+int pool_threads_quiesce(void)
+{
+    int e = topology_threads_barrier();
+    if (e)
+        return e;
+    pthread_mutex_lock(&registry_lock);
+    for (uint32_t i = 1; i < POOL_MAX_SLOTS; i++) {
+        struct pool_thread *t = slot_owner[i];
+        if (!t || t == &pool_self)
+            continue;
+        while (__atomic_load_n(&t->busy, __ATOMIC_ACQUIRE))
+            sched_yield();
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return 0;
+}
+
+/* ---- fork ------------------------------------------------------------- */
+
+/* No pool lock is held across fork (arena.c says why for the arena: the
+ * same holds here).  The child of a multi-threaded process: the registry
+ * may have been caught mid-insert or mid-unlink, so it is rebuilt from its
+ * forward links; every slot but the forking thread's is freed; every live
+ * pool gets its locks and condition variable back and the caches of the
+ * dead slots on its common stack (pcache.c, pool_fork_child_pool).  Buffers
+ * a dead thread held stay out (they were not free), a buffer caught in
+ * flight between a cache and the stack may be lost to the child. */
+static __thread int fork_multi __attribute__((tls_model("initial-exec")));
+
+static void pool_fork_prepare(void)
+{
+    fork_multi = topology_multi_threaded();
+}
+
+static void pool_fork_child(void)
+{
+    if (!fork_multi)
+        return;
+    fork_multi = 0;
+    if (pthread_mutex_trylock(&registry_lock) == 0)
+        pthread_mutex_unlock(&registry_lock);
+    else {
+        pthread_mutex_init(&registry_lock, NULL);
+        pool_tombs_fork_reset();
+    }
+    uint32_t mine = pool_self.slot;
+    for (uint32_t i = 1; i < POOL_MAX_SLOTS; i++) {
+        if (i != mine) {
+            slot_used[i] = 0;
+            slot_owner[i] = NULL;
+        }
+    }
+    struct nslab_pool *prev = NULL;
+    for (struct nslab_pool *p = registry; p; prev = p, p = p->reg_next) {
+        p->reg_prev = prev;
+        pool_fork_child_pool(p, mine);
+    }
+}
+
+__attribute__((constructor)) static void pool_fork_register(void)
+{
+    pthread_atfork(pool_fork_prepare, NULL, pool_fork_child);
 }

@@ -367,6 +367,11 @@ int topology_discover(struct topology *t, const struct topo_source *src)
     return err;
 }
 
+void topology_discover_fork_child(void)
+{
+    pthread_mutex_init(&discover_lock, NULL);
+}
+
 uint64_t topology_node_free(int node)
 {
     const struct topology *t = topology_get();

@@ -408,6 +408,45 @@ int os_getcpu(unsigned *cpu, unsigned *node)
     return OS_CALL(syscall(SYS_getcpu, cpu, node, NULL));
 }
 
+/* linux/membarrier.h */
+#define OS_MEMBARRIER_CMD_QUERY 0
+#define OS_MEMBARRIER_CMD_GLOBAL 1
+#define OS_MEMBARRIER_CMD_PRIVATE_EXPEDITED 8
+#define OS_MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED 16
+
+int os_membarrier(void)
+{
+#ifdef SYS_membarrier
+    /* 0 unknown, 1 private expedited registered, 2 global only, 3 none;
+     * racing first callers both register (harmless) */
+    static int how;
+    int h = __atomic_load_n(&how, __ATOMIC_RELAXED);
+    if (h == 0) {
+        long cmds = syscall(SYS_membarrier, OS_MEMBARRIER_CMD_QUERY, 0);
+        if (cmds >= 0 && (cmds & OS_MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+            syscall(SYS_membarrier, OS_MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+            h = 1;
+        else if (cmds >= 0 && (cmds & OS_MEMBARRIER_CMD_GLOBAL))
+            h = 2;
+        else
+            h = 3;
+        __atomic_store_n(&how, h, __ATOMIC_RELAXED);
+    }
+    if (h == 1) {
+        int e = OS_CALL(syscall(SYS_membarrier, OS_MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0));
+        if (e == EPERM) /* a fork child: the registration was the parent mm's */
+            e = OS_CALL(syscall(SYS_membarrier, OS_MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0))
+                    ?: OS_CALL(syscall(SYS_membarrier, OS_MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0));
+        return e;
+    }
+    if (h == 2)
+        return OS_CALL(syscall(SYS_membarrier, OS_MEMBARRIER_CMD_GLOBAL, 0));
+    return ENOSYS;
+#else
+    return ENOSYS;
+#endif
+}
+
 int os_get_affinity(uint64_t *mask, size_t bytes)
 {
     int saved = errno, err = 0;

@@ -163,6 +163,11 @@ int os_get_affinity(uint64_t *mask, size_t bytes);
 int os_set_affinity(const uint64_t *mask, size_t bytes);
 /* getcpu(2) (the vDSO is not used: callers cache the answer). */
 int os_getcpu(unsigned *cpu, unsigned *node);
+/* A full memory barrier on every running thread of the process
+ * (membarrier(2): MEMBARRIER_CMD_PRIVATE_EXPEDITED, registered on first use
+ * and again in a fork child, else MEMBARRIER_CMD_GLOBAL).  0, or ENOSYS /
+ * EPERM where the kernel (< 4.3) or a seccomp filter has none. */
+int os_membarrier(void);
 
 /* ---- the kernel's files and features ------------------------------------ */
 

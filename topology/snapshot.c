@@ -26,6 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define NSLAB_HAVE_SINGLE_THREADED 1
+#endif
+#endif
 
 static struct topology snap[2];
 const struct topology *topology_published; /* see the file comment */
@@ -139,4 +145,24 @@ int topology_reload(const struct topo_source *src)
     }
     pthread_mutex_unlock(&reload_lock);
     return err;
+}
+
+void topology_fork_child(void)
+{
+    pthread_mutex_init(&reload_lock, NULL);
+    topology_discover_fork_child();
+}
+
+int topology_multi_threaded(void)
+{
+#if NSLAB_HAVE_SINGLE_THREADED
+    return !__libc_single_threaded;
+#else
+    return 1;
+#endif
+}
+
+int topology_threads_barrier(void)
+{
+    return os_membarrier();
 }

@@ -96,6 +96,24 @@ static inline const int16_t *topology_by_distance(const struct topology *t, int 
  * is out of range). */
 int topology_nearest_in(const struct topology *t, int from, const nslab_nodeset_t *set);
 
+/* In the child of a multi-threaded fork (the arena's fork handler): make
+ * the reload and discovery locks usable again.  What they protect needs no
+ * repair: a reload writes the snapshot that is not published, and the
+ * discovery lock guards scratch space only.  The first discovery is a
+ * pthread_once, which glibc restarts in a child forked while it ran. */
+void topology_fork_child(void);
+void topology_discover_fork_child(void);
+
+/* Whether the process may have more than one thread (glibc's
+ * __libc_single_threaded: false once a thread was created; 1 where libc
+ * does not say).  The fork handlers record it in the forking thread. */
+int topology_multi_threaded(void);
+
+/* A full memory barrier on every running thread of the process, for the
+ * layers above that may not name os.h (os_membarrier: membarrier(2)).
+ * 0, or ENOSYS / EPERM where the kernel or a seccomp filter has none. */
+int topology_threads_barrier(void);
+
 /* Validate a node for an allocation target: 0, or EINVAL (out of range),
  * ENODEV (offline or without memory), EXDEV (not allowed by the cpuset). */
 int topology_check_node(const struct topology *t, int node);

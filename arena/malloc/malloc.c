@@ -583,12 +583,35 @@ MALLOC_API size_t malloc_usable_size(void *p)
 
 /* ---- start and exit --------------------------------------------------- */
 
+/* fork: a thread that was reading the configuration (cfg_state 1) does not
+ * exist in the child of a multi-threaded process; the child reads it again
+ * (until then its calls use the local policy, as config_boot's losers do).
+ * Registered after the arena's handlers, so they run first in the child. */
+static __thread int fork_multi ARENA_TLS;
+
+static void malloc_fork_prepare(void)
+{
+    fork_multi = topology_multi_threaded();
+}
+
+static void malloc_fork_child(void)
+{
+    if (!fork_multi)
+        return;
+    fork_multi = 0;
+    if (__atomic_load_n(&cfg_state, __ATOMIC_RELAXED) == 1) {
+        __atomic_store_n(&mode, MODE_BOOT, __ATOMIC_RELAXED);
+        __atomic_store_n(&cfg_state, 0, __ATOMIC_RELAXED);
+    }
+}
+
 /* By now libc has set environ: read the configuration if no allocation did
  * yet, and make sure the fork handlers are registered. */
 __attribute__((constructor(101))) static void malloc_constructor(void)
 {
     mode_get();
     arena_fork_register();
+    pthread_atfork(malloc_fork_prepare, NULL, malloc_fork_child);
 }
 
 /* After the arena's node lines (stats.c's destructor runs first), one line
