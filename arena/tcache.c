@@ -65,6 +65,9 @@ static struct tcache *dead;
 static unsigned ndead;
 uint64_t tcache_maps; /* caches mapped, ever (relaxed atomics) */
 
+/* The first refill of a bin takes this many blocks (slow start). */
+#define TCACHE_FIRST_BATCH 4u
+
 static void tcache_destroy(void *arg);
 
 int tcache_global_init(void)
@@ -235,7 +238,13 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
     struct arena *a = arena_get(node, err);
     if (!a)
         return NULL;
+    /* Slow start: a bin's first refills take as many blocks as it has
+     * served so far (at least TCACHE_FIRST_BATCH), doubling up to the
+     * class's batch, so a short-lived thread (a thread per task) does not
+     * carve and flush back a full batch of every class it touches once. */
     unsigned want = sc_batch[cls];
+    if (bin->allocs < want)
+        want = bin->allocs > TCACHE_FIRST_BATCH ? (unsigned)bin->allocs : TCACHE_FIRST_BATCH;
     if ((int32_t)want > bin->room)
         want = bin->room > 0 ? (unsigned)bin->room : 1;
     void *head, *tail;
