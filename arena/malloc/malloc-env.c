@@ -261,9 +261,10 @@ int menv_parse_policy(const char *text, struct menv_policy *out, char *why,
     if (!text || !text[0] || strcmp(text, "local") == 0)
         return 0;
 
-    if (has_prefix(text, "bind:", &rest) ||
-        has_prefix(text, "interleave:", &rest)) {
-        out->mode = text[0] == 'b' ? MENV_BIND : MENV_INTERLEAVE;
+    if (has_prefix(text, "bind:", &rest) || has_prefix(text, "interleave:", &rest) ||
+        has_prefix(text, "preferred-many:", &rest)) {
+        out->mode = text[0] == 'b' ? MENV_BIND
+                    : text[0] == 'i' ? MENV_INTERLEAVE : MENV_PREFERRED_MANY;
         if (!rest[0] || nslab_nodeset_parse(rest, &out->nodes) != 0) {
             why_set(why, whylen, "bad node list (expected all, 2, 0-3, 0,2-3)",
                     -1, "");
@@ -288,7 +289,7 @@ int menv_parse_policy(const char *text, struct menv_policy *out, char *why,
     }
     why_set(why, whylen,
             "unknown policy (expected local, bind:NODES, preferred:N, "
-            "interleave:NODES or weighted:N=W,...)", -1, "");
+            "preferred-many:NODES, interleave:NODES or weighted:N=W,...)", -1, "");
     return EINVAL;
 }
 
@@ -301,7 +302,7 @@ void menv_resolve_targets(struct menv_config *cfg)
 
     for (int n = 0; n < NSLAB_MAX_NODES; n++)
         cfg->target[n] = p->nmembers ? p->member[0] : -1;
-    if (p->mode != MENV_BIND)
+    if (p->mode != MENV_BIND && p->mode != MENV_PREFERRED_MANY)
         return;
     t = topology_get();
     for (int n = 0; n < t->nr_nodes; n++) {
@@ -331,7 +332,10 @@ size_t menv_format_policy(const struct menv_policy *p, char *buf, size_t len)
         break;
     case MENV_BIND:
     case MENV_INTERLEAVE:
-        menv_buf_str(&b, p->mode == MENV_BIND ? "bind:" : "interleave:");
+    case MENV_PREFERRED_MANY:
+        menv_buf_str(&b, p->mode == MENV_BIND         ? "bind:"
+                         : p->mode == MENV_INTERLEAVE ? "interleave:"
+                                                      : "preferred-many:");
         nslab_nodeset_format(&p->nodes, set, sizeof set);
         menv_buf_str(&b, set);
         break;

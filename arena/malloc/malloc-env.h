@@ -6,7 +6,7 @@
  *
  * Variables:
  *   NUMASLAB_POLICY   local | bind:NODES | preferred:N | interleave:NODES |
- *                     weighted:N=W,N=W,...   (NODES as nslab_nodeset_parse:
+ *                     preferred-many:NODES | weighted:N=W,N=W,...   (NODES as nslab_nodeset_parse:
  *                     "all", "2", "0-3", "0,2-3"; W is 1..255)
  *   NUMASLAB_STATS    1|yes|true|on: print per-node statistics at exit (this
  *                     process only), or a path with %p: each process's file
@@ -32,6 +32,7 @@ enum menv_mode {
     MENV_PREFERRED,
     MENV_INTERLEAVE,
     MENV_WEIGHTED,
+    MENV_PREFERRED_MANY, /* the nearest member first, then any node */
 };
 
 /* A parsed and validated policy.
@@ -55,7 +56,7 @@ struct menv_config {
     struct menv_policy policy;
     int stats;    /* NUMASLAB_STATS */
     int verbose;  /* NUMASLAB_VERBOSE */
-    /* BIND: for a thread whose CPU is on node n, target[n] is the node it
+    /* BIND, PREFERRED_MANY: for a thread whose CPU is on node n, target[n] is the node it
      * allocates on: n's local node (itself, or for a memoryless node its
      * nearest node with memory) if that is in the set, else the member
      * nearest to n by distance (ties: the lower id).  -1 past nr_nodes. */

@@ -34,6 +34,8 @@
  *                migration).  When that node is full: the other members
  *                of S by distance from it; never a node outside S.
  *   preferred:N  node N; when N is full (or refuses), the local policy.
+ *   preferred-many:S  as bind:S, but when every member is full the local
+ *                policy (outside S) - MPOL_PREFERRED_MANY's meaning.
  *   interleave:S blocks below MALLOC_INTERLEAVE_MIN go to the members of S
  *                in turn, per thread (a thread-local cursor, each thread
  *                starting at a different member); larger blocks are
@@ -166,7 +168,7 @@ static void config_describe(void)
     menv_buf_str(&b, pol);
     menv_buf_str(&b, " stats=");
     menv_buf_str(&b, cfg.stats ? "on" : "off");
-    if (cfg.policy.mode == MENV_BIND) {
+    if (cfg.policy.mode == MENV_BIND || cfg.policy.mode == MENV_PREFERRED_MANY) {
         const struct topology *t = topology_get();
         menv_buf_str(&b, " targets=");
         for (int n = 0; n < t->nr_nodes; n++) {
@@ -270,7 +272,8 @@ static void *block_fallback(int m, int first, size_t size, size_t align, int zer
         }
         return NULL;
     }
-    /* BIND: the other members, nearest to `first` first. */
+    /* BIND (and PREFERRED_MANY, which then may leave the set): the other
+     * members, nearest to `first` first. */
     t = topology_get();
     const int16_t *near = topology_by_distance(t, first);
     for (int i = 0; near && i < t->nr_memory_nodes; i++) {
@@ -280,6 +283,8 @@ static void *block_fallback(int m, int first, size_t size, size_t align, int zer
         if ((r = block_on(n, size, align, zero)) != NULL)
             return r;
     }
+    if (m == MENV_PREFERRED_MANY)
+        return block_on(NSLAB_NODE_LOCAL, size, align, zero); /* local, then by distance */
     return NULL;
 }
 
@@ -294,7 +299,8 @@ static void *policy_alloc(size_t size, size_t align, int zero)
     case MENV_LOCAL:
         r = block_on(NSLAB_NODE_LOCAL, size, align, zero);
         goto out;
-    case MENV_BIND: {
+    case MENV_BIND:
+    case MENV_PREFERRED_MANY: {
         int cur = topology_current_node();
         node = cfg.target[cur >= 0 && cur < NSLAB_MAX_NODES ? cur : 0];
         break;
@@ -478,7 +484,7 @@ MALLOC_API void *realloc(void *p, size_t size)
          * policy may place the grown block elsewhere. */
         int m = mode_get();
         size_t old = nslab_usable_size(p);
-        if ((m == MENV_LOCAL || m == MENV_PREFERRED) && old &&
+        if ((m == MENV_LOCAL || m == MENV_PREFERRED || m == MENV_PREFERRED_MANY) && old &&
             (r = policy_alloc(size, 0, 0)) != NULL) {
             memcpy(r, p, old < size ? old : size);
             nslab_free(p);

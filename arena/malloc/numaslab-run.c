@@ -49,12 +49,13 @@ static const char *prog = "numaslab-run";
 static void usage_short(FILE *out)
 {
     fprintf(out,
-            "usage: %s [--membind=NODES | --preferred=NODE | --interleave=NODES |\n"
-            "                    --weighted=N=W,... | --localalloc] [--cpunodebind=NODES]\n"
-            "                    [--stats[=PATH]] [--verbose] [--heap-only] [--] PROGRAM [ARGS...]\n"
-            "       %s --hardware\n"
-            "       %s --help\n",
-            prog, prog, prog);
+            "usage: %s [--membind=NODES [--balancing] | --preferred=NODE |\n"
+            "                    --preferred-many=NODES | --interleave=NODES |\n"
+            "                    --weighted-interleave=NODES | --weighted=N=W,... | --localalloc]\n"
+            "                    [--cpunodebind=NODES | --physcpubind=CPUS] [--stats] [--verbose]\n"
+            "                    [--heap-only] [--] PROGRAM [ARGS...]\n"
+            "       %s --show | --hardware | --help\n",
+            prog, prog);
 }
 
 static void help(void)
@@ -94,15 +95,33 @@ static void help(void)
 "        Spread allocations over NODES: small blocks go to the nodes in\n"
 "        turn (per thread), large blocks (256 KiB and more) are interleaved\n"
 "        page by page over NODES.\n"
-"    -w, --weighted=N=W[,N=W...]\n"
+"    -P, --preferred-many=NODES\n"
+"        Allocate on the node of NODES nearest to the thread (its own if it\n"
+"        is one); when they are all full, fall back outside NODES\n"
+"        (MPOL_PREFERRED_MANY, kernel 5.15+).\n"
+"    -w, --weighted-interleave=NODES\n"
+"        numactl's weighted interleave: like --interleave, each node taking\n"
+"        as many allocations per turn as its system weight\n"
+"        (/sys/kernel/mm/mempolicy/weighted_interleave/nodeN, 1 where\n"
+"        absent); the process policy is MPOL_WEIGHTED_INTERLEAVE (6.9+; on\n"
+"        older kernels only the allocator interleaves, and a note says so).\n"
+"    --weighted=N=W[,N=W...]\n"
 "        Like --interleave, with node N taking W (1..255) allocations per\n"
 "        turn; large blocks are placed whole, by the same weights.  The\n"
 "        process policy is not changed (the kernel's weighted interleave\n"
 "        uses its own system-wide weights).\n"
+"    -b, --balancing\n"
+"        With --membind: let the kernel's NUMA balancing move pages among\n"
+"        the bound nodes (MPOL_F_NUMA_BALANCING, 5.12+).\n"
 "    -l, --localalloc\n"
 "        Allocate on the thread's local node (the default).\n"
 "    -N, --cpunodebind=NODES\n"
 "        Run the program only on the CPUs of NODES (its CPU affinity).\n"
+"    -C, --physcpubind=CPUS\n"
+"        Run the program only on CPUS (0, 0-3, 0,2-3, all, +0-1, !2).\n"
+"    -s, --show\n"
+"        Print the memory policy and CPU binding (as numactl --show), with\n"
+"        the other options applied, and exit.\n"
 "    --stats[=PATH]\n"
 "        Print per-node allocator statistics when the program exits: to\n"
 "        stderr, for the program only (NUMASLAB_STATS=1, which the program\n"
@@ -124,13 +143,16 @@ static void help(void)
 "        Print this help and exit.\n"
 "\n"
 "    NODES is a list such as 2, 0-3, 0,2-3, or all (every node with memory\n"
-"    that the cpuset allows).  Options end at the first non-option\n"
-"    argument or at --.\n"
+"    that the cpuset allows), as numactl takes it: +LIST counts in the\n"
+"    cpuset's allowed nodes (+0 is the first allowed node), !LIST is every\n"
+"    allowed node but LIST.  Options end at the first non-option argument\n"
+"    or at --.\n"
 "\n"
 "ENVIRONMENT\n"
 "    NUMASLAB_POLICY\n"
-"        local | bind:NODES | preferred:N | interleave:NODES |\n"
-"        weighted:N=W,...  Set by the policy options; read by the allocator.\n"
+"        local | bind:NODES | preferred:N | preferred-many:NODES |\n"
+"        interleave:NODES | weighted:N=W,...  Set by the policy options;\n"
+"        read by the allocator.\n"
 "    NUMASLAB_STATS\n"
 "        1 (or yes, true, on, stderr): this process's statistics to stderr;\n"
 "        a path with a /: each process's to that file (%%p = its pid).  Set\n"
@@ -156,9 +178,11 @@ static void help(void)
 "    numaslab-run --interleave=all python3 job.py\n"
 "    numaslab-run --cpunodebind=1 --membind=1 ./server\n"
 "    numaslab-run --weighted=0=3,1=1 ./app      (three blocks on 0 per one on 1)\n"
+"    numaslab-run -m +0 -C +0 --balancing ./app (the first allowed node and CPU)\n"
+"    numaslab-run --interleave='!0' ./app       (every allowed node but 0)\n"
 "\n"
 "SEE ALSO\n"
-"    numactl(8), numa(7), numaslab.h\n");
+"    numactl(8), numa(7), numaslab(3)\n");
 }
 
 static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -172,6 +196,8 @@ static void die(const char *fmt, ...)
     fputc('\n', stderr);
     exit(2);
 }
+
+static void node_arg(const char *opt, const char *arg, int cpu, int one, char *out, size_t len);
 
 static int readable(const char *path)
 {
@@ -256,8 +282,13 @@ static void bind_cpus(const char *arg)
     int ncpu = t->nr_cpus > 0 ? t->nr_cpus : 1, any = 0, err;
     size_t sz = (size_t)(ncpu + 63) / 64 * sizeof(uint64_t);
 
+    char list[3000];
+    if (arg[0] == '!' || arg[0] == '+') {
+        node_arg("--cpunodebind", arg, 1, 0, list, sizeof list);
+        arg = list;
+    }
     if (nslab_nodeset_parse(arg, &set) != 0 || nslab_nodeset_count(&set) == 0)
-        die("--cpunodebind=%s: bad node list (expected all, 1, 0-3, 0,2-3)", arg);
+        die("--cpunodebind=%s: bad node list (expected all, 1, 0-3, 0,2-3, +0, !1)", arg);
     if (strcmp(arg, "all") == 0)
         set = t->cpu;
     if ((err = os_get_affinity(allowed, sz)) != 0)
@@ -286,33 +317,282 @@ static void bind_cpus(const char *arg)
         die("--cpunodebind=%s: setting the CPU affinity: %s", arg, strerror(err));
 }
 
-/* The process policy matching the allocator's (numactl's behaviour). */
-static void set_process_policy(const struct menv_policy *p)
+/* The process policy matching the allocator's (numactl's behaviour):
+ * every mode but --weighted (whose weights the kernel cannot take);
+ * --weighted-interleave is the kernel's MPOL_WEIGHTED_INTERLEAVE (6.9+),
+ * and where the kernel lacks it the program's own mappings are not
+ * interleaved: said on stderr, not hidden. */
+static void set_process_policy(const struct menv_policy *p, int balancing, const char *opt,
+                               int verbose)
 {
-    int mode, err;
-
+    nslab_policy_t pol;
     switch (p->mode) {
-    case MENV_BIND: mode = OS_POL_BIND; break;
-    case MENV_PREFERRED: mode = OS_POL_PREFERRED; break;
-    case MENV_INTERLEAVE: mode = OS_POL_INTERLEAVE; break;
-    case MENV_LOCAL: mode = OS_POL_LOCAL; break;
-    default: return; /* weighted: the allocator only (see --help) */
+    case MENV_BIND:
+        pol = nslab_policy_bind_set(&p->nodes);
+        if (balancing)
+            pol.flags |= NSLAB_POLICY_NUMA_BALANCING;
+        break;
+    case MENV_PREFERRED: pol = nslab_policy_preferred(p->preferred); break;
+    case MENV_PREFERRED_MANY: pol = nslab_policy_preferred_many(&p->nodes); break;
+    case MENV_INTERLEAVE: pol = nslab_policy_interleave(&p->nodes); break;
+    case MENV_LOCAL: pol = nslab_policy_local(); break;
+    default: /* weighted */
+        if (strcmp(opt, "--weighted") == 0)
+            return; /* the allocator only (see --help) */
+        if (!topology_get()->has_weighted_interleave) {
+            fprintf(stderr, "%s: note: the kernel lacks MPOL_WEIGHTED_INTERLEAVE (6.9): "
+                    "only the allocator interleaves by weight, the process policy is "
+                    "unchanged\n", prog);
+            return;
+        }
+        {
+            static unsigned char w[NSLAB_MAX_NODES];
+            for (int i = 0; i < p->nmembers; i++)
+                w[i] = p->weight[i];
+            pol = nslab_policy_weighted(&p->nodes, w, (size_t)p->nmembers);
+            /* the system's own weights: the kernel mode takes them */
+        }
+        break;
     }
-    err = os_set_thread_policy(mode, 0, &p->nodes);
+    int err = nslab_thread_set_policy(&pol);
+    if (err == -EOPNOTSUPP && balancing)
+        die("--balancing: the kernel lacks MPOL_F_NUMA_BALANCING (5.12)");
+    if (err == -EOPNOTSUPP && p->mode == MENV_PREFERRED_MANY)
+        die("--preferred-many: the kernel lacks MPOL_PREFERRED_MANY (5.15)");
     if (err)
-        die("setting the process memory policy: %s", strerror(err));
+        die("setting the process memory policy: %s", strerror(-err));
+    (void)verbose;
+}
+
+/* numactl's node syntax: all | LIST | +LIST (indexes into the allowed
+ * nodes) | !LIST (every allowed node but these) | !+LIST.  The allowed
+ * nodes are the cpuset's nodes with memory (cpu = 0) or with CPUs
+ * (cpu = 1).  one = 1: exactly one node (--preferred).  Writes the
+ * absolute list ("0,2-3") to out; dies with a message on bad input. */
+static void node_arg(const char *opt, const char *arg, int cpu, int one, char *out, size_t len)
+{
+    const struct topology *t = topology_get();
+    nslab_nodeset_t universe, set, res;
+    int invert = 0, relative = 0;
+    const char *a = arg;
+    nslab_nodeset_zero(&universe);
+    for (int n = 0; n < t->nr_nodes; n++)
+        if (t->node[n].online && t->node[n].allowed &&
+            (cpu ? t->node[n].has_cpus : t->node[n].has_memory))
+            nslab_nodeset_add(&universe, n);
+    if (*a == '!') {
+        invert = 1;
+        a++;
+    }
+    if (*a == '+') {
+        relative = 1;
+        a++;
+    }
+    if (nslab_nodeset_parse(a, &set) != 0)
+        die("%s=%s: bad node list (expected all, 1, 0-3, 0,2-3, +0-1, !2)", opt, arg);
+    if (strcmp(a, "all") == 0)
+        set = universe;
+    if (relative) {
+        int k = nslab_nodeset_count(&universe);
+        nslab_nodeset_zero(&res);
+        for (int i = nslab_nodeset_next(&set, 0); i >= 0; i = nslab_nodeset_next(&set, i + 1)) {
+            if (i >= k)
+                die("%s=%s: +%d: only %d allowed nodes", opt, arg, i, k);
+            int n = nslab_nodeset_next(&universe, 0);
+            for (int j = 0; j < i; j++)
+                n = nslab_nodeset_next(&universe, n + 1);
+            nslab_nodeset_add(&res, n);
+        }
+        set = res;
+    }
+    if (invert) {
+        for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
+            res.bits[i] = universe.bits[i] & ~set.bits[i];
+        set = res;
+    }
+    int cnt = nslab_nodeset_count(&set);
+    if (cnt == 0)
+        die("%s=%s: no node left", opt, arg);
+    if (one && cnt != 1)
+        die("%s=%s: takes one node", opt, arg);
+    if (nslab_nodeset_format(&set, out, len) >= (int)len)
+        die("%s=%s: value too long", opt, arg);
+}
+
+/* numactl's -w NODES: weighted interleave with the system's weights
+ * (/sys/kernel/mm/mempolicy/weighted_interleave/nodeN; 1 where the kernel
+ * has none), as the allocator's weighted:N=W,... text. */
+static void system_weights(const char *opt, const char *arg, char *out, size_t len)
+{
+    char list[3000];
+    nslab_nodeset_t set;
+    node_arg(opt, arg, 0, 0, list, sizeof list);
+    if (nslab_nodeset_parse(list, &set) != 0)
+        die("%s=%s: bad node list", opt, arg);
+    size_t used = 0;
+    out[0] = '\0';
+    for (int n = nslab_nodeset_next(&set, 0); n >= 0; n = nslab_nodeset_next(&set, n + 1)) {
+        unsigned w = topology_interleave_weight(n);
+        int k = snprintf(out + used, len - used, "%s%d=%u", used ? "," : "", n, w ? w : 1u);
+        if (k < 0 || (size_t)k >= len - used)
+            die("%s=%s: value too long", opt, arg);
+        used += (size_t)k;
+    }
+}
+
+/* --physcpubind=CPUS: all | LIST | +LIST (indexes into the allowed CPUs) |
+ * !LIST, numactl's syntax; sched_setaffinity to exactly those. */
+static void bind_physcpus(const char *arg)
+{
+    static uint64_t allowed[TOPO_MAX_CPUS / 64], want[TOPO_MAX_CPUS / 64],
+        cpus[TOPO_MAX_CPUS / 64];
+    const struct topology *t = topology_get();
+    int ncpu = t->nr_cpus > 0 ? t->nr_cpus : 1, err;
+    size_t sz = (size_t)(ncpu + 63) / 64 * sizeof(uint64_t);
+    const char *a = arg;
+    int invert = 0, relative = 0;
+    if ((err = os_get_affinity(allowed, sz)) != 0)
+        die("reading the CPU affinity: %s", strerror(err));
+    if (*a == '!') {
+        invert = 1;
+        a++;
+    }
+    if (*a == '+') {
+        relative = 1;
+        a++;
+    }
+    if (strcmp(a, "all") == 0) {
+        memcpy(want, allowed, sz);
+    } else {
+        const char *s = a;
+        if (!*s)
+            die("--physcpubind=%s: empty CPU list", arg);
+        while (*s) {
+            char *end;
+            unsigned long lo = strtoul(s, &end, 10), hi = lo;
+            if (end == s)
+                die("--physcpubind=%s: bad CPU list (expected 0, 0-3, 0,2-3, +0-1, !2)", arg);
+            s = end;
+            if (*s == '-') {
+                hi = strtoul(s + 1, &end, 10);
+                if (end == s + 1 || hi < lo)
+                    die("--physcpubind=%s: bad CPU range", arg);
+                s = end;
+            }
+            if (*s == ',')
+                s++;
+            else if (*s)
+                die("--physcpubind=%s: bad CPU list", arg);
+            for (unsigned long c = lo; c <= hi; c++) {
+                if (c >= (unsigned long)ncpu || c >= TOPO_MAX_CPUS)
+                    die("--physcpubind=%s: CPU %lu does not exist", arg, c);
+                want[c / 64] |= UINT64_C(1) << (c % 64);
+            }
+        }
+    }
+    if (relative) { /* index i = the i-th allowed CPU */
+        uint64_t map[TOPO_MAX_CPUS / 64] = {0};
+        int idx = 0;
+        for (int c = 0; c < ncpu; c++)
+            if ((allowed[c / 64] >> (c % 64)) & 1) {
+                if ((want[idx / 64] >> (idx % 64)) & 1)
+                    map[c / 64] |= UINT64_C(1) << (c % 64);
+                idx++;
+            }
+        for (int c = idx; c < ncpu; c++)
+            if ((want[c / 64] >> (c % 64)) & 1)
+                die("--physcpubind=%s: +%d: only %d allowed CPUs", arg, c, idx);
+        memcpy(want, map, sz);
+    }
+    int any = 0;
+    for (int c = 0; c < ncpu; c++) {
+        int w = (want[c / 64] >> (c % 64)) & 1, ok = (allowed[c / 64] >> (c % 64)) & 1;
+        if (invert)
+            w = !w && ok;
+        else if (w && !ok)
+            die("--physcpubind=%s: CPU %d is not allowed by the cpuset", arg, c);
+        if (w) {
+            cpus[c / 64] |= UINT64_C(1) << (c % 64);
+            any = 1;
+        }
+    }
+    if (!any)
+        die("--physcpubind=%s: no CPU left", arg);
+    if ((err = os_set_affinity(cpus, sz)) != 0)
+        die("--physcpubind=%s: setting the CPU affinity: %s", arg, strerror(err));
+}
+
+/* --show, as numactl prints it: the policy, preferred node, CPUs, nodes. */
+static void print_cpus(const char *label, const uint64_t *m, int ncpu)
+{
+    printf("%s:", label);
+    for (int c = 0; c < ncpu; c++)
+        if ((m[c / 64] >> (c % 64)) & 1)
+            printf(" %d", c);
+    printf("\n");
+}
+
+static void print_nodes(const char *label, const nslab_nodeset_t *s)
+{
+    printf("%s:", label);
+    for (int n = nslab_nodeset_next(s, 0); n >= 0; n = nslab_nodeset_next(s, n + 1))
+        printf(" %d", n);
+    printf("\n");
+}
+
+static void show_policy(void)
+{
+    static const char *names[] = {"local", "bind", "preferred", "preferred-many", "interleave",
+                                  "weighted-interleave", "default"};
+    static uint64_t cpus[TOPO_MAX_CPUS / 64];
+    const struct topology *t = topology_get();
+    int ncpu = t->nr_cpus > 0 ? t->nr_cpus : 1, err;
+    nslab_policy_t p;
+    if ((err = nslab_thread_get_policy(&p)) != 0)
+        die("reading the memory policy: %s", strerror(-err));
+    if ((err = os_get_affinity(cpus, (size_t)(ncpu + 63) / 64 * 8)) != 0)
+        die("reading the CPU affinity: %s", strerror(err));
+    int mi = p.mode == NSLAB_POLICY_LOCAL ? 0 : p.mode == NSLAB_POLICY_BIND ? 1
+           : p.mode == NSLAB_POLICY_PREFERRED ? 2 : p.mode == NSLAB_POLICY_PREFERRED_MANY ? 3
+           : p.mode == NSLAB_POLICY_INTERLEAVE ? 4 : p.mode == NSLAB_POLICY_WEIGHTED_INTERLEAVE ? 5
+           : 6;
+    printf("policy: %s%s\n", names[mi],
+           (p.flags & NSLAB_POLICY_NUMA_BALANCING) ? " (balancing)" : "");
+    if (p.mode == NSLAB_POLICY_PREFERRED)
+        printf("preferred node: %d\n", p.node);
+    else
+        printf("preferred node: current\n");
+    print_cpus("physcpubind", cpus, ncpu);
+    nslab_nodeset_t cpun, memn;
+    nslab_nodeset_zero(&cpun);
+    for (int c = 0; c < ncpu; c++)
+        if (((cpus[c / 64] >> (c % 64)) & 1) && t->cpu_node[c] >= 0)
+            nslab_nodeset_add(&cpun, t->cpu_node[c]);
+    print_nodes("cpubind", &cpun);
+    print_nodes("nodebind", &cpun);
+    nslab_nodes(NSLAB_NODES_ALLOWED, &memn);
+    if (p.mode == NSLAB_POLICY_BIND || p.mode == NSLAB_POLICY_INTERLEAVE ||
+        p.mode == NSLAB_POLICY_PREFERRED_MANY || p.mode == NSLAB_POLICY_WEIGHTED_INTERLEAVE)
+        print_nodes(p.mode == NSLAB_POLICY_BIND ? "membind" : "interleavemask", &p.nodes);
+    else
+        print_nodes("membind", &memn);
 }
 
 int main(int argc, char **argv)
 {
-    enum { OPT_STATS = 256, OPT_HEAP_ONLY };
+    enum { OPT_STATS = 256, OPT_HEAP_ONLY, OPT_WEIGHTS };
     static const struct option opts[] = {
         { "membind", required_argument, NULL, 'm' },
         { "preferred", required_argument, NULL, 'p' },
+        { "preferred-many", required_argument, NULL, 'P' },
         { "interleave", required_argument, NULL, 'i' },
-        { "weighted", required_argument, NULL, 'w' },
+        { "weighted-interleave", required_argument, NULL, 'w' },
+        { "weighted", required_argument, NULL, OPT_WEIGHTS },
         { "localalloc", no_argument, NULL, 'l' },
         { "cpunodebind", required_argument, NULL, 'N' },
+        { "physcpubind", required_argument, NULL, 'C' },
+        { "balancing", no_argument, NULL, 'b' },
+        { "show", no_argument, NULL, 's' },
         { "stats", optional_argument, NULL, OPT_STATS },
         { "verbose", no_argument, NULL, 'v' },
         { "heap-only", no_argument, NULL, OPT_HEAP_ONLY },
@@ -320,22 +600,27 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *policy_opt = NULL, *policy_val = "", *cpunodes = NULL;
+    const char *policy_opt = NULL, *policy_val = "", *cpunodes = NULL, *physcpus = NULL;
     char policy[4096];
-    int stats = 0, verbose = 0, heap_only = 0, hardware = 0, c;
+    int stats = 0, verbose = 0, heap_only = 0, hardware = 0, show = 0, balancing = 0, c;
     const char *stats_path = NULL;
 
     policy[0] = '\0';
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+:m:p:i:w:lN:vHh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+:m:p:P:i:w:lN:C:bsvHh", opts, NULL)) != -1) {
         const char *prefix = NULL, *name = NULL;
         switch (c) {
         case 'm': prefix = "bind:"; name = "--membind"; break;
         case 'p': prefix = "preferred:"; name = "--preferred"; break;
+        case 'P': prefix = "preferred-many:"; name = "--preferred-many"; break;
         case 'i': prefix = "interleave:"; name = "--interleave"; break;
-        case 'w': prefix = "weighted:"; name = "--weighted"; break;
+        case 'w': prefix = "weighted:"; name = "--weighted-interleave"; break;
+        case OPT_WEIGHTS: prefix = "weighted:"; name = "--weighted"; break;
         case 'l': prefix = "local"; name = "--localalloc"; break;
         case 'N': cpunodes = optarg; break;
+        case 'C': physcpus = optarg; break;
+        case 'b': balancing = 1; break;
+        case 's': show = 1; break;
         case OPT_STATS:
             stats = 1;
             stats_path = optarg;
@@ -360,20 +645,33 @@ int main(int argc, char **argv)
                 die("%s and %s both set a policy: choose one", policy_opt, name);
             policy_opt = name;
             policy_val = c == 'l' ? "" : optarg;
+            char val[3000];
+            if (c == 'l')
+                val[0] = '\0';
+            else if (c == OPT_WEIGHTS)
+                snprintf(val, sizeof val, "%s", optarg);
+            else if (c == 'p')
+                node_arg(name, optarg, 0, 1, val, sizeof val);
+            else if (c == 'w')
+                system_weights(name, optarg, val, sizeof val);
+            else
+                node_arg(name, optarg, 0, 0, val, sizeof val);
             if (c == 'l')
                 snprintf(policy, sizeof policy, "local");
-            else if ((size_t)snprintf(policy, sizeof policy, "%s%s", prefix,
-                                      optarg) >= sizeof policy)
+            else if ((size_t)snprintf(policy, sizeof policy, "%s%s", prefix, val) >=
+                     sizeof policy)
                 die("%s: value too long", name);
         }
     }
+    if (balancing && (!policy_opt || strcmp(policy_opt, "--membind") != 0))
+        die("--balancing works with --membind only (MPOL_F_NUMA_BALANCING is a bind flag)");
 
     if (hardware) {
         if (nslab_topology_print(stdout) != 0)
             die("cannot print the topology (%s)", strerror(errno));
         return 0;
     }
-    if (optind >= argc) {
+    if (optind >= argc && !show) {
         fprintf(stderr, "%s: no program to run\n", prog);
         usage_short(stderr);
         return 2;
@@ -390,17 +688,25 @@ int main(int argc, char **argv)
         if (menv_parse_policy(policy, &p, why, sizeof why) != 0)
             die("%s=%s: %s", policy_opt, policy_val, why);
         if (!heap_only)
-            set_process_policy(&p);
+            set_process_policy(&p, balancing, policy_opt, verbose);
         if (setenv("NUMASLAB_POLICY", policy, 1) != 0)
             die("cannot set NUMASLAB_POLICY: %s", strerror(errno));
         if (verbose)
             fprintf(stderr, "%s: NUMASLAB_POLICY=%s%s\n", prog, policy,
-                    heap_only || p.mode == MENV_WEIGHTED
+                    heap_only || (p.mode == MENV_WEIGHTED && strcmp(policy_opt, "--weighted") == 0)
                         ? " (process memory policy unchanged)"
                         : " (and the process memory policy)");
     }
+    if (cpunodes && physcpus)
+        die("--cpunodebind and --physcpubind both bind the CPUs: choose one");
     if (cpunodes)
         bind_cpus(cpunodes);
+    if (physcpus)
+        bind_physcpus(physcpus);
+    if (show) { /* as numactl: the options before it are applied */
+        show_policy();
+        return 0;
+    }
     if (stats && setenv("NUMASLAB_STATS", stats_path ? stats_path : "1", 1) != 0)
         die("cannot set NUMASLAB_STATS: %s", strerror(errno));
     if (verbose && setenv("NUMASLAB_VERBOSE", "1", 1) != 0)

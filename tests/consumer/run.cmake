@@ -6,6 +6,12 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BIN} --prefix ${WORK}/prefi
 if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
+# The manual pages are installed (numaslab-run(1), numaslab(3)).
+foreach(page share/man/man1/numaslab-run.1 share/man/man3/numaslab.3)
+  if(NOT EXISTS ${WORK}/prefix/${page})
+    message(FATAL_ERROR "not installed: ${page}")
+  endif()
+endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC}/tests/consumer -B ${WORK}/build
                         -DCMAKE_PREFIX_PATH=${WORK}/prefix
                         # a sanitized library needs its runtime in the consumer

@@ -213,7 +213,8 @@ launcher)
 	for section in NAME SYNOPSIS DESCRIPTION OPTIONS ENVIRONMENT EXAMPLES; do
 		grep -qx "$section" "$work/out" || fail "--help lacks the $section section"
 	done
-	for opt in --membind --preferred --interleave --cpunodebind --stats --hardware; do
+	for opt in --membind --preferred --preferred-many --interleave --weighted-interleave \
+		--cpunodebind --physcpubind --balancing --show --stats --hardware; do
 		grep -q -- "$opt" "$work/out" || fail "--help does not document $opt"
 	done
 	expect_rc 0 "$run" --hardware
@@ -276,8 +277,38 @@ launcher)
 		expect_rc 0 "$run" --cpunodebind=0 numactl --show
 		show "$work/out"
 	fi
+	# numactl's options and node syntax (issue 14)
+	expect_rc 0 "$run" --show
+	grep -q '^policy: default' "$work/out" || { show "$work/out"; fail "--show: not the default policy"; }
+	grep -q '^physcpubind: ' "$work/out" || fail "--show: no physcpubind line"
+	expect_rc 0 "$run" -m +0 --show
+	first=$(sed -n 's/^membind: \([0-9]*\).*/\1/p' "$work/out")
+	grep -q '^policy: bind$' "$work/out" || { show "$work/out"; fail "-m +0 --show: not bind"; }
+	[[ -n $first ]] || { show "$work/out"; fail "-m +0 --show: no membind node"; }
+	expect_rc 0 "$run" --membind=all --balancing --show
+	grep -q '^policy: bind (balancing)' "$work/out" || { show "$work/out"; fail "--balancing not in the process policy"; }
+	expect_rc 2 "$run" --balancing true
+	grep -q 'with --membind only' "$work/err" || fail "no message for --balancing without --membind"
+	expect_rc 0 "$run" -P all --show
+	grep -q '^policy: preferred-many' "$work/out" || { show "$work/out"; fail "--preferred-many not in the process policy"; }
+	expect_rc 0 "$run" -P all sh -c 'echo "P=$NUMASLAB_POLICY"'
+	grep -q '^P=preferred-many:' "$work/out" || { show "$work/out"; fail "--preferred-many: NUMASLAB_POLICY"; }
+	expect_rc 0 "$run" -w all sh -c 'echo "P=$NUMASLAB_POLICY"'
+	grep -q '^P=weighted:[0-9]*=[0-9]' "$work/out" || { show "$work/out"; fail "-w: not numactl's weighted interleave"; }
+	expect_rc 0 "$run" -C +0 --show
+	cpu0=$(awk '/Cpus_allowed_list/ {print $2}' /proc/self/status | sed 's/[-,].*//')
+	grep -q "^physcpubind: $cpu0\$" "$work/out" || { show "$work/out"; fail "-C +0: not the first allowed CPU ($cpu0)"; }
+	expect_rc 2 "$run" -C 99999 true
+	grep -q 'CPU 99999 does not exist' "$work/err" || fail "no message for a bad CPU"
+	expect_rc 2 "$run" --interleave='!all' true
+	grep -q 'no node left' "$work/err" || fail "no message for an empty !LIST"
+	expect_rc 2 "$run" -m +999 true
+	grep -q 'allowed nodes' "$work/err" || fail "no message for a relative node past the cpuset"
+	expect_rc 2 "$run" -C 0 -N 0 true
+	grep -q 'choose one' "$work/err" || fail "no message for two CPU bindings"
 	# every policy form runs a real program
-	for pol in --localalloc --membind=all --preferred=0 --interleave=all --weighted=0=2; do
+	for pol in --localalloc --membind=all --preferred=0 --interleave=all --weighted=0=2 \
+		--preferred-many=all --weighted-interleave=all; do
 		rm -f "$work"/pol.*
 		expect_rc 0 "$run" "$pol" --stats="$work/pol.%p" -- sort -rn "$work/nums"
 		[[ $(head -n1 "$work/out") == 2000 ]] || fail "$pol: sort gave a wrong answer"
