@@ -35,7 +35,7 @@
  *                of S by distance from it; never a node outside S.
  *   preferred:N  node N; when N is full (or refuses), the local policy.
  *   preferred-many:S  as bind:S, but when every member is full the local
- *                policy (outside S) - MPOL_PREFERRED_MANY's meaning.
+ *                policy (outside S) - the kernel's preferred-many mode's meaning.
  *   interleave:S blocks below MALLOC_INTERLEAVE_MIN go to the members of S
  *                in turn, per thread (a thread-local cursor, each thread
  *                starting at a different member); larger blocks are

@@ -98,12 +98,12 @@ static void help(void)
 "    -P, --preferred-many=NODES\n"
 "        Allocate on the node of NODES nearest to the thread (its own if it\n"
 "        is one); when they are all full, fall back outside NODES\n"
-"        (MPOL_PREFERRED_MANY, kernel 5.15+).\n"
+"        (the kernel's preferred-many mode, 5.15+).\n"
 "    -w, --weighted-interleave=NODES\n"
 "        numactl's weighted interleave: like --interleave, each node taking\n"
 "        as many allocations per turn as its system weight\n"
 "        (/sys/kernel/mm/mempolicy/weighted_interleave/nodeN, 1 where\n"
-"        absent); the process policy is MPOL_WEIGHTED_INTERLEAVE (6.9+; on\n"
+"        absent); the process policy is the kernel's weighted interleave (6.9+; on\n"
 "        older kernels only the allocator interleaves, and a note says so).\n"
 "    --weighted=N=W[,N=W...]\n"
 "        Like --interleave, with node N taking W (1..255) allocations per\n"
@@ -112,7 +112,7 @@ static void help(void)
 "        uses its own system-wide weights).\n"
 "    -b, --balancing\n"
 "        With --membind: let the kernel's NUMA balancing move pages among\n"
-"        the bound nodes (MPOL_F_NUMA_BALANCING, 5.12+).\n"
+"        the bound nodes (a flag of the bind mode, kernel 5.12+).\n"
 "    -l, --localalloc\n"
 "        Allocate on the thread's local node (the default).\n"
 "    -N, --cpunodebind=NODES\n"
@@ -319,7 +319,7 @@ static void bind_cpus(const char *arg)
 
 /* The process policy matching the allocator's (numactl's behaviour):
  * every mode but --weighted (whose weights the kernel cannot take);
- * --weighted-interleave is the kernel's MPOL_WEIGHTED_INTERLEAVE (6.9+),
+ * --weighted-interleave is the kernel's weighted interleave mode (6.9+),
  * and where the kernel lacks it the program's own mappings are not
  * interleaved: said on stderr, not hidden. */
 static void set_process_policy(const struct menv_policy *p, int balancing, const char *opt,
@@ -340,7 +340,7 @@ static void set_process_policy(const struct menv_policy *p, int balancing, const
         if (strcmp(opt, "--weighted") == 0)
             return; /* the allocator only (see --help) */
         if (!topology_get()->has_weighted_interleave) {
-            fprintf(stderr, "%s: note: the kernel lacks MPOL_WEIGHTED_INTERLEAVE (6.9): "
+            fprintf(stderr, "%s: note: the kernel lacks weighted interleave (6.9): "
                     "only the allocator interleaves by weight, the process policy is "
                     "unchanged\n", prog);
             return;
@@ -356,9 +356,9 @@ static void set_process_policy(const struct menv_policy *p, int balancing, const
     }
     int err = nslab_thread_set_policy(&pol);
     if (err == -EOPNOTSUPP && balancing)
-        die("--balancing: the kernel lacks MPOL_F_NUMA_BALANCING (5.12)");
+        die("--balancing: the kernel lacks the numa-balancing flag (5.12)");
     if (err == -EOPNOTSUPP && p->mode == MENV_PREFERRED_MANY)
-        die("--preferred-many: the kernel lacks MPOL_PREFERRED_MANY (5.15)");
+        die("--preferred-many: the kernel lacks the preferred-many mode (5.15)");
     if (err)
         die("setting the process memory policy: %s", strerror(-err));
     (void)verbose;
@@ -441,7 +441,7 @@ static void system_weights(const char *opt, const char *arg, char *out, size_t l
 }
 
 /* --physcpubind=CPUS: all | LIST | +LIST (indexes into the allowed CPUs) |
- * !LIST, numactl's syntax; sched_setaffinity to exactly those. */
+ * !LIST, numactl's syntax; the CPU affinity set to exactly those. */
 static void bind_physcpus(const char *arg)
 {
     static uint64_t allowed[TOPO_MAX_CPUS / 64], want[TOPO_MAX_CPUS / 64],
@@ -664,7 +664,7 @@ int main(int argc, char **argv)
         }
     }
     if (balancing && (!policy_opt || strcmp(policy_opt, "--membind") != 0))
-        die("--balancing works with --membind only (MPOL_F_NUMA_BALANCING is a bind flag)");
+        die("--balancing works with --membind only (numa balancing is a flag of the bind mode)");
 
     if (hardware) {
         if (nslab_topology_print(stdout) != 0)
