@@ -998,7 +998,7 @@ class Report:
         allocs = sorted({a for r in rows for a in r["results"]}, key=order_key)
         datf = os.path.join(out, "raw", "classes.dat")
         with open(datf, "w") as f:
-            f.write("figure " + " ".join(allocs) + "\n")
+            f.write("# figure " + " ".join(allocs) + "\n")
             for r in rows:
                 g = r["results"]["glibc"]["median"]
                 vals = []
@@ -1008,7 +1008,8 @@ class Report:
                         vals.append("NaN")
                     else:
                         vals.append("%.6g" % ((v / g) if r["better"] == "lower" else (g / v)))
-                f.write('"%s" %s\n' % ("%s %s" % (r["workload"], r["figure"]), " ".join(vals)))
+                label = "%s %s" % (r["workload"], r["figure"].replace("_", " "))
+                f.write('"%s" %s\n' % (label, " ".join(vals)))
         gp = ['set terminal pngcairo size 1200,600 font "sans,9"',
               'set output "%s"' % os.path.join(out, "classes.png"),
               'set title "workload classes: each allocator / glibc (lower is better; '
@@ -1016,7 +1017,9 @@ class Report:
               'set ylabel "ratio to glibc (log)"', "set logscale y 10",
               "set style data histograms", "set style histogram clustered gap 1",
               "set style fill solid 0.8 border -1", "set grid ytics", "set key top left",
-              "set datafile missing NaN", "set xtics rotate by -30", "set bmargin 7"]
+              "set datafile missing NaN", "set xtics rotate by -30", "set bmargin 8",
+              "set rmargin 12", "set termoption noenhanced",
+              "set xrange [-0.6:%g]" % (len(rows) - 0.4)]
         parts = []
         for i, a in enumerate(allocs):
             parts.append('"%s" using %d:xtic(1) title "%s" lc rgb "%s"'
