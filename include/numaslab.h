@@ -1077,6 +1077,82 @@ NSLAB_API int nslab_worker_start(pthread_t *thread, int node, nslab_poolset_t *s
                                  void *(*fn)(nslab_pool_t *pool, void *arg),
                                  void *arg);
 
+/* ---- a worker pool on nodes -------------------------------------------- */
+
+/* Any node: nslab_taskpool_submit picks the shortest queue (ties: the node
+ * nearest to the caller). */
+#define NSLAB_NODE_ANY (-2)
+
+typedef struct nslab_taskpool nslab_taskpool_t;
+
+#define NSLAB_TASKPOOL_STEAL 0x1u /* an idle worker takes tasks from the
+                                     other nodes' queues, nearest first by
+                                     distance (counted as stolen) */
+
+typedef struct nslab_taskpool_opts {
+    nslab_nodeset_t nodes;     /* nodes to run on (each must have CPUs);
+                                  empty = every online node with CPUs */
+    unsigned workers_per_node; /* 0 = 1; at most 1024 workers in all */
+    unsigned queue_capacity;   /* tasks queued per node; 0 = 1024, at most
+                                  2^24 */
+    unsigned flags;            /* NSLAB_TASKPOOL_* */
+    const nslab_pool_opts_t *buffers; /* not NULL: a pool set of this shape
+                                  (nslab_poolset_create), and each worker
+                                  hands its tasks its node's pool (for a
+                                  memoryless node the nearest with memory) */
+} nslab_taskpool_opts_t;
+
+/* Start workers_per_node threads on each node, each pinned to its node's
+ * CPUs (nslab_bind_thread / nslab_worker_bind) before it runs any task.
+ * Errors (NULL, errno): EINVAL (NULL opts, unknown flags, a node out of
+ * range, too many workers, queue_capacity too large), ENODEV (a node
+ * offline or without CPUs, or no node at all), EXDEV (a node's CPUs are
+ * all outside the cpuset), ENOMEM, EAGAIN (threads), and
+ * nslab_poolset_create's errors for `buffers`. */
+NSLAB_API nslab_taskpool_t *nslab_taskpool_create(const nslab_taskpool_opts_t *opts);
+
+/* Queue fn(pool, node, arg) on `node`'s queue (NSLAB_NODE_LOCAL: the
+ * caller's node if the pool runs there, else the nearest; NSLAB_NODE_ANY:
+ * the shortest queue).  It runs on a worker of that node - or, with
+ * NSLAB_TASKPOOL_STEAL, of another node whose queue was empty - with
+ * `pool` that worker's node's buffer pool (NULL without opts.buffers) and
+ * `node` the node it runs on.  Tasks of one queue start in submit order.
+ * Returns the node whose queue took it, or -EINVAL (bad tp, NULL fn, a
+ * node out of range), -ENODEV (the pool has no workers on node), -EAGAIN
+ * (that queue is full), -ESHUTDOWN (destroy has begun). */
+NSLAB_API int nslab_taskpool_submit(nslab_taskpool_t *tp, int node,
+                                    void (*fn)(nslab_pool_t *pool, int node, void *arg),
+                                    void *arg);
+
+/* Run every queued task, stop and join the workers, free the pool.  Must
+ * not be called from a task, nor while other threads submit.  Returns 0,
+ * -EINVAL, or -EBUSY: the workers are gone but tasks kept buffers of the
+ * pool set out - put them back (nslab_pool_put(NULL, buf)) and call again. */
+NSLAB_API int nslab_taskpool_destroy(nslab_taskpool_t *tp);
+
+/* The pool set the workers draw from, or NULL (EINVAL bad tp, ENOENT none). */
+NSLAB_API nslab_poolset_t *nslab_taskpool_buffers(const nslab_taskpool_t *tp);
+
+/* Per-node counters of a task pool.  Set `size` and `version` as for
+ * nslab_node_stats_t. */
+typedef struct nslab_taskpool_stats {
+    uint32_t size;
+    uint32_t version;
+    int node;
+    uint32_t workers;
+    uint64_t submitted;  /* tasks queued on this node */
+    uint64_t run;        /* tasks run by this node's workers (stolen too) */
+    uint64_t stolen;     /* of `run`, taken from another node's queue */
+    uint64_t queued;     /* waiting in this node's queue now */
+    uint64_t max_queued; /* the deepest the queue has been */
+} nslab_taskpool_stats_t;
+
+/* Read node's counters (a snapshot under the queue's lock).  Returns 0, or
+ * -EINVAL (bad tp, NULL out, size < 8, unknown version, node out of
+ * range), -ENODEV (no workers on node). */
+NSLAB_API int nslab_taskpool_stats(nslab_taskpool_t *tp, int node,
+                                   nslab_taskpool_stats_t *out);
+
 /* Bind the calling thread to `node`'s CPUs (sched_setaffinity).  Returns 0,
  * -EINVAL, -ENODEV (node without CPUs), -EXDEV (CPUs not allowed). */
 NSLAB_API int nslab_bind_thread(int node);
