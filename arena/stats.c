@@ -50,6 +50,7 @@
  * loses the stderr lines; a path keeps them.
  */
 #include "arena.h"
+#include "process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -347,5 +348,9 @@ __attribute__((destructor)) static void stats_at_exit(void)
     if (fd < 0)
         return;
     stats_each_line(emit_fd, &fd);
+    char line[512]; /* then the process policy's, when one was read */
+    int len = process_stats_line(line, sizeof line);
+    if (len > 0)
+        emit_fd(&fd, line, (size_t)len);
     arena_stats_close(fd);
 }

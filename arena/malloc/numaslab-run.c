@@ -3,7 +3,7 @@
  * malloc replacement, with numactl's option names.
  *
  * It validates the options against the topology (the same parser the
- * replacement uses, malloc-env.c), sets NUMASLAB_POLICY / NUMASLAB_STATS /
+ * replacement uses, arena/policy-env.c), sets NUMASLAB_POLICY / NUMASLAB_STATS /
  * NUMASLAB_VERBOSE, prepends libnumaslab-malloc to LD_PRELOAD, applies the
  * process memory policy and CPU binding the options ask for (like numactl,
  * so memory the allocator does not hand out - stacks, libraries' own
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "malloc-env.h"
+#include "policy-env.h"
 #include "numaslab.h"
 #include "os.h"
 #include "topology.h"

@@ -1,6 +1,6 @@
 /*
  * tests/malloc/test_malloc_env.c - the malloc replacement's configuration
- * parser (arena/malloc/malloc-env.c): every policy form, every rejection
+ * parser (arena/policy-env.c): every policy form, every rejection
  * with its reason, the bind targets, and menv_load's one-line report on stderr.
  * Unit test (private header); runs on one node and in the VM.
  */
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "malloc-env.h"
+#include "policy-env.h"
 #include "testutil.h"
 #include "topology.h"
 

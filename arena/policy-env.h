@@ -1,8 +1,9 @@
 /*
- * arena/malloc/malloc-env.h - configuration of the malloc replacement, read from
- * the environment without allocating (malloc-env.c).  Shared by the
- * replacement (malloc.c) and the launcher (numaslab-run.c), which uses the
- * same parser to check what it is about to put in the environment.
+ * arena/policy-env.h - configuration of the process default policy
+ * (process.h: what the malloc replacement follows), read from the
+ * environment without allocating (policy-env.c).  Shared by the library's
+ * policy engine (process.c) and the launcher (numaslab-run.c), which uses
+ * the same parser to check what it is about to put in the environment.
  *
  * Variables:
  *   NUMASLAB_POLICY   local | bind:NODES | preferred:N | interleave:NODES |
@@ -18,8 +19,8 @@
  * Nothing here calls malloc or stdio: the replacement runs this while it
  * bootstraps.
  */
-#ifndef NSLAB_MALLOC_ENV_H
-#define NSLAB_MALLOC_ENV_H
+#ifndef NSLAB_POLICY_ENV_H
+#define NSLAB_POLICY_ENV_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -99,8 +100,10 @@ void menv_buf_uint(struct menv_buf *b, unsigned long long v);
 void menv_buf_int(struct menv_buf *b, long long v);
 /* write(2) the text to fd, retrying on EINTR and short writes. */
 void menv_buf_write(const struct menv_buf *b, int fd);
-/* The same followed by a newline, in one write (a truncated text loses its
- * last character to the newline). */
+/* End the text with a newline (a truncated text loses its last character
+ * to it). */
+void menv_buf_newline(struct menv_buf *b);
+/* menv_buf_newline, then menv_buf_write: the line in one write. */
 void menv_buf_writeln(struct menv_buf *b, int fd);
 
-#endif /* NSLAB_MALLOC_ENV_H */
+#endif /* NSLAB_POLICY_ENV_H */

@@ -1,6 +1,7 @@
 /*
- * arena/malloc/malloc-env.c - the malloc replacement's configuration, parsed from
- * the environment by hand (malloc-env.h lists the variables).
+ * arena/policy-env.c - the process default policy's configuration
+ * (process.c), parsed from the environment by hand (policy-env.h lists the
+ * variables).
  *
  * Runs on the replacement's bootstrap path, possibly before libc's
  * constructors and inside the first malloc of the process, so: no malloc,
@@ -8,10 +9,10 @@
  * secure_getenv (which ignores the environment in setuid programs),
  * memset and write(2) only.  Messages are composed in stack buffers.
  *
- * Threads: the functions keep no state; the caller (malloc.c) publishes
+ * Threads: the functions keep no state; the caller (process.c) publishes
  * the struct they fill.
  */
-#include "malloc-env.h"
+#include "policy-env.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -79,7 +80,7 @@ void menv_buf_write(const struct menv_buf *b, int fd)
     }
 }
 
-void menv_buf_writeln(struct menv_buf *b, int fd)
+void menv_buf_newline(struct menv_buf *b)
 {
     size_t len;
     if (b->cap == 0)
@@ -90,6 +91,13 @@ void menv_buf_writeln(struct menv_buf *b, int fd)
     b->buf[len] = '\n';
     b->buf[len + 1] = '\0';
     b->len = len + 1;
+}
+
+void menv_buf_writeln(struct menv_buf *b, int fd)
+{
+    if (b->cap == 0)
+        return;
+    menv_buf_newline(b);
     menv_buf_write(b, fd);
 }
 
