@@ -101,6 +101,10 @@
 #define ARENA_PURGE_INTERVAL 1024
 #define ARENA_PURGE_MAX_PAGES 256
 #define ARENA_PURGE_SAMPLE 16
+/* A new slab's pages are populated as its fresh blocks are handed out, this
+ * many bytes at a time (slab.c), not all at its carving: a program that
+ * uses a few blocks of a class commits 16 KiB of it, not 64 - 512 KiB. */
+#define ARENA_POPULATE_STEP ((size_t)16 << 10)
 /* Emptied slabs kept per class instead of released (slab.c), and the most
  * pages all kept slabs of a node may hold. */
 #define ARENA_SLAB_KEEP 16
@@ -125,6 +129,9 @@ struct slab {
     uint32_t used;           /* blocks out: in caches, remote stacks, in use */
     uint32_t fresh;          /* blocks [fresh, capacity) never handed out */
     uint32_t capacity;
+    uint32_t populated;      /* bytes from start known populated (slab.c:
+                                fresh blocks are handed out from populated
+                                pages, ARENA_POPULATE_STEP at a time) */
     uint8_t cls;
     uint8_t npages;
     uint8_t first;
@@ -364,9 +371,12 @@ void remote_push(struct arena *a, unsigned cls, void *head, void *tail);
  * errno (the region layer's: ENOMEM when the node cannot hold a chunk, or
  * a page could not be populated).  populate != 0: the pages taken are
  * populated (on the chunk's node) when it returns; else they fault in at
- * first touch, on the chunk's node all the same (its binding). */
+ * first touch, on the chunk's node all the same (its binding), and *fresh
+ * (may be NULL) gets the pages of the run that were not resident before
+ * (bit i: page i of the chunk), for a caller that populates them itself
+ * (slab.c, as blocks are handed out). */
 int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chunk **out,
-                     unsigned *first);
+                     unsigned *first, uint64_t *fresh);
 /* Bytes the capacity ledger holds for c: its pages not committed (0 for a
  * chunk mapped without a strict hold).  chunk_lock held. */
 size_t chunk_reserved_bytes(const struct chunk *c);

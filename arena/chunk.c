@@ -13,11 +13,12 @@
  * Only the header page is committed when the chunk is made (by writing the
  * header); the header is registered in the segment bitmap last.
  *
- * Committed on use.  A run of pages taken for a slab is populated then
- * (os_commit: populated, or a write to every OS page where the kernel
- * cannot populate) before chunk_take_pages returns, unless the prefault
- * setting is NONE (then its pages fault in at first touch); never the whole
- * chunk.  The chunk's capacity stays promised: the region layer's hold of
+ * Committed on use.  A run of pages taken for a slab is committed then
+ * (counted in committed_pages, out of the ledger) and populated (os_commit)
+ * either before chunk_take_pages returns (populate != 0) or, for slabs, by
+ * slab.c as the slab's blocks are first handed out, ARENA_POPULATE_STEP at a
+ * time, unless the prefault setting is NONE (then its pages fault in at
+ * first touch); never the whole chunk.  The chunk's capacity stays promised: the region layer's hold of
  * the whole 4 MiB is kept in the capacity ledger (chunk.held) minus the
  * pages committed - a page's 64 KiB leave the ledger when it is populated
  * (the node's free memory now shows it) and come back when it is
@@ -225,7 +226,7 @@ static struct chunk *find_pages_locked(struct arena *a, unsigned npages, int *at
 }
 
 int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chunk **out,
-                     unsigned *first)
+                     unsigned *first, uint64_t *fresh)
 {
     int i = -1;
     pthread_mutex_lock(&a->chunk_lock);
@@ -274,6 +275,8 @@ int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chun
         capacity_release(a->node, (size_t)__builtin_popcountll(need) * ARENA_PAGE_SIZE);
     *out = c;
     *first = (unsigned)i;
+    if (fresh)
+        *fresh = populate ? 0 : need;
     return 0;
 }
 

@@ -6,7 +6,12 @@
  * A new slab is carved lazily: its blocks are handed out in address order
  * from `fresh` (a bump index), so a slab of 4096 16-byte blocks costs
  * nothing until its blocks are used; freed blocks go to the slab's own LIFO
- * `free` list.
+ * `free` list.  Its pages are populated the same way: before fresh blocks
+ * are handed out, the pages they lie in (up to ARENA_POPULATE_STEP past
+ * them) are populated (slab_populate, one os_commit), so a block never
+ * comes from a page not yet populated, and a class a program uses three
+ * blocks of costs 16 KiB, not the slab (prefault NONE: never populated,
+ * first touch under the chunk's binding).
  *
  * Lazy release: a slab whose blocks are all back (used == 0) is KEPT (it
  * stays on the partial list) while its class keeps fewer than
@@ -28,6 +33,8 @@
 #include "arena.h"
 
 #include <errno.h>
+
+#include "os.h"
 
 static void partial_add(struct arena_class *ac, struct slab *s)
 {
@@ -55,10 +62,16 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
 {
     struct chunk *c;
     unsigned first, np = sc_pages[cls];
-    int e = chunk_take_pages(a, np, arena_populate_slabs(), &c, &first);
+    uint64_t fresh;
+    int e = chunk_take_pages(a, np, 0, &c, &first, &fresh);
     if (e)
         return e;
     struct slab *s = &c->slabs[first];
+    /* populated as blocks are handed out (arena_take) from the first page
+     * that was not resident; under prefault NONE never */
+    s->populated = (uint32_t)((size_t)np * ARENA_PAGE_SIZE);
+    if (fresh && arena_populate_slabs())
+        s->populated = (uint32_t)(((unsigned)__builtin_ctzll(fresh) - first) * ARENA_PAGE_SIZE);
     s->free = NULL;
     s->start = (char *)c + (size_t)first * ARENA_PAGE_SIZE;
     s->used = 0;
@@ -171,6 +184,28 @@ void arena_trim_slabs(struct arena *a)
     large_trim(a);
 }
 
+/* Populate the slab's pages that the next `want` fresh blocks lie in, up
+ * to ARENA_POPULATE_STEP past them (and at most the slab).  Class lock
+ * held.  0, or ENOMEM (s->populated unchanged). */
+static int slab_populate(struct slab *s, size_t size, unsigned want)
+{
+    size_t span = (size_t)s->npages * ARENA_PAGE_SIZE;
+    size_t end = (size_t)(s->fresh + want) * size;
+    if (end > (size_t)s->capacity * size)
+        end = (size_t)s->capacity * size;
+    end = (end + ARENA_POPULATE_STEP - 1) & ~(ARENA_POPULATE_STEP - 1);
+    if (end > span)
+        end = span;
+    if (end <= s->populated)
+        return 0;
+    int e = os_commit(s->start + s->populated, end - s->populated, topology_get()->page_size,
+                      OS_COMMIT_POPULATE, NULL);
+    if (e)
+        return ENOMEM;
+    s->populated = (uint32_t)end;
+    return 0;
+}
+
 unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void **tail,
                     int *err)
 {
@@ -201,7 +236,15 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
             t = b;
             got++;
         }
-        while (got < n && s->fresh < s->capacity) {
+        if (got < n && s->fresh < s->capacity &&
+            (size_t)(s->fresh + (n - got)) * size > s->populated && slab_populate(s, size, n - got)) {
+            e = ENOMEM; /* the node cannot back the slab's next pages now */
+            if (got == before)
+                break;
+        }
+        unsigned room = s->fresh < s->populated / size ? s->populated / (unsigned)size - s->fresh : 0;
+        unsigned limit = got + room < n ? got + room : n;
+        while (got < limit && s->fresh < s->capacity) {
             void *b = s->start + (size_t)s->fresh * size;
             s->fresh++;
             if (t)

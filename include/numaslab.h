@@ -688,10 +688,13 @@ NSLAB_API void *numa_malloc_interleaved(size_t size, const nslab_nodeset_t *node
  *          large block's capacity is checked at allocation only: a node
  *          that runs out later (another process took the memory) kills by
  *          OOM, not ENOMEM.
- *   SLABS  a slab's pages are populated when it is carved (64 KiB - 512
- *          KiB at a time, never a whole 4 MiB chunk); the rest of a chunk
- *          stays reserved in the capacity ledger until used.  Large blocks
- *          are bound, not populated (as NONE).
+ *   SLABS  a slab's pages are populated as its blocks are first handed
+ *          out, 16 KiB at a time (never a whole 4 MiB chunk, nor a whole
+ *          64 - 512 KiB slab for a program that uses three blocks of it):
+ *          no block is handed out from a page not yet populated.  A slab's
+ *          pages leave the capacity ledger when it is carved; the rest of a
+ *          chunk stays reserved there until used.  Large blocks are bound,
+ *          not populated (as NONE).
  *   ALL    SLABS, and every large block is populated before it is returned
  *          (its capacity used at once: ENOMEM at allocation, never later).
  *   DEFAULT  each entry point's own default:
