@@ -40,6 +40,7 @@ static void *alloc_class_on(int node, unsigned cls, int *err)
     a->cls[cls].direct_allocs++;
     pthread_mutex_unlock(&a->cls[cls].lock);
     ((void **)head)[1] = NULL; /* no longer free (arena_free_key) */
+    arena_asan_handed(head);
     return head;
 }
 

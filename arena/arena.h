@@ -236,6 +236,13 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
     return &c->slabs[c->head[chunk_page(p)]];
 }
 
+/* Is p the start of a block of its slab (class cls, from its page)? */
+static inline int chunk_block_start(const struct chunk *c, const void *p)
+{
+    const struct chunk_pg *pg = &c->pg[chunk_page(p)];
+    return (uint64_t)(uintptr_t)p * pg->mul - pg->start_mul < pg->mul;
+}
+
 /* ---- per-node arenas -------------------------------------------------- */
 
 /* Freed large regions each node keeps for reuse: at most this many, of at
@@ -533,6 +540,125 @@ void tcache_registry_lock(void);
 void tcache_registry_unlock(void);
 struct tcache *tcache_registry_first(void);
 
+/* The word every free block holds at offset 8 (its second word: every
+ * class is >= 16 bytes) while it is free, anywhere (a cache, a remote
+ * batch, a slab's free list), and that no block handed out holds: the free
+ * path stores it, every hand-out clears it (arena_bin_pop, the refill, the
+ * uncached path).  A free that finds it is a double free (the slow path
+ * confirms it).  Random per process (arena_global_init, from AT_RANDOM), so
+ * user data holds it only by copying a freed block.  Cost: a load, a
+ * compare and a store on free, a store on allocation. */
+extern uintptr_t arena_free_key __attribute__((visibility("hidden")));
+
+/* The key a free block p holds (per block in hardened builds). */
+static inline uintptr_t arena_key_of(const void *p)
+{
+#ifdef NSLAB_HARDENED
+    return arena_free_key ^ (uintptr_t)p;
+#else
+    (void)p;
+    return arena_free_key;
+#endif
+}
+
+/* ---- free-list links and the hardened mode ---------------------------- */
+
+/* A free block's first word links it to the next block of its list (a
+ * bin, a slab's free list, a remote batch); its second holds the free key
+ * (arena_free_key).  Every read and write of a link goes through
+ * arena_link_get / arena_link_set.
+ *
+ * Hardened builds (CMake NUMASLAB_HARDENED=ON; NSLAB_HARDENED): a link is
+ * stored encoded, next ^ (address of the word >> 12) ^ arena_link_secret
+ * (a random per-process secret: the "safe-linking" scheme), and every
+ * decoded link is checked to be NULL or a block start of a chunk before it
+ * is followed; the free key is per block (arena_free_key ^ the block's
+ * address), and a block handed out must still hold it.  A failed check
+ * is heap corruption (a use after free wrote into a free block, or a
+ * forged pointer): one line on stderr and abort (arena_corrupt).  Without
+ * NSLAB_HARDENED links are plain pointers and the key one value. */
+extern uintptr_t arena_link_secret __attribute__((visibility("hidden")));
+__attribute__((noreturn, cold)) void arena_corrupt(const char *what, const void *p);
+
+static inline int arena_is_block_start(const void *p)
+{
+    uintptr_t a = (uintptr_t)p, i = a >> SEG_SHIFT;
+    return i < CHUNK_MAP_ENTRIES && chunk_map[i] != 0 &&
+           chunk_of(p)->pg[chunk_page(p)].bin_off != CHUNK_NO_BIN &&
+           chunk_block_start(chunk_of(p), p);
+}
+
+static inline void *arena_link_get(const void *b)
+{
+#ifdef NSLAB_HARDENED
+    uintptr_t v = *(const uintptr_t *)b ^ ((uintptr_t)b >> 12) ^ arena_link_secret;
+    if (ARENA_UNLIKELY(v != 0 && !arena_is_block_start((const void *)v)))
+        arena_corrupt("corrupted free list", b);
+    return (void *)v;
+#else
+    return *(void *const *)b;
+#endif
+}
+
+static inline void arena_link_set(void *b, void *next)
+{
+#ifdef NSLAB_HARDENED
+    *(uintptr_t *)b = (uintptr_t)next ^ ((uintptr_t)b >> 12) ^ arena_link_secret;
+#else
+    *(void **)b = next;
+#endif
+}
+
+/* ---- AddressSanitizer ------------------------------------------------- */
+
+/* In a build of the library with ASan (NUMASLAB_ASAN), free blocks are
+ * poisoned, so a caller's use after free is reported by ASan:
+ *   - a freed or cached slab block from byte 16 on (bytes 0-15 hold the free
+ *     list link and the free key, which the library reads and writes while
+ *     the block is free; a use after free there is not reported);
+ *   - a large region kept in its node's cache, all its data;
+ * and unpoisoned when handed out (every hand-out path) or when its pages
+ * go back to the chunk (slab_release), so no stale poison outlives it.
+ * Without ASan these are empty. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+static inline size_t arena_asan_block_size(const void *p)
+{
+    const struct chunk *c = chunk_of(p);
+    return sc_size[c->cls[chunk_page(p)]];
+}
+static inline void arena_asan_freed(void *p)
+{
+    size_t n = arena_asan_block_size(p);
+    if (n > 16)
+        ASAN_POISON_MEMORY_REGION((char *)p + 16, n - 16);
+}
+static inline void arena_asan_handed(void *p)
+{
+    ASAN_UNPOISON_MEMORY_REGION(p, arena_asan_block_size(p));
+}
+#define ARENA_ASAN_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_ASAN_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+static inline void arena_asan_freed(void *p)
+{
+    (void)p;
+}
+static inline void arena_asan_handed(void *p)
+{
+    (void)p;
+}
+#define ARENA_ASAN_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_ASAN_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* ---- the fast paths --------------------------------------------------- */
 
 void *arena_alloc_slow(int node, size_t size, int local);
@@ -563,12 +689,6 @@ enum arena_free_verdict arena_chunk_verdict(const struct chunk *c, const void *p
  * whose owner registered a free function (segment.h): OK here (that
  * function judges it). */
 enum arena_free_verdict arena_free_verdict(const void *p);
-/* Is p the start of a block of its slab (class cls, from its page)? */
-static inline int chunk_block_start(const struct chunk *c, const void *p)
-{
-    const struct chunk_pg *pg = &c->pg[chunk_page(p)];
-    return (uint64_t)(uintptr_t)p * pg->mul - pg->start_mul < pg->mul;
-}
 
 /* Pop a block from the bin at `base` + `off` (base: a thread cache, off:
  * a node's offset plus a class's sc_binoff; or a cache's local_bins, off:
@@ -578,10 +698,15 @@ static inline void *arena_bin_pop(char *base, size_t off)
     struct tc_bin *bin = (struct tc_bin *)(base + off);
     void *b = bin->head;
     if (ARENA_LIKELY(b != NULL)) {
-        bin->head = *(void **)b;
+#ifdef NSLAB_HARDENED
+        if (ARENA_UNLIKELY(((uintptr_t *)b)[1] != arena_key_of(b)))
+            arena_corrupt("corrupted free block", b);
+#endif
+        bin->head = arena_link_get(b);
         ((void **)b)[1] = NULL; /* no longer free (arena_free_key) */
         bin->room++;
         bin->allocs++;
+        arena_asan_handed(b);
     }
     return b;
 }
@@ -650,15 +775,6 @@ static inline void *arena_alloc_local_inline(size_t size)
     return arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
 }
 
-/* The word every free block holds at offset 8 (its second word: every
- * class is >= 16 bytes) while it is free, anywhere (a cache, a remote
- * batch, a slab's free list), and that no block handed out holds: the free
- * path stores it, every hand-out clears it (arena_bin_pop, the refill, the
- * uncached path).  A free that finds it is a double free (the slow path
- * confirms it).  Random per process (arena_global_init, from AT_RANDOM), so
- * user data holds it only by copying a freed block.  Cost: a load, a
- * compare and a store on free, a store on allocation. */
-extern uintptr_t arena_free_key __attribute__((visibility("hidden")));
 
 /* The free hit path, without its slow path: push p into the calling
  * thread's bin and return 1 when p is a block start of a chunk whose node
@@ -687,7 +803,7 @@ static inline int arena_free_hit(void *p)
         size_t off = __atomic_load_n(&pg->bin_off, __ATOMIC_RELAXED);
         struct tcache *tc = arena_tls;
         if (ARENA_LIKELY(off < tc->node_bytes)) {
-            uintptr_t key = arena_free_key;
+            uintptr_t key = arena_key_of(p);
             void **w = (void **)p;
             if (ARENA_UNLIKELY((uint64_t)a * pg->mul - pg->start_mul >= pg->mul ||
                                (uintptr_t)w[1] == key))
@@ -695,8 +811,9 @@ static inline int arena_free_hit(void *p)
             struct tc_bin *bin = (struct tc_bin *)((char *)tc + off);
             /* two plain stores (relaxed: not merged into a vector store) */
             __atomic_store_n(&w[1], (void *)key, __ATOMIC_RELAXED);
-            w[0] = bin->head;
+            arena_link_set(p, bin->head);
             bin->head = p;
+            arena_asan_freed(p);
             if (ARENA_UNLIKELY(--bin->room < 0))
                 tcache_overflow(tc, bin);
             return 1;

@@ -225,7 +225,7 @@ static void audit_class(struct audit *au, unsigned cls)
                     bad(au, "slab %p: page %u of it is not marked as its own",
                         (void *)s->start, k);
             unsigned nfree = 0;
-            for (void *b = s->free; b && nfree <= s->capacity; b = *(void **)b) {
+            for (void *b = s->free; b && nfree <= s->capacity; b = arena_link_get(b)) {
                 if (check_block(au, b, cls, "slab free list") != 0)
                     break;
                 if (chunk_slab_of(c, b) != s)
@@ -270,7 +270,7 @@ static void audit_class(struct audit *au, unsigned cls)
     if (np != partial)
         bad(au, "class %u: partial list has %llu slabs, %llu are partial", cls,
             (unsigned long long)np, (unsigned long long)partial);
-    for (void *b = __atomic_load_n(&ac->remote, __ATOMIC_ACQUIRE); b; b = *(void **)b) {
+    for (void *b = __atomic_load_n(&ac->remote, __ATOMIC_ACQUIRE); b; b = arena_link_get(b)) {
         int r = check_block(au, b, cls, "remote stack");
         if (r < 0)
             break;
@@ -281,7 +281,7 @@ static void audit_class(struct audit *au, unsigned cls)
             continue;
         struct tc_bin *bin = &tc->nodes[a->node].bins[cls];
         int32_t want = sc_limit[cls] - bin->room, k = 0, gone = 0;
-        for (void *b = bin->head; b && k <= want; b = *(void **)b, k++) {
+        for (void *b = bin->head; b && k <= want; b = arena_link_get(b), k++) {
             int r = check_block(au, b, cls, "thread cache");
             if (r < 0)
                 break;

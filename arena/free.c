@@ -26,7 +26,9 @@
 #include "arena.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
 
@@ -42,7 +44,7 @@ static int free_direct(struct chunk *c, void *p)
     int node = c->hdr.node;
     int here = arena_thread_node();
     unsigned cls = c->cls[chunk_page(p)];
-    *(void **)p = NULL; /* slab_put_locked stores the free key */
+    arena_link_set(p, NULL); /* slab_put_locked stores the free key */
     arena_put_list(c->arena, cls, p, 1, here != node);
     if (here != node && here >= 0 && here < topology_get()->nr_nodes) {
         int e;
@@ -58,6 +60,29 @@ uintptr_t arena_free_key = (uintptr_t)0x6e736c6162ee5a5bULL; /* reset at init */
 /* A random key (odd: never a block address, never 0), before any block
  * exists.  getrandom without blocking; early in boot, when the pool is not
  * ready yet, the kernel's AT_RANDOM bytes mixed with an address. */
+uintptr_t arena_link_secret;
+
+void arena_corrupt(const char *what, const void *p)
+{
+    char line[128];
+    size_t n = 0;
+    const char *pre = "numaslab: ";
+    while (*pre && n < 40)
+        line[n++] = *pre++;
+    while (*what && n < 100)
+        line[n++] = *what++;
+    line[n++] = ':';
+    line[n++] = ' ';
+    line[n++] = '0';
+    line[n++] = 'x';
+    for (int i = 0; i < 16; i++)
+        line[n++] = "0123456789abcdef"[((uintptr_t)p >> (60 - 4 * i)) & 15];
+    line[n++] = '\n';
+    ssize_t w = write(2, line, n);
+    (void)w;
+    abort();
+}
+
 void arena_free_key_init(void)
 {
     uint64_t k = 0;
@@ -68,13 +93,18 @@ void arena_free_key_init(void)
         k ^= ((uint64_t)(uintptr_t)&k * 0x9e3779b97f4a7c15ULL) >> 7;
     }
     arena_free_key = (uintptr_t)(k | 1);
+#ifdef NSLAB_HARDENED
+    uint64_t s = k * 0x9e3779b97f4a7c15ULL;
+    s ^= s >> 29;
+    arena_link_secret = (uintptr_t)s;
+#endif
 }
 
 enum arena_free_verdict arena_chunk_verdict(const struct chunk *c, const void *p)
 {
     if (!c->cls[chunk_page(p)] || !chunk_block_start(c, p))
         return ARENA_FREE_INVALID;
-    if ((uintptr_t)((void *const *)p)[1] == arena_free_key)
+    if ((uintptr_t)((void *const *)p)[1] == arena_key_of(p))
         return ARENA_FREE_DOUBLE;
     return ARENA_FREE_OK;
 }

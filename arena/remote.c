@@ -22,7 +22,7 @@ void remote_push(struct arena *a, unsigned cls, void *head, void *tail)
     void **top = &a->cls[cls].remote;
     void *old = __atomic_load_n(top, __ATOMIC_RELAXED);
     do {
-        *(void **)tail = old;
+        arena_link_set(tail, old);
     } while (!__atomic_compare_exchange_n(top, &old, head, 1, __ATOMIC_RELEASE,
                                           __ATOMIC_RELAXED));
 }
@@ -34,7 +34,7 @@ unsigned remote_collect_locked(struct arena *a, struct arena_class *ac)
     void *b = __atomic_exchange_n(&ac->remote, NULL, __ATOMIC_ACQUIRE);
     unsigned n = 0;
     while (b) {
-        void *next = *(void **)b;
+        void *next = arena_link_get(b);
         slab_put_locked(a, ac, b);
         b = next;
         n++;

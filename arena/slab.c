@@ -99,6 +99,7 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
 {
     struct chunk *c = chunk_of(s->start);
     unsigned first = s->first, np = s->npages;
+    ARENA_ASAN_UNPOISON(s->start, (size_t)np * ARENA_PAGE_SIZE); /* no stale poison */
     partial_del(ac, s);
     for (unsigned i = first; i < first + np; i++) {
         __atomic_store_n(&c->pg[i].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);
@@ -153,8 +154,9 @@ void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
     if (ARENA_UNLIKELY((c->abandoned_pages >> chunk_page(p)) & 1))
         return; /* its slab was abandoned by a fork child's repair: leaked */
     struct slab *s = chunk_slab_of(c, p);
-    ((void **)p)[0] = s->free;
-    ((void **)p)[1] = (void *)arena_free_key; /* free (a direct free) */
+    arena_link_set(p, s->free);
+    ((void **)p)[1] = (void *)arena_key_of(p); /* free (a direct free) */
+    arena_asan_freed(p);
     s->free = p;
     s->used--;
     __atomic_store_n(&ac->out, ac->out - 1, __ATOMIC_RELAXED); /* purge_bound reads it */
@@ -228,9 +230,9 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
         int was_empty = s->kept;
         while (got < n && s->free) {
             void *b = s->free;
-            s->free = *(void **)b;
+            s->free = arena_link_get(b);
             if (t)
-                *(void **)t = b;
+                arena_link_set(t, b);
             else
                 h = b;
             t = b;
@@ -247,8 +249,9 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
         while (got < limit && s->fresh < s->capacity) {
             void *b = s->start + (size_t)s->fresh * size;
             s->fresh++;
+            ((void **)b)[1] = (void *)arena_key_of(b); /* free until handed out */
             if (t)
-                *(void **)t = b;
+                arena_link_set(t, b);
             else
                 h = b;
             t = b;
@@ -263,7 +266,7 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
     __atomic_store_n(&ac->out, ac->out + got, __ATOMIC_RELAXED); /* purge_bound reads it */
     pthread_mutex_unlock(&ac->lock);
     if (t)
-        *(void **)t = NULL;
+        arena_link_set(t, NULL);
     *head = h;
     *tail = t;
     if (!got)
@@ -277,7 +280,7 @@ void arena_put_list(struct arena *a, unsigned cls, void *head, unsigned n, int r
     pthread_mutex_lock(&ac->lock);
     remote_collect_locked(a, ac);
     for (unsigned i = 0; i < n && head; i++) {
-        void *next = *(void **)head;
+        void *next = arena_link_get(head);
         slab_put_locked(a, ac, head);
         head = next;
     }

@@ -96,7 +96,7 @@ static void stats_collect(int node, nslab_node_stats_t *s)
         struct arena_class *ac = &a->cls[c];
         pthread_mutex_lock(&ac->lock);
         uint64_t pending = 0;
-        for (void *b = __atomic_load_n(&ac->remote, __ATOMIC_ACQUIRE); b; b = *(void **)b)
+        for (void *b = __atomic_load_n(&ac->remote, __ATOMIC_ACQUIRE); b; b = arena_link_get(b))
             pending++;
         uint64_t out = ac->out;
         remote_in += ac->remote_in;

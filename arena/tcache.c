@@ -229,10 +229,11 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
     struct tc_bin *bin = &tc->nodes[node].bins[cls];
     if (bin->head) {
         void *b = bin->head;
-        bin->head = *(void **)b;
+        bin->head = arena_link_get(b);
         ((void **)b)[1] = NULL; /* no longer free (arena_free_key) */
         bin->room++;
         bin->allocs++;
+        arena_asan_handed(b);
         return b;
     }
     struct arena *a = arena_get(node, err);
@@ -251,10 +252,11 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
     unsigned got = arena_take(a, cls, want, &head, &tail, err);
     if (!got)
         return NULL;
-    bin->head = *(void **)head; /* the rest of the batch (NULL-terminated) */
+    bin->head = arena_link_get(head); /* the rest of the batch (NULL-terminated) */
     ((void **)head)[1] = NULL;  /* no longer free (arena_free_key) */
     bin->room -= (int32_t)(got - 1);
     bin->allocs++;
+    arena_asan_handed(head);
     return head;
 }
 
@@ -294,10 +296,10 @@ void tcache_overflow(struct tcache *tc, struct tc_bin *bin)
         /* keep the hot head, return the cold tail */
         void *last = bin->head;
         for (int32_t i = 1; i < keep; i++)
-            last = *(void **)last;
-        void *cold = keep > 0 ? *(void **)last : bin->head;
+            last = arena_link_get(last);
+        void *cold = keep > 0 ? arena_link_get(last) : bin->head;
         if (keep > 0)
-            *(void **)last = NULL;
+            arena_link_set(last, NULL);
         else
             bin->head = NULL;
         bin->room += (int32_t)nout;
@@ -306,8 +308,8 @@ void tcache_overflow(struct tcache *tc, struct tc_bin *bin)
         /* hand the head part over as one batch */
         void *head = bin->head, *tail = head;
         for (unsigned i = 1; i < nout; i++)
-            tail = *(void **)tail;
-        bin->head = *(void **)tail;
+            tail = arena_link_get(tail);
+        bin->head = arena_link_get(tail);
         bin->room += (int32_t)nout;
         remote_push(a, cls, head, tail);
         count_remote_out(tc, here, nout);
