@@ -58,9 +58,9 @@
  *
  * Fast-path cost (callgrind, 64-byte pair, bench/fastpath.c, x86-64 gcc
  * -O2): 67 instructions a pair through the API, 68 through the malloc
- * replacement, loop included (55 and 56 before the hostile-free checks of
- * issue 11: the block-start test and the free key cost 11 on free, the key
- * clear 1 on allocation).  Leaf functions: no frame, no saved register on
+ * replacement, loop included; the hostile-free checks (block-start test,
+ * free key) are 12 of them, the hardened build (NUMASLAB_HARDENED) adds 26
+ * more (bench/analysis.md).  Leaf functions: no frame, no saved register on
  * the hit path.  The shape of struct tcache (local_bins),
  * struct chunk, chunk_map and sc_table is tuned for it (see the comments
  * at each).
@@ -571,28 +571,26 @@ static inline uintptr_t arena_key_of(const void *p)
  * Hardened builds (CMake NUMASLAB_HARDENED=ON; NSLAB_HARDENED): a link is
  * stored encoded, next ^ (address of the word >> 12) ^ arena_link_secret
  * (a random per-process secret: the "safe-linking" scheme), and every
- * decoded link is checked to be NULL or a block start of a chunk before it
- * is followed; the free key is per block (arena_free_key ^ the block's
- * address), and a block handed out must still hold it.  A failed check
+ * decoded link is checked to be NULL or a 16-byte aligned address inside a
+ * chunk before it is followed; the free key is per block (arena_free_key ^
+ * the block's address), and a block handed out from a thread's bin must
+ * still hold it (so a forged link to a non-block, or a block whose first
+ * 16 bytes a use after free overwrote, is caught at its hand-out).  A failed check
  * is heap corruption (a use after free wrote into a free block, or a
  * forged pointer): one line on stderr and abort (arena_corrupt).  Without
  * NSLAB_HARDENED links are plain pointers and the key one value. */
 extern uintptr_t arena_link_secret __attribute__((visibility("hidden")));
 __attribute__((noreturn, cold)) void arena_corrupt(const char *what, const void *p);
 
-static inline int arena_is_block_start(const void *p)
-{
-    uintptr_t a = (uintptr_t)p, i = a >> SEG_SHIFT;
-    return i < CHUNK_MAP_ENTRIES && chunk_map[i] != 0 &&
-           chunk_of(p)->pg[chunk_page(p)].bin_off != CHUNK_NO_BIN &&
-           chunk_block_start(chunk_of(p), p);
-}
-
 static inline void *arena_link_get(const void *b)
 {
 #ifdef NSLAB_HARDENED
     uintptr_t v = *(const uintptr_t *)b ^ ((uintptr_t)b >> 12) ^ arena_link_secret;
-    if (ARENA_UNLIKELY(v != 0 && !arena_is_block_start((const void *)v)))
+    /* NULL, or a 16-byte aligned address inside a chunk (one byte of the
+     * chunk map); a forged link that passes still has to hold its block's
+     * free key when it is handed out (arena_bin_pop) */
+    if (ARENA_UNLIKELY(v != 0 && ((v & 15) || (v >> SEG_SHIFT) >= CHUNK_MAP_ENTRIES ||
+                                  !chunk_map[v >> SEG_SHIFT])))
         arena_corrupt("corrupted free list", b);
     return (void *)v;
 #else

@@ -50,7 +50,7 @@ static uint64_t remote_pending(int node, unsigned cls)
     struct arena *a = arena_peek(node);
     uint64_t n = 0;
     pthread_mutex_lock(&a->cls[cls].lock);
-    for (void *b = a->cls[cls].remote; b; b = *(void **)b)
+    for (void *b = a->cls[cls].remote; b; b = arena_link_get(b))
         n++;
     pthread_mutex_unlock(&a->cls[cls].lock);
     return n;
