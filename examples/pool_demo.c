@@ -12,11 +12,15 @@
  *   - gets and puts were served by the per-thread cache (hit rate);
  *   - remote puts are counted where buffers went home from another node;
  *   - the audit finds every buffer, none lost or duplicated;
- *   - destroying a pool with a buffer out is refused (EBUSY).
+ *   - destroying a pool with a buffer out is refused (EBUSY);
+ *   - a worker pool on nodes (nslab_taskpool): tasks submitted to a node
+ *     run on its CPUs, each with a buffer of its node's pool.
  */
+#define _GNU_SOURCE /* sched_getcpu */
 #include "pool_demo.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,96 @@
 
 #define BUF_SIZE 2048
 #define BURSTS 100000
+
+/* The task pool part: what a task saw. */
+struct demo_task {
+    int want, ran_on, buf_node, pages, pages_on;
+};
+
+static void demo_task_fn(nslab_pool_t *pool, int node, void *arg)
+{
+    struct demo_task *t = arg;
+    t->ran_on = nslab_node_of_cpu(sched_getcpu());
+    (void)node;
+    char *b = pool ? nslab_pool_get(pool) : NULL;
+    if (!b)
+        return;
+    memset(b, 0x5a, BUF_SIZE);
+    t->buf_node = nslab_node_of(b);
+    nslab_placement_t pl;
+    if (nslab_placement(b, BUF_SIZE, &pl) == 0) {
+        t->pages = (int)pl.pages;
+        t->pages_on = t->buf_node >= 0 ? (int)pl.on_node[t->buf_node] : 0;
+    }
+    nslab_pool_put(pool, b);
+}
+
+#define DEMO_TASKS 64
+
+/* A worker pool on nodes (nslab_taskpool): two workers per node with CPUs,
+ * tasks submitted to each node, each task taking a buffer of its worker's
+ * node's pool; then the per-node statistics and the claim. */
+static int demo_taskpool(struct demo *d)
+{
+    nslab_pool_opts_t po = { .elt_size = BUF_SIZE, .count = 256 };
+    nslab_taskpool_opts_t to = { .workers_per_node = 2, .buffers = &po };
+    nslab_taskpool_t *tp = nslab_taskpool_create(&to);
+    if (!tp) {
+        fprintf(d->out, "  nslab_taskpool_create: %s\n", strerror(errno));
+        return -1;
+    }
+    int count = nslab_node_count();
+    struct demo_task *tasks = calloc((size_t)count * DEMO_TASKS, sizeof *tasks);
+    if (!tasks) {
+        nslab_taskpool_destroy(tp);
+        return -1;
+    }
+    int submitted = 0;
+    for (int n = 0; n < count; n++)
+        for (int k = 0; k < DEMO_TASKS; k++) {
+            struct demo_task *t = &tasks[n * DEMO_TASKS + k];
+            t->want = -1;
+            if (nslab_taskpool_submit(tp, n, demo_task_fn, t) == n) {
+                t->want = n;
+                submitted++;
+            }
+        }
+    nslab_taskpool_stats_t st[NSLAB_MAX_NODES];
+    for (int n = 0; n < count && n < NSLAB_MAX_NODES; n++) {
+        st[n] = (nslab_taskpool_stats_t){ .size = sizeof st[n], .version = NSLAB_STATS_VERSION };
+        if (nslab_taskpool_stats(tp, n, &st[n]) != 0)
+            st[n].workers = 0;
+    }
+    int e = nslab_taskpool_destroy(tp); /* runs every queued task first */
+    fprintf(d->out, "  task pool: %-8s %8s %9s %10s %s\n", "node", "workers", "tasks",
+            "max queue", "ran on its CPUs / buffers on its memory");
+    int ok = e == 0 && submitted > 0;
+    for (int n = 0; n < count; n++) {
+        if (st[n].workers == 0)
+            continue;
+        nslab_node_info_t info;
+        nslab_node_info(n, &info);
+        int on_cpu = 0, on_mem = 0, total = 0;
+        for (int k = 0; k < DEMO_TASKS; k++) {
+            struct demo_task *t = &tasks[n * DEMO_TASKS + k];
+            if (t->want != n)
+                continue;
+            total++;
+            on_cpu += t->ran_on == n;
+            on_mem += t->buf_node == info.local_node && t->pages && t->pages_on == t->pages;
+        }
+        fprintf(d->out, "             node %-3d %8u %9d %10" PRIu64 " %d/%d, %d/%d on node %d\n",
+                n, st[n].workers, total, st[n].max_queued, on_cpu, total, on_mem, total,
+                info.local_node);
+        ok &= total == DEMO_TASKS && on_cpu == total && on_mem == total;
+    }
+    demo_claim(d, ok,
+               "%d tasks submitted to their nodes all ran on that node's CPUs, each with a buffer "
+               "of its node's pool on its local memory; destroy ran every queued task",
+               submitted);
+    free(tasks);
+    return 0;
+}
 
 int demo_pools(struct demo *d)
 {
@@ -125,5 +219,5 @@ int demo_pools(struct demo *d)
         demo_claim(d, e == 0, "with every buffer back, the pools are destroyed");
     }
     free(w);
-    return 0;
+    return demo_taskpool(d);
 }
