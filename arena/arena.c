@@ -315,6 +315,7 @@ static void arena_child_repair(struct arena *a)
     if (child_lock_reset(&a->large_lock)) {
         a->nlarge_cached = 0;
         a->large_cached_bytes = 0;
+        a->large_cached_dirty = 0;
         a->fork_repairs++;
     }
     for (unsigned c = 0; c < SC_COUNT; c++) {

@@ -251,11 +251,25 @@ static inline int chunk_block_start(const struct chunk *c, const void *p)
 #define ARENA_LARGE_CACHE 32
 #define ARENA_LARGE_CACHE_ENTRY ((size_t)16 << 20)
 #define ARENA_LARGE_CACHE_BYTES ((size_t)64 << 20)
-/* Of those, the resident bytes a node's cache keeps (regions past it are
- * decommitted when cached), and the large frees on the node after which a
- * cached region nobody took is decommitted (large.c). */
+/* Of those, the bytes a node's cache may keep committed, each region
+ * counted at its mapped size (an upper bound on what it holds, known
+ * without a system call; the oldest are decommitted to make room), and
+ * the large frees on the node after which a cached region nobody took is
+ * decommitted (large.c). */
 #define ARENA_LARGE_CACHE_AGE 512
-#define ARENA_LARGE_CACHE_DIRTY ((size_t)32 << 20)
+#define ARENA_LARGE_CACHE_DIRTY ((size_t)48 << 20)
+
+/* A freed large region in its node's cache (large.c).  room and res are
+ * copies of what the region's header says, so a lookup reads this array
+ * only, not one header page per entry. */
+struct large_entry {
+    struct nslab_region *r;
+    uint64_t room;                    /* bytes a request can use (map_size
+                                         - data_off) */
+    uint64_t res;                     /* what it may hold resident: its
+                                         mapped size, 0 once LARGE_F_CLEAN */
+    uint64_t tick;                    /* large_tick when it was cached */
+};
 
 /* One size class of one node's arena.  `lock` protects every field but
  * `remote`, and every slab of the class (struct slab) with its pages'
@@ -326,15 +340,9 @@ struct arena {
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;
     uint64_t large_cached_bytes;      /* their mapped bytes */
-    uint64_t large_cached_dirty;      /* resident bytes the cached regions
-                                         keep: the sum of large_cache_res */
-    struct nslab_region *large_cache[ARENA_LARGE_CACHE];
-    uint64_t large_cache_res[ARENA_LARGE_CACHE]; /* each one's resident
-                                         bytes when cached (its mapped size
-                                         when that fitted the budget; 0 when
-                                         LARGE_F_CLEAN) */
-    uint64_t large_cache_tick[ARENA_LARGE_CACHE]; /* large_tick when each
-                                         was cached */
+    uint64_t large_cached_dirty;      /* bytes the cached regions may keep
+                                         resident: the sum of their res */
+    struct large_entry large_cache[ARENA_LARGE_CACHE]; /* oldest first */
     uint64_t large_tick;              /* large regions cached, ever */
     struct arena_class cls[SC_COUNT];
 };

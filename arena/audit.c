@@ -301,15 +301,26 @@ static void audit_large(struct audit *au)
 {
     struct arena *a = au->a;
     pthread_mutex_lock(&a->large_lock);
-    uint64_t lbytes = 0;
+    uint64_t lbytes = 0, ldirty = 0;
     for (unsigned i = 0; i < a->nlarge_cached; i++) {
-        struct nslab_region *r = a->large_cache[i];
+        const struct large_entry *e = &a->large_cache[i];
+        struct nslab_region *r = e->r;
         if (seg_lookup(r) != &r->hdr || r->hdr.kind != SEG_REGION || r->hdr.node != a->node ||
             (r->flags & (REGION_F_LARGE | LARGE_F_CACHED)) != (REGION_F_LARGE | LARGE_F_CACHED))
             bad(au, "large cache slot %u: %p is not a cached large region of this node", i,
                 (void *)r);
+        else if (e->room != r->hdr.map_size - r->data_off || (e->res && e->res != r->hdr.map_size) ||
+                 (!e->res && !(r->flags & LARGE_F_CLEAN)) ||
+                 (i && e->tick < a->large_cache[i - 1].tick))
+            bad(au, "large cache slot %u: room %llu, resident %llu, tick %llu do not match its "
+                "region or order", i, (unsigned long long)e->room, (unsigned long long)e->res,
+                (unsigned long long)e->tick);
         lbytes += r->hdr.map_size;
+        ldirty += e->res;
     }
+    if (ldirty != a->large_cached_dirty || ldirty > ARENA_LARGE_CACHE_DIRTY)
+        bad(au, "large cache: %llu bytes may be resident, counter says %llu",
+            (unsigned long long)ldirty, (unsigned long long)a->large_cached_dirty);
     if (a->nlarge_cached > ARENA_LARGE_CACHE || lbytes != a->large_cached_bytes ||
         lbytes > ARENA_LARGE_CACHE_BYTES)
         bad(au, "large cache: %u regions of %llu bytes, counter says %llu", a->nlarge_cached,

@@ -19,21 +19,28 @@
  * ARENA_LARGE_CACHE_BYTES per node, and reused for a request on the same
  * node that it holds with at most 4x slack (2x for a request to populate;
  * its pages are still bound to the node: placement stays true).  Memory
- * goes back: the cached regions keep at most ARENA_LARGE_CACHE_DIRTY
- * resident bytes per node (a churning program reuses them without a page
- * fault); a region freed past that budget (counted at its mapped size, or
- * when that does not fit at what is resident of it) has its data pages
- * decommitted (os_decommit) before it is cached, so it costs address space
- * only; a cached region that no request took while ARENA_LARGE_CACHE_AGE
- * other regions were freed on the node is decommitted then (aging, counted
- * in frees: no clock); and nslab_thread_flush decommits them all
- * (large_trim).  Measured
- * (bench-classes largechurn: 64 KiB - 4 MiB, 8 live, sparsely written):
- * decommitting every region past a 16 MiB budget of mapped bytes cost ~5
- * us a malloc + free in refaults; counting resident bytes, 0.5 us.  A cached region stays registered but carries
+ * goes back: the cached regions may keep at most ARENA_LARGE_CACHE_DIRTY
+ * bytes committed per node, each counted at its mapped size (an upper
+ * bound, known without a system call); the cache is kept oldest first and
+ * a region freed past the budget makes room by decommitting (os_decommit)
+ * the oldest ones, which then cost address space only: a churning program
+ * finds the blocks it freed last still committed and reuses them without
+ * a page fault.  A cached region that no request took while
+ * ARENA_LARGE_CACHE_AGE other regions were freed on the node is
+ * decommitted then (aging, counted in frees: no clock); past
+ * ARENA_LARGE_CACHE regions or ARENA_LARGE_CACHE_BYTES the oldest are
+ * unmapped; and nslab_thread_flush decommits them all (large_trim).
+ * Measured (bench-classes largechurn: 64 KiB - 4 MiB, 8 live, sparsely
+ * written; ~40 MiB of regions cached in its steady state): decommitting
+ * the region just freed when a 16 MiB budget of mapped bytes was spent
+ * cost ~5 us a malloc + free in refaults; measuring what each freed region
+ * holds (mincore) instead, ~1.1 us, half of it in mincore; the oldest
+ * decommitted first under a 32 MiB budget of mapped bytes, 1.7 us (66K
+ * refaults in 80K pairs); under 48 MiB, 0.48 us (7K faults: the first
+ * touches; tcmalloc 0.45 us).  A cached region stays registered but carries
  * LARGE_F_CACHED, so freeing it again is -EINVAL.  It shows in
- * bytes_mapped (and, while it keeps its pages, bytes_committed), not in
- * bytes_in_use or `large`.
+ * bytes_mapped (and, while it may keep pages, in bytes_committed at its
+ * mapped size), not in bytes_in_use or `large`.
  * Flags: LARGE_F_FULL - every data page was populated (at creation, or when
  * a cached region was taken for a populating request) and not decommitted
  * since; LARGE_F_CLEAN - the data pages are decommitted (read as zero, none
@@ -42,9 +49,11 @@
  *
  * Counters (struct arena: large, large_mapped, large_committed, large_user,
  * large_allocs) are relaxed atomics of the region's node.
- * arena->large_lock protects the cache and the flags of cached regions (a
- * leaf lock: nothing is taken inside it, region calls happen outside it;
- * the decommits of large_trim and of the aging run under it).
+ * arena->large_lock protects the cache (struct large_entry: a copy of each
+ * region's room, so a lookup reads no header page) and the flags of
+ * cached regions (a leaf lock: nothing is taken inside it, region calls
+ * happen outside it; the decommits of large_trim, of the aging and of the
+ * budget run under it).
  */
 #include "arena.h"
 
@@ -77,10 +86,36 @@ static int large_populate(struct nslab_region *r)
     return e;
 }
 
+/* Remove entry i of the cache, keeping the others oldest first.  Under
+ * large_lock. */
+static void cache_remove(struct arena *a, unsigned i)
+{
+    struct large_entry *e = &a->large_cache[i];
+    a->large_cached_dirty -= e->res;
+    a->large_cached_bytes -= e->r->hdr.map_size;
+    unsigned n = a->nlarge_cached - 1;
+    memmove(e, e + 1, (n - i) * sizeof *e);
+    __atomic_store_n(&a->nlarge_cached, n, __ATOMIC_RELAXED); /* peeked racily */
+}
+
+/* Decommit the region of entry e; it leaves the dirty budget if the
+ * kernel did it.  Under large_lock. */
+static void cache_decommit(struct arena *a, struct large_entry *e)
+{
+    if (!e->res)
+        return;
+    large_decommit(e->r);
+    if (e->r->flags & LARGE_F_CLEAN) {
+        a->large_cached_dirty -= e->res;
+        e->res = 0;
+    }
+}
+
 /* Take the best cached region for size (align <= page), or NULL.  A
  * region holds a request of at least a quarter of its room, or of half of
  * it when the request is to be populated (populating is of the whole room:
- * at most 2x the request). */
+ * at most 2x the request).  Of those, the smallest; of equals, the most
+ * recently freed (its pages are the likeliest to be resident). */
 static struct nslab_region *cache_take(struct arena *a, size_t size, size_t align, int populate)
 {
     if (align > topology_get()->page_size || size > ARENA_LARGE_CACHE_ENTRY)
@@ -89,86 +124,78 @@ static struct nslab_region *cache_take(struct arena *a, size_t size, size_t alig
         return NULL; /* racy peek: a miss only costs a fresh mapping */
     unsigned slack = populate ? 2 : 4;
     struct nslab_region *best = NULL;
+    uint64_t broom = 0;
     unsigned bi = 0;
     pthread_mutex_lock(&a->large_lock);
     for (unsigned i = 0; i < a->nlarge_cached; i++) {
-        struct nslab_region *r = a->large_cache[i];
-        size_t room = large_room(r);
-        if (room >= size && size > room / slack && (!best || room < large_room(best))) {
-            best = r;
+        uint64_t room = a->large_cache[i].room;
+        if (room >= size && size > room / slack && (!best || room <= broom)) {
+            best = a->large_cache[i].r;
+            broom = room;
             bi = i;
         }
     }
-    if (best) {
-        unsigned last = a->nlarge_cached - 1;
-        a->large_cached_dirty -= a->large_cache_res[bi];
-        a->large_cache[bi] = a->large_cache[last];
-        a->large_cache_res[bi] = a->large_cache_res[last];
-        a->large_cache_tick[bi] = a->large_cache_tick[last];
-        __atomic_store_n(&a->nlarge_cached, last, __ATOMIC_RELAXED); /* peeked racily */
-        a->large_cached_bytes -= best->hdr.map_size;
-    }
+    if (best)
+        cache_remove(a, bi);
     pthread_mutex_unlock(&a->large_lock);
     return best;
 }
 
-/* Keep r for reuse: 1 if kept.  The cache keeps at most
- * ARENA_LARGE_CACHE_DIRTY resident bytes: a region is counted at its
- * mapped size while that fits, else at what is resident of it (os_resident,
- * one mincore: a program that touched part of a big block keeps only that
- * part), and one that does not fit even so is decommitted first (outside
- * the lock). */
+/* Keep r for reuse: 1 if kept (0: the caller unmaps it).  The cache is
+ * kept oldest first and makes room at that end: past ARENA_LARGE_CACHE
+ * regions or ARENA_LARGE_CACHE_BYTES mapped, the oldest are unmapped;
+ * past ARENA_LARGE_CACHE_DIRTY bytes that may be resident (each region
+ * counted at its mapped size: no system call to learn what it holds), the
+ * oldest that may hold pages are decommitted.  A program that churns
+ * large blocks thus finds the ones it freed last still committed, and one
+ * that stops keeps at most the budget (until ARENA_LARGE_CACHE_AGE more
+ * frees, or nslab_thread_flush). */
 static int cache_put(struct arena *a, struct nslab_region *r)
 {
     size_t m = r->hdr.map_size;
-    if (m > ARENA_LARGE_CACHE_ENTRY || r->data_off != topology_get()->page_size)
-        return 0;
-    pthread_mutex_lock(&a->large_lock);
-    int room = a->nlarge_cached < ARENA_LARGE_CACHE &&
-               a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES;
-    size_t dirty_room = a->large_cached_dirty < ARENA_LARGE_CACHE_DIRTY
-                            ? ARENA_LARGE_CACHE_DIRTY - a->large_cached_dirty
-                            : 0;
-    pthread_mutex_unlock(&a->large_lock);
-    if (!room)
+    if (m > ARENA_LARGE_CACHE_ENTRY || m > ARENA_LARGE_CACHE_DIRTY ||
+        r->data_off != topology_get()->page_size)
         return 0;
     r->flags &= ~LARGE_F_CLEAN; /* its user may have touched any page */
-    size_t res = m;
-    if (res > dirty_room && os_resident(r, m, &res) != 0)
-        res = m;
-    if (res > dirty_room) {
-        large_decommit(r);
-        if (r->flags & LARGE_F_CLEAN)
-            res = 0; /* the header page aside */
-    }
-    int kept = 0;
+    struct nslab_region *drop[ARENA_LARGE_CACHE];
+    unsigned ndrop = 0;
     pthread_mutex_lock(&a->large_lock);
     uint64_t now = ++a->large_tick;
     /* aging: a region no request took while ARENA_LARGE_CACHE_AGE others
      * were freed is not what this program reuses - its pages go back */
-    for (unsigned i = 0; i < a->nlarge_cached; i++) {
-        struct nslab_region *o = a->large_cache[i];
-        if (a->large_cache_res[i] && now - a->large_cache_tick[i] > ARENA_LARGE_CACHE_AGE) {
-            large_decommit(o);
-            if (o->flags & LARGE_F_CLEAN) {
-                a->large_cached_dirty -= a->large_cache_res[i];
-                a->large_cache_res[i] = 0;
-            }
-        }
+    for (unsigned i = 0; i < a->nlarge_cached; i++)
+        if (now - a->large_cache[i].tick > ARENA_LARGE_CACHE_AGE)
+            cache_decommit(a, &a->large_cache[i]);
+    while (a->nlarge_cached &&
+           (a->nlarge_cached == ARENA_LARGE_CACHE || a->large_cached_bytes + m > ARENA_LARGE_CACHE_BYTES)) {
+        drop[ndrop++] = a->large_cache[0].r;
+        a->large_cache[0].r->flags &= ~LARGE_F_CACHED;
+        cache_remove(a, 0);
     }
-    if (a->nlarge_cached < ARENA_LARGE_CACHE && a->large_cached_bytes + m <= ARENA_LARGE_CACHE_BYTES &&
-        a->large_cached_dirty + res <= ARENA_LARGE_CACHE_DIRTY) {
+    for (unsigned i = 0; i < a->nlarge_cached && a->large_cached_dirty + m > ARENA_LARGE_CACHE_DIRTY; i++)
+        cache_decommit(a, &a->large_cache[i]);
+    int kept = 0;
+    uint64_t res = m;
+    if (a->large_cached_dirty + res > ARENA_LARGE_CACHE_DIRTY) {
+        large_decommit(r); /* the kernel kept some of the others */
+        res = (r->flags & LARGE_F_CLEAN) ? 0 : m;
+    }
+    if (a->large_cached_dirty + res <= ARENA_LARGE_CACHE_DIRTY) {
         r->flags |= LARGE_F_CACHED;
-        a->large_cache[a->nlarge_cached] = r;
-        a->large_cache_res[a->nlarge_cached] = res;
-        a->large_cache_tick[a->nlarge_cached] = now;
+        struct large_entry *e = &a->large_cache[a->nlarge_cached];
+        e->r = r;
+        e->room = large_room(r);
+        e->res = res;
+        e->tick = now;
         __atomic_store_n(&a->nlarge_cached, a->nlarge_cached + 1, __ATOMIC_RELAXED);
         a->large_cached_bytes += m;
         a->large_cached_dirty += res;
         kept = 1;
     }
     pthread_mutex_unlock(&a->large_lock);
-    return kept; /* not kept (racers filled the cache): the caller unmaps it */
+    for (unsigned i = 0; i < ndrop; i++)
+        (void)region_destroy(drop[i]); /* the kernel's error changes nothing here */
+    return kept;
 }
 
 void large_trim(struct arena *a)
@@ -176,16 +203,8 @@ void large_trim(struct arena *a)
     if (!__atomic_load_n(&a->nlarge_cached, __ATOMIC_RELAXED))
         return; /* racy peek: a region cached meanwhile waits for the next trim */
     pthread_mutex_lock(&a->large_lock);
-    for (unsigned i = 0; i < a->nlarge_cached; i++) {
-        struct nslab_region *r = a->large_cache[i];
-        if (r->flags & LARGE_F_CLEAN)
-            continue;
-        large_decommit(r);
-        if (r->flags & LARGE_F_CLEAN) {
-            a->large_cached_dirty -= a->large_cache_res[i];
-            a->large_cache_res[i] = 0;
-        }
-    }
+    for (unsigned i = 0; i < a->nlarge_cached; i++)
+        cache_decommit(a, &a->large_cache[i]);
     pthread_mutex_unlock(&a->large_lock);
 }
 
