@@ -151,9 +151,11 @@ ptrdiff_t arena_rseq_cpu_off;
 
 /* arena_thread_node_refresh() (tcache.c) with the local hit paths'
  * invariant (arena.h): the node is cached only when the cache covers it,
- * with local_bins; cpu is written last, after a signal fence, so a signal
- * handler that allocates in between sees either nothing cached or all of
- * it. */
+ * with local_bins; cpu is written last, after a signal fence, so the
+ * record is never half-written for the thread's own reads (compiler order;
+ * no other thread reads it).  This does not make allocation
+ * async-signal-safe: the bins and the slow paths' locks are not re-entrant
+ * (numaslab.h, "Signals"). */
 int arena_thread_node_miss(void)
 {
 #ifdef TOPO_HAVE_RSEQ

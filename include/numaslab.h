@@ -20,6 +20,39 @@
  *
  * Thread safety: every function may be called from any thread, unless its
  * comment says otherwise.
+ *
+ * Signals: no function of this header, and no malloc-family call of the
+ * malloc replacement, is async-signal-safe.  The thread caches are plain
+ * per-thread lists (a pop is "take the head, store its successor, count"),
+ * so a handler that allocates or frees while its thread was interrupted in
+ * the middle of one corrupts them (two callers get the same block); the
+ * slow paths take non-recursive locks, which a handler that interrupted
+ * their holder would wait for forever.  (The signal fences where a thread
+ * caches its node only keep that record consistent for the thread's own
+ * reads; they do not make the caches re-entrant.)  A handler may use the
+ * library only if its thread cannot be inside the library when the signal
+ * arrives (the signal blocked around every call, or delivered to a thread
+ * that never calls it).
+ *
+ * fork: safe from any thread at any time, and from a signal handler:
+ *  - the library holds none of its locks across fork (its prepare handler
+ *    only notes whether the process is multi-threaded), so fork cannot
+ *    deadlock against threads inside the library or inside stdio (glibc
+ *    takes stdio's locks after the prepare handlers run);
+ *  - a single-threaded process's child inherits the library as it was
+ *    (a fork from a signal handler that interrupted the library: the
+ *    child may go on from where the handler returns, as glibc's malloc);
+ *  - the child of a multi-threaded process re-initialises every lock of
+ *    the library (allocator, pools, topology, initialisation); data a lock
+ *    held at fork time protected is repaired or abandoned (a bounded leak
+ *    in the child: the affected size class's slabs, cached large blocks,
+ *    a buffer in flight), the caches of the threads that do not exist in
+ *    the child go back to their arenas and pools, and an initialisation
+ *    another thread had begun is redone.  Buffers and blocks those threads
+ *    held stay allocated in the child.  (POSIX allows such a child only
+ *    async-signal-safe calls until it execs; the library makes malloc and
+ *    its own API usable there anyway, except after a fork from a signal
+ *    handler that interrupted the library on the forking thread.)
  */
 #ifndef NUMASLAB_H
 #define NUMASLAB_H
