@@ -16,7 +16,8 @@
  *               the initialisation (API build only: under the malloc
  *               replacement the loader's first malloc initialises the
  *               library before any thread exists).
- * Each scenario repeats >= FORK_ROUNDS times in a fresh process that reports
+ * Each scenario repeats FORK_ROUNDS (200) times (an eighth of that under
+ * ASan and TSan, testutil_scale) in a fresh process that reports
  * each round on a pipe: the test fails when no round ends for
  * STALL_MS (a deadlock, not a slow machine: sanitizers and a loaded host
  * only slow the rounds down).  Every forked child runs under alarm() and is
@@ -42,9 +43,14 @@
 
 #include "testutil.h"
 
-#define FORK_ROUNDS 200
+#define FORK_ROUNDS 200 /* scaled down under sanitizers (testutil_scale) */
 #define CHILD_DEADLINE_MS 20000
 #define STALL_MS 20000
+
+static int fork_rounds(void)
+{
+    return (int)testutil_scale(FORK_ROUNDS);
+}
 
 /* The pipe a scenario process reports its rounds on (-1: none). */
 static int progress_fd = -1;
@@ -199,7 +205,7 @@ static int scenario_sighandler(void)
     int own_forks = 0;
     unsigned seed = 1;
     void *keep[16] = { 0 };
-    for (long it = 0; handler_forks < FORK_ROUNDS || own_forks < FORK_ROUNDS; it++) {
+    for (long it = 0; handler_forks < fork_rounds() || own_forks < fork_rounds(); it++) {
         seed = seed * 1103515245u + 12345u;
         unsigned k = (seed >> 8) % 16;
         size_t n = (seed >> 12) % 8 == 0 ? 70000 + (seed >> 16) % 300000 : 8 + (seed >> 16) % 2000;
@@ -322,6 +328,23 @@ static int run_self(const char *mode, const char *arg)
     return WEXITSTATUS(st);
 }
 
+/* ThreadSanitizer's runtime supports neither: its fork interceptor is not
+ * async-signal-safe (it allocates in the handler's fork) and a child of a
+ * multi-threaded fork may deadlock in the runtime itself (compiler-rt marks
+ * its own allocator fork test unsupported under TSan). */
+#if defined(__SANITIZE_THREAD__)
+#define FORK_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FORK_UNDER_TSAN 1
+#endif
+#endif
+#ifdef FORK_UNDER_TSAN
+#define SKIP_UNDER_TSAN() TEST_SKIP("fork under ThreadSanitizer: its runtime is not fork-safe")
+#else
+#define SKIP_UNDER_TSAN() (void)0
+#endif
+
 /* Scenario results: 0 fine, 77 skip, 2 a child hung, SIGALRM the scenario
  * process itself deadlocked (in fork, or in the signal handler's fork). */
 static void check_scenario(const char *what, int r)
@@ -339,17 +362,19 @@ static void check_scenario(const char *what, int r)
 static void test_fork_in_signal_handler(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     check_scenario("fork from a signal handler", run_self("--sighandler", "0"));
 }
 
 static void test_fork_racing_init(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
 #ifndef FORK_API
     TEST_SKIP("the malloc replacement is initialised by the loader's first malloc, "
               "before any thread exists: no race to stage");
 #endif
-    for (int i = 0; i < FORK_ROUNDS; i++) {
+    for (int i = 0; i < fork_rounds(); i++) {
         char delay[16];
         snprintf(delay, sizeof delay, "%d", (i * 3) % 50);
         int r = run_self("--init", delay);
@@ -364,12 +389,14 @@ static void test_fork_racing_init(void **state)
 static void test_fork_against_stdio(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     check_scenario("fork against stdio and large reallocs", run_self("--stdio", "0"));
 }
 
 static void test_fork_while_pools_busy(void **state)
 {
     (void)state;
+    SKIP_UNDER_TSAN();
     check_scenario("fork while pools are busy", run_self("--pools", "0"));
 }
 
@@ -458,7 +485,7 @@ static int scenario_stdio(void)
         pthread_create(&th[3], NULL, writer, (void *)2) != 0)
         return 32;
     int rc = 0;
-    for (int r = 0; r < FORK_ROUNDS && !rc; r++) {
+    for (int r = 0; r < fork_rounds() && !rc; r++) {
         pid_t pid = fork();
         if (pid == 0) {
             alarm(CHILD_DEADLINE_MS / 1000 + 5);
@@ -530,7 +557,7 @@ static int scenario_pools(void)
         if (pthread_create(&th[i], NULL, pool_worker, (void *)(uintptr_t)(i + 1)) != 0)
             return 41;
     int rc = 0;
-    for (int r = 0; r < FORK_ROUNDS && !rc; r++) {
+    for (int r = 0; r < fork_rounds() && !rc; r++) {
         pid_t pid = fork();
         if (pid == 0) {
             alarm(CHILD_DEADLINE_MS / 1000 + 5);
