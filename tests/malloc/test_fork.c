@@ -446,11 +446,16 @@ static void *writer(void *arg)
     while (!__atomic_load_n(&stop_threads, __ATOMIC_RELAXED)) {
         seed = seed * 1103515245u + 12345u;
         size_t n = (seed >> 10) % 4 == 0 ? 100000 + (seed >> 12) % 900000 : 1 + (seed >> 12) % 4000;
+        /* reallocate holding the FILE's lock, as getline does (and so
+         * the API build, whose stdio is glibc's malloc, meets the same
+         * lock order: FILE lock -> allocator) */
+        flockfile(f);
         void *q = realloc_fn(p, n);
         if (!q)
             abort();
         p = q;
         fprintf(f, "%zu %u\n", n, seed);
+        funlockfile(f);
         if (seed % 8 == 0)
             sched_yield();
     }
