@@ -336,7 +336,7 @@ static void arena_child_repair(struct arena *a)
 
     /* Relink the chunk list from its forward links; recount; abandon the
      * pages that belong to no clean slab. */
-    uint64_t nchunks = 0, nempty = 0, fcommitted = 0;
+    uint64_t nchunks = 0, nempty = 0, fcommitted = 0, slab_pages = 0;
     struct chunk *prev = NULL;
     for (struct chunk *c = a->chunks; c; prev = c, c = c->next) {
         c->prev = prev;
@@ -353,7 +353,9 @@ static void arena_child_repair(struct arena *a)
         nchunks++;
         nempty += c->free_pages == ARENA_PAGES - 1;
         fcommitted += (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
+        slab_pages += (uint64_t)__builtin_popcountll(c->used_pages) - 1;
     }
+    a->slab_pages = slab_pages;
     a->nchunks = nchunks;
     a->nempty = nempty;
     a->free_committed = fcommitted;

@@ -114,8 +114,8 @@ static int stack_ensure(struct nslab_pool *p, uint32_t need)
 void pool_cache_drain(struct nslab_pool *p, uint32_t slot)
 {
     struct pool_cache *c = pool_cache_of(p, slot);
-    if (slot == 0 || p->cache_stride == 0 || c->len == 0)
-        return;
+    if (slot == 0 || p->cache_stride == 0 || __atomic_load_n(&c->len, __ATOMIC_RELAXED) == 0)
+        return; /* a peek: the push below reads len under the lock */
     pthread_mutex_lock(&p->lock);
     pool_stack_push(p, c->objs, c->len);
     pool_set32(&c->len, 0);

@@ -6,7 +6,11 @@
  *                      must take it from there;
  *   producer_consumer  consumers wait for buffers that one producer thread
  *                      puts back (into its cache, racing the waiters);
- *                      every round must finish.
+ *                      every round must finish;
+ *   fork_locks_held    another thread holds the pool registry's and a
+ *                      pool's locks, and caches a buffer, when the process
+ *                      forks: the child gets every free buffer, waits, and
+ *                      the pool passes its audit.
  * Each scenario runs WAIT_ROUNDS times; every wait is watched with a
  * deadline, so a waiter that sleeps forever fails the test instead of
  * hanging it (the stuck thread is left behind; the test binary exits).
@@ -18,7 +22,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "testutil.h"
+#include "pool.h" /* the fork test holds a pool's locks itself */
 
 #define WAIT_ROUNDS 200
 #define DEADLINE_MS 10000
@@ -245,11 +253,74 @@ static void test_wait_producer_consumer(void **state)
     assert_int_equal(nslab_pool_destroy(c.pool), 0);
 }
 
+/* ---- fork while another thread holds the pool's locks ------------------ */
+
+static pthread_barrier_t hold_bar;
+
+static void *pool_lock_holder(void *arg)
+{
+    struct nslab_pool *p = arg;
+    void *b = nslab_pool_get(p);
+    nslab_pool_put(p, b); /* in this thread's cache: the child gets it back */
+    pthread_mutex_lock(&p->grow_lock);
+    pool_registry_lock();
+    pthread_mutex_lock(&p->lock);
+    pthread_barrier_wait(&hold_bar);
+    pthread_barrier_wait(&hold_bar);
+    pthread_mutex_unlock(&p->lock);
+    pool_registry_unlock();
+    pthread_mutex_unlock(&p->grow_lock);
+    return NULL;
+}
+
+static void test_fork_pool_locks_held(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_THREAD__)
+    TEST_SKIP("fork with locks held by another thread: ThreadSanitizer's runtime is not "
+              "fork-safe");
+#endif
+    nslab_pool_opts_t o = { .elt_size = 64, .count = 8, .cache_size = 4 };
+    nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
+    assert_non_null(p);
+    pthread_barrier_init(&hold_bar, NULL, 2);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, pool_lock_holder, p), 0);
+    pthread_barrier_wait(&hold_bar);
+    alarm(60); /* a fork that waits for the holder deadlocks: SIGALRM fails */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);
+        void *b[8];
+        int n = 0;
+        while (n < 8 && (b[n] = nslab_pool_get(p)) != NULL)
+            n++;
+        int ok = n == 8; /* the holder's cached buffer came back too */
+        for (int i = 0; i < n; i++)
+            ok = ok && nslab_pool_put(p, b[i]) == 0;
+        void *w = nslab_pool_get_wait(p, -1);
+        ok = ok && w && nslab_pool_put(p, w) == 0;
+        ok = ok && nslab_pool_audit(p, NULL) == 0 && nslab_pool_destroy(p) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    alarm(0);
+    pthread_barrier_wait(&hold_bar);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_barrier_destroy(&hold_bar);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(nslab_pool_destroy(p), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wait_takes_from_live_cache),
         cmocka_unit_test(test_wait_producer_consumer),
+        cmocka_unit_test(test_fork_pool_locks_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
