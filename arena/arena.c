@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* secure_getenv */
 #endif
 #include "arena.h"
+#include "policy-env.h"
 #include "os.h"
 
 #include <errno.h>
@@ -115,15 +116,6 @@ static int prefault_setting = -1;
 
 extern char **environ;
 
-static int prefault_word(const char *v, const char *w)
-{
-    while (*v && *w && (*v | 0x20) == *w) {
-        v++;
-        w++;
-    }
-    return *v == '\0' && *w == '\0';
-}
-
 int arena_prefault(void)
 {
     int m = __atomic_load_n(&prefault_setting, __ATOMIC_RELAXED);
@@ -131,14 +123,11 @@ int arena_prefault(void)
         return m;
     if (environ == NULL) /* inside the loader: read it at a later call */
         return NSLAB_ARENA_PREFAULT_DEFAULT;
-    const char *v = secure_getenv("NUMASLAB_PREFAULT"); /* does not allocate */
-    int env = NSLAB_ARENA_PREFAULT_DEFAULT;
-    if (v && prefault_word(v, "none"))
-        env = NSLAB_ARENA_PREFAULT_NONE;
-    else if (v && prefault_word(v, "slabs"))
-        env = NSLAB_ARENA_PREFAULT_SLABS;
-    else if (v && prefault_word(v, "all"))
-        env = NSLAB_ARENA_PREFAULT_ALL;
+    /* secure_getenv and the parser do not allocate; an invalid value is the
+     * default here (the malloc replacement reports it: policy-env.c) */
+    int env = menv_parse_prefault(secure_getenv("NUMASLAB_PREFAULT"));
+    if (env < 0)
+        env = NSLAB_ARENA_PREFAULT_DEFAULT;
     /* a nslab_set_arena_prefault() meanwhile wins over the environment */
     if (__atomic_compare_exchange_n(&prefault_setting, &m, env, 0, __ATOMIC_RELAXED,
                                     __ATOMIC_RELAXED))

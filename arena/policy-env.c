@@ -144,6 +144,19 @@ static int word_is(const char *s, const char *word)
     return *s == '\0' && *word == '\0';
 }
 
+int menv_parse_prefault(const char *text)
+{
+    if (!text || !text[0] || word_is(text, "default"))
+        return NSLAB_ARENA_PREFAULT_DEFAULT;
+    if (word_is(text, "none"))
+        return NSLAB_ARENA_PREFAULT_NONE;
+    if (word_is(text, "slabs"))
+        return NSLAB_ARENA_PREFAULT_SLABS;
+    if (word_is(text, "all"))
+        return NSLAB_ARENA_PREFAULT_ALL;
+    return -1;
+}
+
 int menv_parse_bool(const char *text)
 {
     if (!text)
@@ -408,5 +421,12 @@ void menv_load(struct menv_config *cfg)
     /* a path (stats.c: each process's own file) or a boolean */
     cfg->stats = v && strchr(v, '/') ? 1 : load_bool("NUMASLAB_STATS");
     cfg->verbose = load_bool("NUMASLAB_VERBOSE");
+    v = secure_getenv("NUMASLAB_PREFAULT");
+    cfg->prefault = menv_parse_prefault(v);
+    if (cfg->prefault < 0) {
+        /* the arenas read it too (arena.c), and use the default silently */
+        report("NUMASLAB_PREFAULT", v, "expected none, slabs, all or default", "default");
+        cfg->prefault = NSLAB_ARENA_PREFAULT_DEFAULT;
+    }
     menv_resolve_targets(cfg);
 }

@@ -13,8 +13,11 @@
  *                     process only), or a path with %p: each process's file
  *                     (arena/stats.c)
  *   NUMASLAB_VERBOSE  1|yes|true|on: print the resolved configuration once
+ *   NUMASLAB_PREFAULT none|slabs|all|default: what the arenas populate ahead
+ *                     (numaslab.h, nslab_arena_prefault_t; read by arena.c
+ *                     with menv_parse_prefault, reported here)
  * An invalid value is reported in one line on stderr (write(2), no stdio)
- * and the default is used (local; off; off).
+ * and the default is used (local; off; off; default).
  *
  * Nothing here calls malloc or stdio: the replacement runs this while it
  * bootstraps.
@@ -57,6 +60,7 @@ struct menv_config {
     struct menv_policy policy;
     int stats;    /* NUMASLAB_STATS */
     int verbose;  /* NUMASLAB_VERBOSE */
+    int prefault; /* NUMASLAB_PREFAULT: NSLAB_ARENA_PREFAULT_* */
     /* BIND, PREFERRED_MANY: for a thread whose CPU is on node n, target[n] is the node it
      * allocates on: n's local node (itself, or for a memoryless node its
      * nearest node with memory) if that is in the set, else the member
@@ -70,6 +74,11 @@ struct menv_config {
  * exist".  Does not allocate. */
 int menv_parse_policy(const char *text, struct menv_policy *out, char *why,
                       size_t whylen);
+
+/* Parse NUMASLAB_PREFAULT's value: NSLAB_ARENA_PREFAULT_NONE / _SLABS /
+ * _ALL for "none" / "slabs" / "all" (any case), _DEFAULT for NULL, "" or
+ * "default"; -1 for anything else.  Does not allocate. */
+int menv_parse_prefault(const char *text);
 
 /* Parse a boolean ("1", "yes", "true", "on" / "0", "no", "false", "off",
  * ""): 0 or 1, or -1 for anything else. */

@@ -43,6 +43,9 @@ static void config_describe(void)
     menv_buf_str(&b, pol);
     menv_buf_str(&b, " stats=");
     menv_buf_str(&b, cfg.stats ? "on" : "off");
+    static const char *const prefault[] = { "default", "none", "slabs", "all" };
+    menv_buf_str(&b, " prefault=");
+    menv_buf_str(&b, prefault[nslab_arena_prefault()]);
     if (cfg.policy.mode == MENV_BIND || cfg.policy.mode == MENV_PREFERRED_MANY) {
         const struct topology *t = topology_get();
         menv_buf_str(&b, " targets=");

@@ -133,6 +133,11 @@ static void help(void)
 "    -v, --verbose\n"
 "        Print what the launcher sets, and the allocator's configuration\n"
 "        at start-up (NUMASLAB_VERBOSE=1).\n"
+"    --prefault=none|slabs|all|default\n"
+"        What the allocator populates before handing memory out\n"
+"        (NUMASLAB_PREFAULT): slabs as their blocks go out (slabs, the\n"
+"        default for malloc), large blocks too (all), or nothing (none).\n"
+"        Placement does not depend on it: every mapping is bound first.\n"
 "    --heap-only\n"
 "        Do not set the process memory policy; only the allocator follows\n"
 "        the policy option.\n"
@@ -159,6 +164,8 @@ static void help(void)
 "        by --stats.\n"
 "    NUMASLAB_VERBOSE\n"
 "        1 (or yes, true, on) to enable; set by --verbose.\n"
+"    NUMASLAB_PREFAULT\n"
+"        none | slabs | all | default; set by --prefault.\n"
 "    LD_PRELOAD\n"
 "        libnumaslab-malloc is put first; an existing value is kept after it.\n"
 "    NUMASLAB_MALLOC_LIB\n"
@@ -580,7 +587,7 @@ static void show_policy(void)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_STATS = 256, OPT_HEAP_ONLY, OPT_WEIGHTS };
+    enum { OPT_STATS = 256, OPT_HEAP_ONLY, OPT_WEIGHTS, OPT_PREFAULT };
     static const struct option opts[] = {
         { "membind", required_argument, NULL, 'm' },
         { "preferred", required_argument, NULL, 'p' },
@@ -596,6 +603,7 @@ int main(int argc, char **argv)
         { "stats", optional_argument, NULL, OPT_STATS },
         { "verbose", no_argument, NULL, 'v' },
         { "heap-only", no_argument, NULL, OPT_HEAP_ONLY },
+        { "prefault", required_argument, NULL, OPT_PREFAULT },
         { "hardware", no_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -603,7 +611,7 @@ int main(int argc, char **argv)
     const char *policy_opt = NULL, *policy_val = "", *cpunodes = NULL, *physcpus = NULL;
     char policy[4096];
     int stats = 0, verbose = 0, heap_only = 0, hardware = 0, show = 0, balancing = 0, c;
-    const char *stats_path = NULL;
+    const char *stats_path = NULL, *prefault = NULL;
 
     policy[0] = '\0';
     opterr = 0;
@@ -629,6 +637,11 @@ int main(int argc, char **argv)
             break;
         case 'v': verbose = 1; break;
         case OPT_HEAP_ONLY: heap_only = 1; break;
+        case OPT_PREFAULT:
+            if (menv_parse_prefault(optarg) < 0)
+                die("--prefault=%s: expected none, slabs, all or default", optarg);
+            prefault = optarg;
+            break;
         case 'H': hardware = 1; break;
         case 'h': help(); return 0;
         case ':':
@@ -711,6 +724,8 @@ int main(int argc, char **argv)
         die("cannot set NUMASLAB_STATS: %s", strerror(errno));
     if (verbose && setenv("NUMASLAB_VERBOSE", "1", 1) != 0)
         die("cannot set NUMASLAB_VERBOSE: %s", strerror(errno));
+    if (prefault && setenv("NUMASLAB_PREFAULT", prefault, 1) != 0)
+        die("cannot set NUMASLAB_PREFAULT: %s", strerror(errno));
 
     char tried[PATH_MAX * 4];
     const char *lib = find_library(tried, sizeof tried);

@@ -160,6 +160,21 @@ static void test_bool(void **state)
     assert_int_equal(menv_parse_bool("yes please"), -1);
 }
 
+/* NUMASLAB_PREFAULT's words (numaslab.h, nslab_arena_prefault_t). */
+static void test_prefault(void **state)
+{
+    (void)state;
+    assert_int_equal(menv_parse_prefault(NULL), NSLAB_ARENA_PREFAULT_DEFAULT);
+    assert_int_equal(menv_parse_prefault(""), NSLAB_ARENA_PREFAULT_DEFAULT);
+    assert_int_equal(menv_parse_prefault("default"), NSLAB_ARENA_PREFAULT_DEFAULT);
+    assert_int_equal(menv_parse_prefault("none"), NSLAB_ARENA_PREFAULT_NONE);
+    assert_int_equal(menv_parse_prefault("Slabs"), NSLAB_ARENA_PREFAULT_SLABS);
+    assert_int_equal(menv_parse_prefault("ALL"), NSLAB_ARENA_PREFAULT_ALL);
+    assert_int_equal(menv_parse_prefault("al"), -1);
+    assert_int_equal(menv_parse_prefault("slabs,all"), -1);
+    assert_int_equal(menv_parse_prefault("1"), -1);
+}
+
 static void test_format_round_trip(void **state)
 {
     (void)state;
@@ -312,6 +327,7 @@ int main(void)
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_rejects_node_without_memory),
         cmocka_unit_test(test_bool),
+        cmocka_unit_test(test_prefault),
         cmocka_unit_test(test_format_round_trip),
         cmocka_unit_test(test_bind_targets),
         cmocka_unit_test(test_load_reports_once),
