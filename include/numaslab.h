@@ -359,6 +359,15 @@ NSLAB_API int nslab_policy_check_cpus(const nslab_policy_t *pol, const int *cpus
  * that would need emulation), or set_mempolicy's errno. */
 NSLAB_API int nslab_thread_set_policy(const nslab_policy_t *pol);
 
+/* The process's memory policy: nslab_thread_set_policy while the process
+ * has one thread only - before exec (what numactl does), or in a child
+ * right after fork (what a test harness does to a worker) - so that every
+ * thread and program it starts later inherits it.  Returns 0, -EBUSY (the
+ * process has other threads, which would keep their own policy: nothing
+ * changed), the errors of nslab_thread_set_policy, or the errno of reading
+ * /proc/self/status. */
+NSLAB_API int nslab_process_set_policy(const nslab_policy_t *pol);
+
 /* Read the calling thread's policy (get_mempolicy(2)) into *out: mode,
  * flags, nodes (PREFERRED: `node`); the system default reads as DEFAULT.
  * A kernel weighted interleave reads with weights NULL (the kernel uses

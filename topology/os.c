@@ -647,3 +647,16 @@ int os_pid_alive(int pid)
     errno = saved;
     return alive;
 }
+
+int os_thread_count(int *n)
+{
+    char buf[4096];
+    uint64_t v;
+    long r = os_read_file("/proc/self/status", buf, sizeof buf);
+    if (r < 0)
+        return (int)-r;
+    if (text_find_u64(buf, "Threads:", &v) != 0 || v == 0)
+        return EIO;
+    *n = (int)v;
+    return 0;
+}

@@ -155,6 +155,9 @@ int os_getpid(void);
 int os_pid_start(int pid, uint64_t *start);
 /* 1 if process `pid` exists (kill(pid, 0) is not ESRCH), else 0. */
 int os_pid_alive(int pid);
+/* The number of threads of the calling process (Threads: of
+ * /proc/self/status): 0 and *n, or the read's errno / EIO. */
+int os_thread_count(int *n);
 
 /* ---- threads and CPUs --------------------------------------------------- */
 

@@ -89,6 +89,16 @@ NSLAB_API int nslab_thread_set_policy(const nslab_policy_t *pol)
     return e ? fail(e) : 0;
 }
 
+NSLAB_API int nslab_process_set_policy(const nslab_policy_t *pol)
+{
+    int n = 0, e = os_thread_count(&n);
+    if (e)
+        return fail(e);
+    if (n != 1)
+        return fail(EBUSY); /* the other threads would keep their own */
+    return nslab_thread_set_policy(pol);
+}
+
 NSLAB_API int nslab_thread_get_policy(nslab_policy_t *out)
 {
     int mode = 0;

@@ -19,6 +19,9 @@
 #include <string.h>
 #include <numaif.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sys/wait.h>
 
 #define MiB ((size_t)1 << 20)
 #define MAXCPU 8192
@@ -464,6 +467,75 @@ static void test_locality(void **state)
     assert_int_equal(nslab_region_destroy(r), 0);
 }
 
+static void *idle_thread(void *arg)
+{
+    sem_t *s = arg;
+    while (sem_wait(s) != 0)
+        ;
+    return NULL;
+}
+
+/* The process policy: in a single-threaded child after fork it is set and
+ * a program it execs inherits it (numactl --show reads it back); with a
+ * second thread it is -EBUSY and nothing changes. */
+static void test_process_policy(void **state)
+{
+    (void)state;
+    int n0 = testutil_memory_node(0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        nslab_policy_t b = nslab_policy_bind(n0);
+        if (nslab_process_set_policy(&b) != 0)
+            _exit(3);
+        dup2(fds[1], 1);
+        execlp("numactl", "numactl", "--show", (char *)NULL);
+        _exit(4);
+    }
+    close(fds[1]);
+    char out[4096] = {0};
+    size_t len = 0;
+    ssize_t k;
+    while ((k = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)k;
+    close(fds[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 4)
+        TEST_SKIP("numactl not installed (the child set the policy)");
+    assert_int_equal(WEXITSTATUS(st), 0);
+    if (!strstr(out, "policy: bind"))
+        fail_msg("the exec'd program did not inherit the process policy:\n%s", out);
+
+    /* A second thread: refused, nothing changed. */
+    sem_t s;
+    sem_init(&s, 0, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, idle_thread, &s), 0);
+    nslab_policy_t b = nslab_policy_bind(n0);
+    nslab_policy_t before, after;
+    assert_int_equal(nslab_thread_get_policy(&before), 0);
+    errno = 0;
+    assert_int_equal(nslab_process_set_policy(&b), -EBUSY);
+    assert_int_equal(errno, EBUSY);
+    assert_int_equal(nslab_thread_get_policy(&after), 0);
+    assert_int_equal(after.mode, before.mode);
+    sem_post(&s);
+    pthread_join(th, NULL);
+    sem_destroy(&s);
+    /* Bad policies are refused as by nslab_thread_set_policy. */
+    nslab_policy_t bad = nslab_policy_bind(nslab_node_count());
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(nslab_process_set_policy(&bad) == -EINVAL ? 0 : 1);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 /* Moving a region to DEFAULT drops its binding and moves nothing. */
 static void test_move_to_default(void **state)
 {
@@ -498,6 +570,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_check_cpus),
         cmocka_unit_test(test_locality),
         cmocka_unit_test(test_move_to_default),
+        cmocka_unit_test(test_process_policy),
         cmocka_unit_test(test_default_follows_thread_bind),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
