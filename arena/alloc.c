@@ -41,6 +41,7 @@ static void *alloc_class_on(int node, unsigned cls, int *err)
     pthread_mutex_unlock(&a->cls[cls].lock);
     ((void **)head)[1] = NULL; /* no longer free (arena_free_key) */
     arena_asan_handed(head);
+    arena_vg_handed(head);
     return head;
 }
 

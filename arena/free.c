@@ -45,6 +45,7 @@ static int free_direct(struct chunk *c, void *p)
     int here = arena_thread_node();
     unsigned cls = c->cls[chunk_page(p)];
     arena_link_set(p, NULL); /* slab_put_locked stores the free key */
+    arena_vg_freed(p);
     arena_put_list(c->arena, cls, p, 1, here != node);
     if (here != node && here >= 0 && here < topology_get()->nr_nodes) {
         int e;

@@ -219,6 +219,7 @@ void *large_alloc(int node, size_t size, size_t align, int zero, int populate)
     struct nslab_region *r = cache_take(a, size, align, populate);
     if (r) {
         ARENA_ASAN_UNPOISON(region_data(r), large_room(r));
+        ARENA_VG_ACCESSIBLE(region_data(r), large_room(r));
         r->flags &= ~LARGE_F_CACHED;
         if (zero && !(r->flags & LARGE_F_CLEAN)) {
             if (r->flags & LARGE_F_FULL)
@@ -291,9 +292,11 @@ int large_free(struct nslab_region *r)
         __atomic_fetch_sub(&a->large_user, user, __ATOMIC_RELAXED);
         /* poisoned before it is published: a use after free shows */
         ARENA_ASAN_POISON(region_data(r), large_room(r));
+        ARENA_VG_NOACCESS(region_data(r), large_room(r));
         if (cache_put(a, r))
             return 0;
         ARENA_ASAN_UNPOISON(region_data(r), large_room(r));
+        ARENA_VG_ACCESSIBLE(region_data(r), large_room(r));
     }
     return region_destroy(r);
 }

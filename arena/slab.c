@@ -100,6 +100,7 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
     struct chunk *c = chunk_of(s->start);
     unsigned first = s->first, np = s->npages;
     ARENA_ASAN_UNPOISON(s->start, (size_t)np * ARENA_PAGE_SIZE); /* no stale poison */
+    ARENA_VG_ACCESSIBLE(s->start, (size_t)np * ARENA_PAGE_SIZE);
     partial_del(ac, s);
     for (unsigned i = first; i < first + np; i++) {
         __atomic_store_n(&c->pg[i].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);

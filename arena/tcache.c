@@ -234,6 +234,7 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
         bin->room++;
         bin->allocs++;
         arena_asan_handed(b);
+        arena_vg_handed(b);
         return b;
     }
     struct arena *a = arena_get(node, err);
@@ -257,6 +258,7 @@ void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
     bin->room -= (int32_t)(got - 1);
     bin->allocs++;
     arena_asan_handed(head);
+    arena_vg_handed(head);
     return head;
 }
 
