@@ -150,8 +150,8 @@ void *arena_alloc_slow(int node, size_t size, int local)
 
 ptrdiff_t arena_rseq_cpu_off;
 
-/* arena_thread_node_refresh() (tcache.c) with the local hit paths'
- * invariant (arena.h): the node is cached only when the cache covers it,
+/* The thread's node, cached with the local hit paths' invariant
+ * (arena.h): the node is cached only when the cache covers it,
  * with local_bins; cpu is written last, after a signal fence, so the
  * record is never half-written for the thread's own reads (compiler order;
  * no other thread reads it).  This does not make allocation

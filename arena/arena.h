@@ -56,12 +56,10 @@
  * size, local) and arena_free_inline(p) are the hit paths to inline; the
  * fork handlers are registered once by arena_fork_register().
  *
- * Fast-path cost (callgrind, 64-byte pair, bench/fastpath.c, x86-64 gcc
- * -O2): 67 instructions a pair through the API, 68 through the malloc
- * replacement, loop included; the hostile-free checks (block-start test,
- * free key) are 12 of them, the hardened build (NUMASLAB_HARDENED) adds 26
- * more (bench/analysis.md).  Leaf functions: no frame, no saved register on
- * the hit path.  The shape of struct tcache (local_bins),
+ * Fast-path cost: counted by callgrind over a 64-byte pair
+ * (bench/fastpath.c; the figures and their history are in
+ * bench/analysis.md).  Leaf functions: no frame, no saved register on the
+ * hit path.  The shape of struct tcache (local_bins),
  * struct chunk, chunk_map and sc_table is tuned for it (see the comments
  * at each).
  */
@@ -481,10 +479,9 @@ static inline int arena_thread_node_uncached(void)
     return topology_local_node();
 }
 
-int arena_thread_node_refresh(void);
-/* arena_thread_node()'s miss (alloc.c): what arena_thread_node_refresh()
- * does, and it keeps the invariant the local hit paths rely on instead of
- * a node bound: while tc->cpu caches a cpu (!= TC_NO_CPU), tc->local_off <
+/* arena_thread_node()'s miss (alloc.c): finds the thread's node and caches
+ * it, keeping the invariant the local hit paths rely on instead of a node
+ * bound: while tc->cpu caches a cpu (!= TC_NO_CPU), tc->local_off <
  * tc->node_bytes and tc->local_bins == (char *)tc + tc->local_off (a node
  * the cache does not cover, after a topology reload, is not cached: every
  * local allocation then takes the slow path, as the bound made it do).

@@ -285,12 +285,9 @@ int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chun
  *  - twice the pages its live blocks fill, at their recent peak (the sum
  *    below, decaying by 1/16 a sample when the live data falls), and
  *  - the pages its slabs hold (arena.slab_pages).
- * With the fixed floor alone, N x N cross-thread frees of 16 B - 64 KiB
- * (bench-classes xthread: 15-25 MiB of live blocks in ~35 MiB of slabs,
- * 10-30 MiB of free pages taken and released all the time) crossed it
- * every few hundred releases, decommitted every free page and faulted them
- * all in again: 29x mimalloc's page faults, 5x its time, three quarters of
- * it decommitting (madvise), repopulating and faulting pages (perf).  The
+ * With the fixed floor alone, N x N cross-thread frees crossed it every
+ * few hundred releases, decommitted every free page and faulted them all
+ * in again (the figures: bench/analysis.md, bench-classes xthread).  The
  * live data dips for a moment in such a run: the recent peak, not the
  * value now, says how much will be taken again.  Neither term keeps memory
  * a program let go of: after it frees most of its blocks, the slabs left

@@ -10,11 +10,11 @@
  * pays only for that part).  User data starts a page (or `align`) after
  * the region header.
  *
- * Per-node cache of freed large regions.  Measured on the build machine, a
- * fresh large block costs ~330 us for 70 KB (map + bind + populate +
- * unmap ~115 us, the capacity check's sysfs reads most of the rest), so a
- * program that allocates and frees large blocks in a loop would spend its
- * time in the kernel.  A freed region (mapping <= ARENA_LARGE_CACHE_ENTRY)
+ * Per-node cache of freed large regions.  A fresh large block costs a
+ * map, a bind, a populate, an unmap and the capacity check's sysfs reads
+ * (hundreds of microseconds: bench/analysis.md), so a program that
+ * allocates and frees large blocks in a loop would spend its time in the
+ * kernel.  A freed region (mapping <= ARENA_LARGE_CACHE_ENTRY)
  * is kept instead, up to ARENA_LARGE_CACHE regions and
  * ARENA_LARGE_CACHE_BYTES per node, and reused for a request on the same
  * node that it holds with at most 4x slack (2x for a request to populate;

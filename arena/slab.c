@@ -20,11 +20,11 @@
  * once (chunk.c then decides whether the pages stay committed and whether
  * the chunk stays).  This stops the carve / release thrash of a slab that
  * empties and fills again (producer / consumer: a slab used to be carved
- * and released every ~capacity blocks).  The next empty slab of a class
- * that already keeps one is released, so at most ARENA_SLAB_KEEP x 80
- * classes (and ARENA_KEPT_PAGES_MAX pages) per node stay idle;
- * nslab_thread_flush gives them all back (arena_trim_slabs).  Kept slabs are still committed: their blocks are
- * handed out without a syscall.
+ * and released every ~capacity blocks).  An empty slab of a class that
+ * already keeps ARENA_SLAB_KEEP is released, so at most ARENA_SLAB_KEEP x
+ * 80 classes (and ARENA_KEPT_PAGES_MAX pages) per node stay idle;
+ * nslab_thread_flush gives them all back (arena_trim_slabs).  Kept slabs
+ * are still committed: their blocks are handed out without a syscall.
  *
  * Locks: everything here runs under the class lock arena->cls[c].lock (see
  * the slab and chunk invariants in arena.h); chunk pages are taken and

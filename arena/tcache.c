@@ -431,24 +431,6 @@ void tcache_fork_child(void)
     }
 }
 
-int arena_thread_node_refresh(void)
-{
-    int cpu = topology_rseq_cpu();
-    int node = arena_thread_node_uncached();
-    struct tcache *tc = arena_tls;
-    /* Cache only what stays true until the cpu_id changes.  Without rseq
-     * the cpu_id field holds a constant failure value (< 0): the node (from
-     * getcpu, through topology) is cached against it and forgotten on the
-     * thread's next refill or flush (tcache_forget_node), so it can lag a
-     * migration until then. */
-    if (tc != &tcache_empty && node >= 0 && arena_node_override == 0) {
-        tc->local_node = node;
-        tc->local_off = arena_node_off(node);
-        tc->cpu = cpu;
-    }
-    return node;
-}
-
 NSLAB_API void nslab_thread_flush(void)
 {
     struct tcache *tc = arena_tls;
