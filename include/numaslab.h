@@ -1124,6 +1124,12 @@ NSLAB_API int nslab_worker_start(pthread_t *thread, int node, nslab_poolset_t *s
 
 /* ---- a worker pool on nodes -------------------------------------------- */
 
+/* fork: a task pool's workers are threads of the process that created it;
+ * a forked child has none of them, so a child must not use (submit to,
+ * query or destroy) a task pool it inherited: create its own.  The pools of
+ * buffers (nslab_taskpool_buffers) are usable in the child, as every pool
+ * is (see "fork" at the top of this header). */
+
 /* Any node: nslab_taskpool_submit picks the shortest queue (ties: the node
  * nearest to the caller). */
 #define NSLAB_NODE_ANY (-2)
