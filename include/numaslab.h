@@ -588,6 +588,8 @@ NSLAB_API int nslab_region_verify(const nslab_region_t *r,
  * nslab_region_move, nslab_region_report or nslab_node_of on it.  Other
  * threads may keep reading and writing its memory during the move (an
  * access to a page being migrated waits for its copy).
+ * A lazy region's lifetime capacity hold follows it to the new nodes
+ * (released when the new policy is not strict).
  * Moving to DEFAULT only drops the region's own policy (mbind(2)
  * MPOL_DEFAULT): no page moves, pages faulted later follow the faulting
  * thread's policy; it returns 0 (or mbind's errno) and *after tells where

@@ -292,6 +292,7 @@ NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
         if ((e = os_bind(r, r->hdr.map_size, OS_POL_DEFAULT, 0, NULL)) != 0)
             return fail(e);
         record(r, to, &mp);
+        capacity_unhold(&r->lazy); /* no binding: nothing to hold */
         if (after) {
             memset(after, 0, sizeof(*after));
             if ((e = region_scan(region_data(r), r->size, &mp.pl.nodes, after, NULL, NULL)) != 0)
@@ -315,6 +316,14 @@ NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
     /* The moves.  In pass 2 every policy is already in force, so any
      * refusal only means pages that did not move. */
     e = apply(base, &mp, 0, total, 1, &done, &eio);
+    if (r->lazy.n && (e == 0 || mp.nsub)) {
+        /* The new policy is in force: a lazy region's lifetime hold
+         * follows it (the move's hold: its bytes not on the new nodes;
+         * nothing when the new policy is not strict). */
+        capacity_unhold(&r->lazy);
+        r->lazy = hold;
+        hold.n = 0;
+    }
     capacity_unhold(&hold);
     if (e && mp.nsub == 0)
         return fail(e); /* one call, refused before anything changed */

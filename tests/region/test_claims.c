@@ -109,6 +109,24 @@ static void test_lazy_regions_hold_for_life(void **state)
     r2 = nslab_region_create(s, &b, &lazy);
     assert_non_null(r2);
     assert_int_equal(nslab_region_destroy(r2), 0);
+    /* A moved lazy region's hold follows it (here: to the last node with
+     * memory; on one node, in place) and is released at destroy. */
+    int nmem = testutil_memory_nodes(NULL), to = testutil_memory_node(nmem - 1);
+    size_t held_to = capacity_held(to);
+    nslab_region_t *rl = nslab_region_create(64 * MiB, &b, &lazy);
+    assert_non_null(rl);
+    nslab_policy_t bt = nslab_policy_bind(to);
+    nslab_placement_t pl;
+    assert_int_equal(nslab_region_move(rl, &bt, &pl), 0);
+    assert_true(capacity_held(to) >= held_to + 64 * MiB);
+    if (to != n0)
+        assert_int_equal(capacity_held(n0), held0);
+    nslab_policy_t d = nslab_policy_default();
+    assert_int_equal(nslab_region_move(rl, &d, &pl), 0); /* no binding: no hold */
+    assert_int_equal(capacity_held(to), held_to);
+    assert_int_equal(nslab_region_destroy(rl), 0);
+    assert_int_equal(capacity_held(to), held_to);
+    assert_int_equal(capacity_held(n0), held0);
     /* Prefaulted regions release their hold once committed. */
     nslab_region_t *r3 = nslab_region_create(8 * MiB, &b, NULL);
     assert_non_null(r3);
