@@ -94,7 +94,7 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
             return p;
         if (!cls)
             err = errno;
-        if (!local || err != ENOMEM) {
+        if (!local || (err != ENOMEM && err != EXDEV)) {
             arena_count_failure(node);
             errno = err;
             return NULL;
@@ -120,6 +120,7 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
 
 void *arena_alloc_slow(int node, size_t size, int local)
 {
+    arena_layout_check(arena_tls);
     if (node == NSLAB_NODE_LOCAL) {
         /* numa_malloc_on(LOCAL) or a miss of the local hit path: resolve
          * (and re-cache) the thread's node, then go on as for that node */
@@ -184,6 +185,11 @@ int arena_thread_node_miss(void)
         tc->local_bins = (char *)tc + off;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         tc->cpu = cpu;
+        /* a layout sync may have poked the cache meanwhile (layout.c):
+         * its TC_NO_CPU must win over our cpu */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (ARENA_UNLIKELY(__atomic_load_n(&tc->node_bytes, __ATOMIC_RELAXED) == 0))
+            tc->cpu = TC_NO_CPU;
     }
     return node;
 }
@@ -243,6 +249,7 @@ NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
     if (cls) {
         /* every block of cls is align-aligned: use the cache as usual */
         struct tcache *tc = arena_tls;
+        arena_layout_check(tc);
         int n = local ? arena_thread_node() : node;
         if (n >= 0 && n < tc->nr_nodes && tc != &tcache_empty) {
             void *b = arena_bin_pop((char *)tc, arena_node_off(n) + sc_binoff(cls));

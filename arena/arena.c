@@ -41,6 +41,12 @@ int arena_global_init(void)
         if (__atomic_compare_exchange_n(&init_state, &expect, 1, 0, __ATOMIC_ACQUIRE,
                                         __ATOMIC_RELAXED)) {
             (void)topology_get(); /* discovery (falls back to one node) */
+            /* synchronised with this snapshot; later ones are checked
+             * (layout.c) */
+            __atomic_store_n(&arena_synced_gen,
+                             __atomic_load_n(&topology_generation, __ATOMIC_ACQUIRE),
+                             __ATOMIC_RELAXED);
+            __atomic_store_n(&topology_change_hook, arena_layout_refresh, __ATOMIC_RELEASE);
             sc_init();
             arena_free_key_init();
             int e = tcache_global_init();
@@ -325,7 +331,7 @@ static void arena_child_repair(struct arena *a)
 
     /* Relink the chunk list from its forward links; recount; abandon the
      * pages that belong to no clean slab. */
-    uint64_t nchunks = 0, nempty = 0, fcommitted = 0, slab_pages = 0;
+    uint64_t nchunks = 0, nempty = 0, fcommitted = 0, slab_pages = 0, retired = 0;
     struct chunk *prev = NULL;
     for (struct chunk *c = a->chunks; c; prev = c, c = c->next) {
         c->prev = prev;
@@ -340,13 +346,16 @@ static void arena_child_repair(struct arena *a)
         c->aged_pages &= c->committed_pages & ~c->used_pages;
         c->free_pages = ARENA_PAGES - (unsigned)__builtin_popcountll(c->used_pages);
         nchunks++;
-        nempty += c->free_pages == ARENA_PAGES - 1;
+        /* a retired chunk is never counted empty (layout.c) */
+        nempty += !c->retired && c->free_pages == ARENA_PAGES - 1;
+        retired += c->retired != 0;
         fcommitted += (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
         slab_pages += (uint64_t)__builtin_popcountll(c->used_pages) - 1;
     }
     a->slab_pages = slab_pages;
     a->nchunks = nchunks;
     a->nempty = nempty;
+    a->retired_chunks = retired;
     a->free_committed = fcommitted;
     a->purge_tick = 0;
     if (dirty_chunks)
@@ -368,6 +377,7 @@ void arena_fork_child(void)
         return; /* single-threaded: nobody else held anything */
     fork_multi = 0;
     topology_fork_child();
+    arena_layout_fork_child();
     /* initialisation caught half-way by the fork: start it again */
     if (__atomic_load_n(&init_state, __ATOMIC_RELAXED) == 1)
         __atomic_store_n(&init_state, 0, __ATOMIC_RELAXED);

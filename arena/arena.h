@@ -181,6 +181,15 @@ struct chunk {
     uint32_t held;                     /* 1: the capacity ledger holds, for
                                           this chunk, every page not in
                                           committed_pages (chunk.c) */
+    uint32_t retired;                  /* 0, or (layout.c) the node most of
+                                          its pages were found on + 1: no
+                                          block is handed out from it any
+                                          more, its pages' bin offsets are
+                                          CHUNK_NO_BIN, its slabs are on no
+                                          partial list, and it is unmapped
+                                          when its last block comes back.
+                                          Written under every class lock
+                                          and chunk_lock; read relaxed */
     struct chunk_pg pg[ARENA_PAGES];   /* page -> bin offset and block test */
     uint8_t cls[ARENA_PAGES];          /* page -> size class, 0 = none */
     uint8_t head[ARENA_PAGES];         /* page -> first page of its slab */
@@ -334,6 +343,11 @@ struct arena {
     uint64_t fork_repairs;            /* locks found held in a fork child,
                                          whose data was repaired or
                                          abandoned (arena.c) */
+    /* Layout changes (layout.c), relaxed atomics */
+    uint64_t drift_pages;             /* chunk pages found off the node */
+    uint64_t drift_repaired;          /* of those, migrated back */
+    uint64_t retired_chunks;          /* live retired chunks (chunk_lock) */
+    uint64_t retired_ever;            /* chunks retired, ever */
     /* Freed large regions kept for reuse (large.c), under large_lock. */
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;
@@ -394,6 +408,15 @@ int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chun
  * chunk mapped without a strict hold).  chunk_lock held. */
 size_t chunk_reserved_bytes(const struct chunk *c);
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages);
+/* Retire chunk c (layout.c decided its pages are not on its node): every
+ * class lock of `a` held, chunk_lock not.  `where` is the node most of its
+ * pages are on.  c may be unmapped when this returns (it was empty, or
+ * only kept empty slabs held it). */
+void chunk_retire(struct arena *a, struct chunk *c, int where);
+/* Take c's slabs out of service (slab.c): page_off CHUNK_NO_BIN, off the
+ * partial lists, kept empty slabs released.  Every class lock held, the
+ * chunk marked retired and not empty. */
+void slab_retire_chunk(struct arena *a, struct chunk *c);
 /* Give every kept empty slab of the arena back to its chunk (slab.c),
  * then decommit every free page of the node's chunks (chunk_purge_all)
  * and the pages of the node's cached large regions (large_trim). */
@@ -439,7 +462,11 @@ _Static_assert(sizeof(struct tc_node) == 4096, "tc_node is a power of two");
 /* A thread's cache.  node_bytes is the bound every fast path checks:
  * (unsigned)node * sizeof(struct tc_node) < node_bytes.  The static empty
  * cache (before a thread's first allocation, after its exit) has
- * node_bytes == 0, so every fast path falls through to the slow path. */
+ * node_bytes == 0, so every fast path falls through to the slow path.
+ * After a layout change another thread sets a live cache's node_bytes to 0
+ * and its cpu to TC_NO_CPU (layout.c, seq_cst stores): its owner then
+ * misses on every fast path and flushes it on its next slow path
+ * (arena_layout_check); those two fields are otherwise the owner's. */
 struct tcache {
     size_t node_bytes;
     int nr_nodes;
@@ -448,7 +475,7 @@ struct tcache {
      * test overrides the thread's node). */
     int cpu;
     int local_node;
-    int reserved;
+    int layout_tick;   /* refills since the last topology_check_mems */
     size_t local_off;  /* arena_node_off(local_node) */
     size_t map_bytes;
     struct tcache *reg_next, *reg_prev; /* registry (tcache_registry_lock) */
@@ -704,6 +731,37 @@ static inline void arena_vg_handed(void *p)
 #define ARENA_VG_NOACCESS(p, n) ((void)(p), (void)(n))
 #endif
 
+/* ---- layout changes (layout.c) ---------------------------------------- */
+
+/* Cache refills of a thread between two topology_check_mems calls. */
+#define ARENA_LAYOUT_POLL 64
+extern unsigned long arena_synced_gen; /* topology_generation of the last sync */
+extern unsigned long arena_sync_count; /* syncs and retirements, ever */
+/* Check every arena's chunks against the new layout, repair or retire
+ * them, drop the large caches, make every thread cache flush.  Takes
+ * arena locks: call with none held. */
+void arena_layout_sync(void);
+/* topology_change_hook: arena_layout_sync() once the arenas exist. */
+void arena_layout_refresh(void);
+/* Fork child of a multi-threaded process: the sync lock back (a sync in
+ * another thread is abandoned: the child's next slow path syncs again). */
+void arena_layout_fork_child(void);
+/* The owner's half of the poke: flush tc, restore its bound. */
+void tcache_resync(struct tcache *tc);
+
+/* On the arenas' slow paths, with no arena lock held: a newer topology
+ * means a sync; a poked cache (node_bytes 0 but not the empty cache) is
+ * flushed.  Two loads and two compares when nothing changed. */
+static inline void arena_layout_check(struct tcache *tc)
+{
+    if (ARENA_UNLIKELY(__atomic_load_n(&topology_generation, __ATOMIC_RELAXED) !=
+                       __atomic_load_n(&arena_synced_gen, __ATOMIC_RELAXED)))
+        arena_layout_sync();
+    if (ARENA_UNLIKELY(tc != &tcache_empty &&
+                       __atomic_load_n(&tc->node_bytes, __ATOMIC_RELAXED) == 0))
+        tcache_resync(tc);
+}
+
 /* ---- the fast paths --------------------------------------------------- */
 
 void *arena_alloc_slow(int node, size_t size, int local);
@@ -943,6 +1001,9 @@ static inline struct seg_hdr *arena_seg_of(const void *p)
 int large_resize(struct nslab_region *r, size_t size);
 /* Free a large region (counters of its node).  0 or EINVAL. */
 int large_free(struct nslab_region *r);
+/* Unmap every freed region the node's large cache keeps (layout.c: after a
+ * layout change their pages may lie elsewhere). */
+void large_cache_drop(struct arena *a);
 
 /* ---- fallback, stats hooks -------------------------------------------- */
 

@@ -138,7 +138,7 @@ static void sort_chunks(struct chunk **v, size_t n)
 static void audit_chunks(struct audit *au)
 {
     struct arena *a = au->a;
-    uint64_t empty = 0, fcommitted = 0, slab_pages = 0;
+    uint64_t empty = 0, fcommitted = 0, slab_pages = 0, retired = 0;
     for (size_t ci = 0; ci < au->nchunks; ci++) {
         struct chunk *c = au->chunks[ci];
         if (c->hdr.magic != SEG_MAGIC || c->hdr.kind != SEG_CHUNK || c->hdr.node != a->node ||
@@ -161,8 +161,18 @@ static void audit_chunks(struct audit *au)
         unsigned fp = ARENA_PAGES - (unsigned)__builtin_popcountll(c->used_pages);
         if (fp != c->free_pages)
             bad(au, "chunk %p: free_pages %u, bitmap says %u", (void *)c, c->free_pages, fp);
-        if (c->free_pages == ARENA_PAGES - 1)
+        if (c->retired) {
+            retired++;
+            /* a retired chunk keeps no empty state: it is unmapped */
+            if (c->free_pages == ARENA_PAGES - 1)
+                bad(au, "chunk %p: retired and empty but still mapped", (void *)c);
+            for (unsigned i = 0; i < ARENA_PAGES; i++)
+                if (c->pg[i].bin_off != CHUNK_NO_BIN)
+                    bad(au, "chunk %p page %u: retired but frees still go to caches",
+                        (void *)c, i);
+        } else if (c->free_pages == ARENA_PAGES - 1) {
             empty++;
+        }
         for (unsigned i = 0; i < ARENA_PAGES; i++) {
             int inuse = (c->used_pages >> i) & 1;
             if (i == 0 || !inuse) {
@@ -182,6 +192,9 @@ static void audit_chunks(struct audit *au)
     if (slab_pages != a->slab_pages)
         bad(au, "slab pages: counted %llu, found %llu", (unsigned long long)a->slab_pages,
             (unsigned long long)slab_pages);
+    if (retired != a->retired_chunks)
+        bad(au, "retired chunks: counted %llu, found %llu",
+            (unsigned long long)a->retired_chunks, (unsigned long long)retired);
     if (empty != a->nempty || a->nempty > ARENA_EMPTY_RETAIN)
         bad(au, "empty chunks: counted %llu, found %llu (retain %d)",
             (unsigned long long)a->nempty, (unsigned long long)empty, ARENA_EMPTY_RETAIN);
@@ -204,7 +217,7 @@ static void audit_class(struct audit *au, unsigned cls)
             unsigned f = c->head[i];
             struct slab *s = &c->slabs[f];
             if (f < 1 || f > i || s->cls != cls || i >= f + s->npages ||
-                c->pg[i].bin_off != a->node_off + sc_binoff(cls) ||
+                c->pg[i].bin_off != (c->retired ? CHUNK_NO_BIN : a->node_off + sc_binoff(cls)) ||
                 c->pg[i].mul != UINT64_MAX / sc_size[cls] + 1 ||
                 c->pg[i].start_mul !=
                     (uint64_t)(uintptr_t)((char *)c + (size_t)f * ARENA_PAGE_SIZE) * c->pg[i].mul) {
@@ -248,7 +261,8 @@ static void audit_class(struct audit *au, unsigned cls)
                 (uint64_t)s->used + nfree + (s->capacity - s->fresh) != s->capacity)
                 bad(au, "slab %p (class %u): used %u + free %u + unused %u != capacity %u",
                     (void *)s->start, cls, s->used, nfree, s->capacity - s->fresh, s->capacity);
-            if (!!s->in_partial != (s->used < s->capacity))
+            /* a retired chunk's slabs are on no partial list */
+            if (!!s->in_partial != (s->used < s->capacity && !c->retired))
                 bad(au, "slab %p: in_partial %u but used %u of %u", (void *)s->start,
                     s->in_partial, s->used, s->capacity);
             slabs++;

@@ -165,6 +165,12 @@ static int chunk_new(struct arena *a, struct chunk **out)
 {
     nslab_policy_t pol = {0};
     pol.mode = NSLAB_POLICY_BIND;
+    /* STATIC_NODES: a cpuset change does not rebind the chunk's policy to
+     * other nodes (the kernel would, for a plain BIND), so pages the
+     * kernel migrated can be put back (layout.c) and a page repopulated
+     * later still lands on the node, or nowhere if the node left the
+     * cpuset (then the chunk is retired before any block is carved). */
+    pol.flags = NSLAB_POLICY_STATIC_NODES;
     pol.nodes = nslab_nodeset_of(a->node);
     nslab_region_opts_t opts = {0};
     opts.prefault = NSLAB_PREFAULT_NONE; /* bound now, committed per slab */
@@ -215,8 +221,8 @@ static struct chunk *find_pages_locked(struct arena *a, unsigned npages, int *at
 {
     for (int pass = 0; pass < 2; pass++) {
         for (struct chunk *k = a->chunks; k; k = k->next) {
-            if (k->free_pages < npages)
-                continue;
+            if (k->free_pages < npages || k->retired)
+                continue; /* retired chunks hand out nothing (layout.c) */
             uint64_t busy = pass == 0 ? k->used_pages | ~k->committed_pages : k->used_pages;
             if ((*at = find_run(busy, npages)) >= 0)
                 return k;
@@ -316,6 +322,54 @@ static uint64_t purge_bound(struct arena *a)
     return b > ARENA_PURGE_MAX_PAGES ? b : ARENA_PURGE_MAX_PAGES;
 }
 
+/* Take an empty chunk off the arena's lists, chunk_lock held; the caller
+ * unmaps it outside the lock: no block of it is live, and no list reaches
+ * it any more. */
+static void chunk_unlink_locked(struct arena *a, struct chunk *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        a->chunks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    a->nchunks--;
+    if (c->retired)
+        a->retired_chunks--;
+    a->free_committed -= (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
+}
+
+static void chunk_unmap(struct arena *a, struct chunk *c)
+{
+    size_t held = chunk_held_bytes(c);
+    chunk_map_set(c, 0);
+    seg_unregister(&c->hdr);
+    region_segment_unmap(c, SEG_SIZE);
+    capacity_release(a->node, held);
+}
+
+void chunk_retire(struct arena *a, struct chunk *c, int where)
+{
+    pthread_mutex_lock(&a->chunk_lock);
+    if (c->retired) {
+        pthread_mutex_unlock(&a->chunk_lock);
+        return;
+    }
+    __atomic_store_n(&c->retired, (uint32_t)(where + 1), __ATOMIC_RELAXED);
+    a->retired_chunks++;
+    __atomic_fetch_add(&a->retired_ever, 1, __ATOMIC_RELAXED);
+    int empty = c->free_pages == ARENA_PAGES - 1;
+    if (empty) {
+        a->nempty--;
+        chunk_unlink_locked(a, c);
+    }
+    pthread_mutex_unlock(&a->chunk_lock);
+    if (empty)
+        chunk_unmap(a, c);
+    else
+        slab_retire_chunk(a, c); /* may unmap it: its last kept slab goes */
+}
+
 void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsigned npages)
 {
     uint64_t m = run_mask(first, npages);
@@ -326,21 +380,12 @@ void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsig
     a->free_committed += (uint64_t)__builtin_popcountll(m & c->committed_pages);
     int unmap = 0;
     if (c->free_pages == ARENA_PAGES - 1) {
-        if (a->nempty < ARENA_EMPTY_RETAIN) {
+        if (!c->retired && a->nempty < ARENA_EMPTY_RETAIN) {
             a->nempty++;
         } else {
-            /* unlink; unmap below, outside the lock: no block of it is
-             * live, and no list reaches it any more */
+            /* unlink (a retired chunk is never kept); unmap below */
             unmap = 1;
-            if (c->prev)
-                c->prev->next = c->next;
-            else
-                a->chunks = c->next;
-            if (c->next)
-                c->next->prev = c->prev;
-            a->nchunks--;
-            a->free_committed -=
-                (uint64_t)__builtin_popcountll(c->committed_pages & ~c->used_pages);
+            chunk_unlink_locked(a, c);
         }
     }
     if (a->free_committed > purge_bound(a))
@@ -348,11 +393,6 @@ void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsig
     else if (++a->purge_tick >= ARENA_PURGE_INTERVAL)
         purge_step_locked(a, 0);
     pthread_mutex_unlock(&a->chunk_lock);
-    if (unmap) {
-        size_t held = chunk_held_bytes(c);
-        chunk_map_set(c, 0);
-        seg_unregister(&c->hdr);
-        region_segment_unmap(c, SEG_SIZE);
-        capacity_release(a->node, held);
-    }
+    if (unmap)
+        chunk_unmap(a, c);
 }

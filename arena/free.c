@@ -24,6 +24,7 @@
  * and a double free after a use-after-free write overwrote the key.
  */
 #include "arena.h"
+#include "os.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +32,19 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
+
+
+/* The node the page holding p is on now, or `label` if the kernel does not
+ * say (not present, an error). */
+static int page_node(const void *p, int label)
+{
+    size_t page = topology_get()->page_size;
+    void *pg = (void *)((uintptr_t)p & ~(uintptr_t)(page - 1));
+    int status = -1;
+    if (os_page_nodes(1, &pg, &status) == 0 && status >= 0)
+        return status;
+    return label;
+}
 
 static int einval(void)
 {
@@ -133,6 +147,7 @@ int arena_free_slow(void *p)
 {
     if (!p)
         return 0;
+    arena_layout_check(arena_tls);
     struct seg_hdr *h = arena_seg_of(p);
     if (!h)
         return einval();
@@ -194,15 +209,26 @@ NSLAB_API int nslab_node_of(const void *ptr)
     struct seg_hdr *h = arena_seg_of(ptr);
     if (h && h->kind == SEG_CHUNK) {
         struct chunk *c = (struct chunk *)h;
-        if (c->cls[chunk_page(ptr)])
-            return h->node;
+        if (c->cls[chunk_page(ptr)]) {
+            /* a retired chunk's pages left its node (layout.c): ask */
+            uint32_t r = __atomic_load_n(&c->retired, __ATOMIC_RELAXED);
+            return r ? page_node(ptr, (int)r - 1) : h->node;
+        }
     } else if (h && h->kind == SEG_REGION) {
         const struct nslab_region *r = (const struct nslab_region *)h;
         const char *d = region_data(r);
-        if (!(r->flags & LARGE_F_CACHED) && (const char *)ptr >= d && (const char *)ptr < d + r->size)
+        if (!(r->flags & LARGE_F_CACHED) && (const char *)ptr >= d && (const char *)ptr < d + r->size) {
+            /* made before the last layout change: the kernel may have
+             * moved its pages (a cpuset change rebinds and migrates) */
+            if (r->topo_gen != __atomic_load_n(&topology_generation, __ATOMIC_ACQUIRE))
+                return page_node(ptr, h->node);
             return h->node;
+        }
     } else if (h && seg_free_of(h->kind)) {
-        return h->node; /* a registered kind (pool buffers): its segment's node */
+        /* a registered kind (pool buffers): its segment's node, as its
+         * owner re-checks it after a layout change */
+        seg_node_fn node_of = seg_node_of(h->kind);
+        return node_of ? node_of(h) : h->node;
     }
     errno = EINVAL;
     return -EINVAL;

@@ -300,3 +300,18 @@ int large_free(struct nslab_region *r)
     }
     return region_destroy(r);
 }
+
+void large_cache_drop(struct arena *a)
+{
+    struct nslab_region *drop[ARENA_LARGE_CACHE];
+    unsigned n;
+    pthread_mutex_lock(&a->large_lock);
+    for (n = 0; a->nlarge_cached; n++) {
+        drop[n] = a->large_cache[0].r;
+        drop[n]->flags &= ~LARGE_F_CACHED;
+        cache_remove(a, 0);
+    }
+    pthread_mutex_unlock(&a->large_lock);
+    for (unsigned i = 0; i < n; i++)
+        (void)region_destroy(drop[i]);
+}

@@ -119,7 +119,7 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
  * it, else release it.  Class lock held. */
 static void slab_emptied(struct arena *a, struct arena_class *ac, struct slab *s)
 {
-    if (ac->empty_slabs < ARENA_SLAB_KEEP) {
+    if (ac->empty_slabs < ARENA_SLAB_KEEP && !chunk_of(s->start)->retired) {
         uint64_t kept = __atomic_add_fetch(&a->kept_pages, s->npages, __ATOMIC_RELAXED);
         if (kept <= ARENA_KEPT_PAGES_MAX) {
             ac->empty_slabs++;
@@ -163,8 +163,40 @@ void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
     __atomic_store_n(&ac->out, ac->out - 1, __ATOMIC_RELAXED); /* purge_bound reads it */
     if (ARENA_UNLIKELY(s->used == 0))
         slab_emptied(a, ac, s);
-    else if (!s->in_partial)
+    else if (!s->in_partial && !c->retired)
         partial_add(ac, s);
+}
+
+void slab_retire_chunk(struct arena *a, struct chunk *c)
+{
+    /* Kept empty slabs are released after the others are out of service:
+     * the last release of a chunk that holds nothing else unmaps it. */
+    unsigned kept[ARENA_PAGES], nkept = 0, kept_pages = 0;
+    for (unsigned i = 1; i < ARENA_PAGES; i++) {
+        if (!((c->used_pages >> i) & 1) || c->head[i] != i || !c->cls[i])
+            continue;
+        struct slab *s = &c->slabs[i];
+        struct arena_class *ac = &a->cls[s->cls];
+        for (unsigned k = i; k < i + s->npages; k++)
+            __atomic_store_n(&c->pg[k].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);
+        if (s->kept) {
+            kept[nkept++] = i;
+            kept_pages += s->npages;
+        } else if (s->in_partial) {
+            partial_del(ac, s);
+        }
+    }
+    /* c->free_pages is stable: every class lock is held, so no slab of
+     * this arena is carved or released meanwhile */
+    int last_goes = c->free_pages + kept_pages == ARENA_PAGES - 1;
+    for (unsigned k = 0; k < nkept; k++) {
+        struct slab *s = &c->slabs[kept[k]];
+        struct arena_class *ac = &a->cls[s->cls];
+        slab_unkeep(a, ac, s);
+        slab_release(a, ac, s);
+        if (last_goes && k + 1 == nkept)
+            return; /* c is unmapped */
+    }
 }
 
 void arena_trim_slabs(struct arena *a)

@@ -109,7 +109,7 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     tcache_registry_unlock();
 
     pthread_mutex_lock(&a->chunk_lock);
-    uint64_t nchunks = a->nchunks, cpages = 0, reserved = 0;
+    uint64_t nchunks = a->nchunks, cpages = 0, reserved = 0, retired = a->retired_chunks;
     for (struct chunk *c = a->chunks; c; c = c->next) {
         cpages += (uint64_t)__builtin_popcountll(c->committed_pages);
         reserved += chunk_reserved_bytes(c);
@@ -137,6 +137,9 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     s->remote_frees_out = remote_out;
     s->fallbacks = __atomic_load_n(&a->fallbacks, __ATOMIC_RELAXED);
     s->failures = __atomic_load_n(&a->failures, __ATOMIC_RELAXED);
+    s->drift_pages = __atomic_load_n(&a->drift_pages, __ATOMIC_RELAXED);
+    s->drift_repaired = __atomic_load_n(&a->drift_repaired, __ATOMIC_RELAXED);
+    s->chunks_retired = retired;
 }
 
 NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out)
@@ -158,6 +161,21 @@ NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out)
 
 static int stats_line(char *buf, size_t len, const nslab_node_stats_t *s)
 {
+    if (s->drift_pages || s->chunks_retired)
+        return snprintf(buf, len,
+                        "node %d: mapped %llu committed %llu in_use %llu chunks %llu large %llu "
+                        "allocs %llu frees %llu remote_in %llu remote_out %llu fallbacks %llu "
+                        "failures %llu drift %llu repaired %llu retired %llu\n",
+                        s->node, (unsigned long long)s->bytes_mapped,
+                        (unsigned long long)s->bytes_committed,
+                        (unsigned long long)s->bytes_in_use, (unsigned long long)s->chunks,
+                        (unsigned long long)s->large, (unsigned long long)s->allocs,
+                        (unsigned long long)s->frees, (unsigned long long)s->remote_frees_in,
+                        (unsigned long long)s->remote_frees_out,
+                        (unsigned long long)s->fallbacks, (unsigned long long)s->failures,
+                        (unsigned long long)s->drift_pages,
+                        (unsigned long long)s->drift_repaired,
+                        (unsigned long long)s->chunks_retired);
     return snprintf(buf, len,
                     "node %d: mapped %llu committed %llu reserved %llu in_use %llu chunks %llu "
                     "large %llu allocs %llu frees %llu remote_in %llu remote_out %llu "

@@ -226,6 +226,19 @@ static inline void tcache_forget_node(struct tcache *tc)
 void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)
 {
     tcache_forget_node(tc);
+    /* a real refill: now and then, has the cpuset changed? (layout.c) */
+    if (ARENA_UNLIKELY(++tc->layout_tick >= ARENA_LAYOUT_POLL)) {
+        tc->layout_tick = 0;
+        (void)topology_check_mems();
+        arena_layout_check(tc);
+        /* the node may have left the cpuset: the caller's check was
+         * against the old snapshot */
+        int e = topology_check_node(topology_get(), node);
+        if (e) {
+            *err = e;
+            return NULL;
+        }
+    }
     struct tc_bin *bin = &tc->nodes[node].bins[cls];
     if (bin->head) {
         void *b = bin->head;
@@ -289,6 +302,13 @@ void tcache_overflow(struct tcache *tc, struct tc_bin *bin)
     int32_t keep = sc_limit[cls] / 2;
     if (count <= keep)
         return;
+    /* now and then, has the cpuset changed?  (the sync itself waits for
+     * the thread's next allocation slow path: the flush below must finish
+     * with the bin as it is) */
+    if (ARENA_UNLIKELY(++tc->layout_tick >= ARENA_LAYOUT_POLL)) {
+        tc->layout_tick = 0;
+        (void)topology_check_mems();
+    }
     unsigned nout = (unsigned)(count - keep);
     struct arena *a = arena_get(node, &err);
     if (!a)
@@ -434,6 +454,7 @@ void tcache_fork_child(void)
 NSLAB_API void nslab_thread_flush(void)
 {
     struct tcache *tc = arena_tls;
+    arena_layout_check(tc);
     if (tc != &tcache_empty)
         tcache_flush_all(tc);
     /* and the slabs the arenas kept empty (slab.c), and every free chunk

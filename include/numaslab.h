@@ -168,8 +168,24 @@ NSLAB_API int nslab_nodeset_format(const nslab_nodeset_t *s, char *buf, size_t l
  * Returns 0, or -ENOSYS (kernel without NUMA support / no sysfs), -EIO. */
 NSLAB_API int nslab_init(void);
 
-/* Re-read the topology (hotplug, cpuset change).  Not safe to call while
- * other threads allocate.  Returns 0 or a negative errno as nslab_init(). */
+/* Re-read the topology (hotplug, cpuset change) and bring what the library
+ * placed in line with it.  Safe while other threads allocate: they see the
+ * old snapshot or the new one, never a mix.  The library also notices a
+ * change of the cpuset's allowed memory nodes by itself on its slow paths
+ * (a get_mempolicy call every 64 cache refills of a thread and before
+ * every chunk, region or pool mapping; the nodes online and with memory
+ * every 16th such check), so this call only makes the notice immediate.
+ * After a change (see nslab_node_verify for the mechanism): arena chunks
+ * whose pages the kernel moved are migrated back where their node is still
+ * allowed, else retired (no block is handed out from them again; their
+ * live blocks report the node they are on; they are unmapped when empty);
+ * every thread cache is flushed before its thread allocates again; a node
+ * no longer allowed gives EXDEV; nslab_node_of of a region, a large block
+ * or a pool buffer made before the change names the node its page is on;
+ * a pool moves itself back to its node if still allowed, else follows its
+ * pages (nslab_pool_node says where).
+ * Returns 0, or -ENOSYS, -EIO (as nslab_init()), -ENOMEM (no memory for a
+ * new snapshot); on error the old snapshot stays in use. */
 NSLAB_API int nslab_topology_refresh(void);
 
 /* Number of possible node ids (highest possible node + 1).  Node masks and
@@ -839,6 +855,27 @@ NSLAB_API size_t nslab_usable_size(const void *ptr);
  * pointer the library does not own. */
 NSLAB_API int nslab_node_of(const void *ptr);
 
+/* Check, and on request repair, the placement of `node`'s arena: every page
+ * of its chunks is looked up with move_pages(2) (nodes = NULL).
+ * flags: 0 = only check; NSLAB_VERIFY_REPAIR = pages found off the node
+ * are migrated back to it (move_pages, MPOL_MF_MOVE) while the node is
+ * allowed; a chunk with pages that stay off it (the node left the cpuset,
+ * is full, or the pages are pinned) is retired: no block is handed out
+ * from it again, nslab_node_of of its live blocks names the node each
+ * block's page is on, frees of them go back to it, and it is unmapped when
+ * its last block is freed.  The library runs the same repair by itself
+ * after a layout change (nslab_topology_refresh).  Counted per node in
+ * nslab_node_stats_t: drift_pages, drift_repaired, chunks_retired.
+ * out (may be NULL): the chunks' pages after any repair (pages not present
+ * are decommitted free pages).  Takes the node's arena locks for the pass
+ * (allocations on the node wait; about a millisecond per 4 MiB chunk).
+ * Returns the number of pages found off the node before any repair (0: all
+ * in place; a node without an arena has no pages), or -EINVAL (node < 0
+ * or >= nslab_node_count(), unknown flags), -EPERM, -ENOSYS, -ENOMEM from
+ * move_pages(2); sets errno on error. */
+#define NSLAB_VERIFY_REPAIR 0x1u
+NSLAB_API int nslab_node_verify(int node, unsigned flags, nslab_placement_t *out);
+
 /* Flush the calling thread's caches back to the arenas (done automatically
  * at thread exit), then give the arenas' idle empty slabs back and every
  * free arena page to the kernel (not done at thread exit). */
@@ -880,6 +917,12 @@ typedef struct nslab_node_stats {
                                    promised, counted against the node's
                                    room, not resident (mapped = committed +
                                    reserved + large blocks not populated) */
+    /* Layout changes (nslab_node_verify, nslab_topology_refresh): */
+    uint64_t drift_pages;       /* chunk pages found off the node, ever */
+    uint64_t drift_repaired;    /* of those, migrated back to it */
+    uint64_t chunks_retired;    /* live chunks retired (pages off the node;
+                                   counted in `chunks`, draining: no new
+                                   blocks, unmapped when empty) */
 } nslab_node_stats_t;
 
 /* Read node's counters (per-thread counters merged on read: a snapshot, not

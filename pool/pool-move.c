@@ -106,6 +106,63 @@ static int check(struct nslab_pool *p, int node, nslab_placement_t *after, size_
     return 0;
 }
 
+/* ---- after a layout change ------------------------------------------ */
+
+/* The histogram pool_layout_check works in: 8 KiB, kept off the stack
+ * and out of every thread's TLS; layout_lock (inside grow_lock) guards it. */
+static nslab_placement_t layout_hist;
+static pthread_mutex_t layout_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void pool_layout_check(struct nslab_pool *p)
+{
+    unsigned long g = __atomic_load_n(&topology_generation, __ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&p->topo_gen, __ATOMIC_RELAXED) == g)
+        return;
+    pthread_mutex_lock(&p->grow_lock);
+    if (p->topo_gen != g) {
+        size_t stray = 0;
+        int old = p->node, most = -1;
+        const struct topology *t = topology_get();
+        pthread_mutex_lock(&layout_lock);
+        int e = check(p, old, &layout_hist, &stray);
+        for (int n = 0; !e && stray && n < t->nr_nodes && n < NSLAB_MAX_NODES; n++)
+            if (layout_hist.on_node[n] &&
+                (most < 0 || layout_hist.on_node[n] > layout_hist.on_node[most]))
+                most = n;
+        pthread_mutex_unlock(&layout_lock);
+        if (!e && stray) {
+            int target = old;
+            if (topology_check_node(t, old) != 0)
+                target = most; /* the node left: follow the pages */
+            if (target >= 0 && topology_check_node(t, target) == 0 &&
+                move_locked(p, target) != 0 && target != old) {
+                /* not even the node its pages are on can take the
+                 * reservation: say where the pages are all the same */
+                __atomic_store_n(&p->node, target, __ATOMIC_RELAXED);
+                for (uint32_t i = 0; i < p->nsegs; i++)
+                    __atomic_store_n(&p->segs[i]->hdr.node, target, __ATOMIC_RELAXED);
+            }
+        }
+        __atomic_store_n(&p->topo_gen, g, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&p->grow_lock);
+}
+
+void pool_layout_fork_child(void)
+{
+    if (pthread_mutex_trylock(&layout_lock) == 0)
+        pthread_mutex_unlock(&layout_lock);
+    else
+        pthread_mutex_init(&layout_lock, NULL);
+}
+
+int pool_seg_node(struct seg_hdr *h)
+{
+    struct pool_seg *s = (struct pool_seg *)h;
+    pool_layout_check(s->pool);
+    return __atomic_load_n(&h->node, __ATOMIC_RELAXED);
+}
+
 NSLAB_API int nslab_pool_move(nslab_pool_t *p, int node, nslab_placement_t *after)
 {
     const struct topology *t = topology_get();

@@ -261,6 +261,7 @@ static int seg_add(struct nslab_pool *p, uint32_t n)
 
     struct pool_seg *s = base;
     seg_set_free(SEG_POOL, pool_free_buffer); /* before it is registered */
+    seg_set_node(SEG_POOL, pool_seg_node);
     s->hdr.kind = SEG_POOL;
     s->hdr.node = p->node;
     s->hdr.map_size = bytes;
@@ -313,6 +314,7 @@ static void seg_remove_all(struct nslab_pool *p)
 int pool_grow(struct nslab_pool *p, uint32_t need)
 {
     int e = 0;
+    pool_layout_check(p); /* grow on the node the pool is really on */
     pthread_mutex_lock(&p->grow_lock);
     pthread_mutex_lock(&p->lock);
     uint32_t nfree = p->nfree, total = p->total;
@@ -413,6 +415,7 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
     region_meta_prefer(meta, l.meta_size, node, 0);
 
     p->node = node;
+    p->topo_gen = __atomic_load_n(&topology_generation, __ATOMIC_ACQUIRE);
     p->flags = opts->flags;
     p->slow = (opts->flags & NSLAB_POOL_DEBUG) ? POOL_SLOW_DEBUG : 0;
     p->caches = (char *)meta + l.off_caches;
@@ -514,5 +517,6 @@ NSLAB_API int nslab_pool_node(const nslab_pool_t *p)
 {
     if (pool_check(p))
         return fail_int(EINVAL);
+    pool_layout_check((struct nslab_pool *)p); /* its lock only */
     return __atomic_load_n(&p->node, __ATOMIC_RELAXED); /* nslab_pool_move */
 }

@@ -202,6 +202,9 @@ struct nslab_pool {
     char *meta;             /* caches, stack, segs, state: one mapping of */
     size_t meta_size;       /* meta_size bytes (this header is a page of
                                its own: pool.c keeps it after destroy) */
+    unsigned long topo_gen; /* topology_generation the pool's placement was
+                               last checked against (pool-move.c; written
+                               under grow_lock, read relaxed) */
 
     /* registry of live pools (slot.c), under registry_lock */
     struct nslab_pool *reg_next, *reg_prev;
@@ -294,6 +297,16 @@ static inline uint32_t pool_seg_index(const struct pool_seg *s, const void *buf)
 
 /* pool.c */
 int pool_grow(struct nslab_pool *p, uint32_t need);
+/* After a layout change (topology_generation moved since p->topo_gen):
+ * check where the pool's pages are; pages off p->node are moved back while
+ * the node is allowed, else the pool follows its pages (its node becomes
+ * the node holding most of them, as nslab_pool_move would set it).  Cheap
+ * when nothing changed (two loads).  Takes grow_lock: not with it held. */
+void pool_layout_check(struct nslab_pool *p);
+/* Fork child of a multi-threaded process: pool_layout_check's lock back. */
+void pool_layout_fork_child(void);
+/* nslab_node_of of a pool segment's memory (registered with seg_set_node). */
+int pool_seg_node(struct seg_hdr *h);
 void *pool_buf_at(const struct nslab_pool *p, uint32_t idx);
 /* Global index of buf in p, or UINT32_MAX when buf is not a buffer of p. */
 uint32_t pool_index_of(const struct nslab_pool *p, const void *buf);

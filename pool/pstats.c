@@ -61,6 +61,7 @@ NSLAB_API int nslab_pool_stats(const nslab_pool_t *cp, nslab_pool_stats_t *out)
         errno = EINVAL;
         return -EINVAL;
     }
+    pool_layout_check(p);
     nslab_pool_stats_t st;
     struct sums s;
     memset(&st, 0, sizeof(st));

@@ -198,6 +198,7 @@ static void pool_fork_child(void)
         pthread_mutex_init(&registry_lock, NULL);
         pool_tombs_fork_reset();
     }
+    pool_layout_fork_child();
     uint32_t mine = pool_self.slot;
     for (uint32_t i = 1; i < POOL_MAX_SLOTS; i++) {
         if (i != mine) {

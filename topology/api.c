@@ -29,7 +29,12 @@ NSLAB_API int nslab_init(void)
 NSLAB_API int nslab_topology_refresh(void)
 {
     int err = topology_reload(NULL);
-    return err ? fail(init_errno(err)) : 0;
+    if (err)
+        return fail(err == ENOMEM ? ENOMEM : init_errno(err));
+    void (*hook)(void) = __atomic_load_n(&topology_change_hook, __ATOMIC_ACQUIRE);
+    if (hook)
+        hook();
+    return 0;
 }
 
 NSLAB_API int nslab_node_count(void)

@@ -372,6 +372,19 @@ void topology_discover_fork_child(void)
     pthread_mutex_init(&discover_lock, NULL);
 }
 
+int topology_read_layout(const char *root, nslab_nodeset_t *online,
+                         nslab_nodeset_t *memory)
+{
+    pthread_mutex_lock(&discover_lock);
+    nslab_nodeset_zero(online);
+    nslab_nodeset_zero(memory);
+    int err = read_node_list(root, "online", online);
+    if (!err)
+        err = read_node_list(root, "has_memory", memory);
+    pthread_mutex_unlock(&discover_lock);
+    return err;
+}
+
 uint64_t topology_node_free(int node)
 {
     const struct topology *t = topology_get();

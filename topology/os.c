@@ -231,6 +231,18 @@ int os_page_nodes(unsigned long count, void **pages, int *status)
     return err;
 }
 
+int os_page_move(unsigned long count, void **pages, const int *nodes, int *status)
+{
+    int saved = errno, err = 0;
+    long r = syscall(SYS_move_pages, 0, count, pages, nodes, status, MPOL_MF_MOVE);
+    if (r < 0)
+        err = errno ? errno : EIO;
+    else if (r > 0)
+        err = EBUSY; /* r pages did not move (status says why) */
+    errno = saved;
+    return err;
+}
+
 /* ---- commit and decommit ------------------------------------------------ */
 
 /* MADV_POPULATE_WRITE: 1 known to work, 0 known missing (the probe, or an

@@ -109,6 +109,12 @@ int os_allowed_nodes(nslab_nodeset_t *nodes);
  * -EFAULT: not mapped).  Fails only as a whole (the kernel's errno). */
 int os_page_nodes(unsigned long count, void **pages, int *status);
 
+/* Move pages[i] to node nodes[i] (each page aligned; pages of this process
+ * mapped by it alone).  status[i] gets the node it is on after, or a
+ * negative errno for that page.  0, EBUSY when some did not move, or the
+ * kernel's errno as a whole (EACCES: a node outside the cpuset). */
+int os_page_move(unsigned long count, void **pages, const int *nodes, int *status);
+
 /* ---- commit and decommit ------------------------------------------------ */
 
 enum os_commit {

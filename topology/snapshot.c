@@ -1,21 +1,33 @@
 /*
  * topology/snapshot.c - the process-wide topology snapshot: discovered on
- * first use, replaced by topology_reload().
+ * first use, replaced by topology_reload(), and replaced on its own when
+ * the kernel's allowed memory nodes change (topology_check_mems).
  *
  * Threads:
  *  - topology_published (accessed only with __atomic acquire/release) is
- *    the published snapshot.  NULL until the
- *    first discovery; then one of snap[0], snap[1], fully written before it
- *    is stored (release) and read-only while published.  Readers load it
- *    with acquire: the fast path of topology_get() is that one load.
+ *    the published snapshot: NULL until the first discovery, then a struct
+ *    topology that is fully written before it is stored (release) and is
+ *    read-only from then on.  Readers load it with acquire: the fast path
+ *    of topology_get() is that one load.
+ *  - Snapshots are never written while a reader may hold them: the first
+ *    is static, every later one is written into the next slot of a ring of
+ *    TOPO_SNAPSHOTS snapshots mapped on first use (os_map: the 1 MiB
+ *    distance matrix costs only the rows the node count touches).  A slot
+ *    is rewritten only TOPO_SNAPSHOTS - 1 reloads after it was published,
+ *    so a reader that loaded a snapshot sees it whole unless that many
+ *    layout changes happen during one of its calls: a refresh is safe while
+ *    other threads allocate (readers see the old or the new snapshot,
+ *    never a torn one).  Nothing is freed.
+ *  - topology_generation counts publications (relaxed reads; written under
+ *    reload_lock after the release store): layers above compare it with the
+ *    generation they last synchronised with, on their slow paths.
  *  - init_once runs the first discovery exactly once (pthread_once: no
  *    malloc, and concurrent first callers wait for it).
- *  - reload_lock serialises reloads; a reload writes the snapshot that is
- *    NOT published, then publishes it.  A reader still holding the previous
- *    pointer keeps valid data until the next reload overwrites it, which is
- *    why a reload must not race with allocation (numaslab.h says so).
- *  - init_error is written under init_once / reload_lock, read racily
- *    (an int; it only changes on a reload the caller serialises).
+ *  - reload_lock serialises reloads and the ring.
+ *  - init_error is written under init_once / reload_lock, read racily.
+ *  - change_hook (set once, before it can matter, by the arena layer) runs
+ *    after an explicit nslab_topology_refresh() publishes, outside
+ *    reload_lock.
  * Lock order: reload_lock -> (init_once) -> discover_lock (discover.c).
  */
 #include "topology.h"
@@ -33,8 +45,12 @@
 #endif
 #endif
 
-static struct topology snap[2];
+static struct topology snap0;
+static struct topology *ring[TOPO_SNAPSHOTS]; /* reload_lock */
+static unsigned ring_next;                    /* reload_lock */
 const struct topology *topology_published; /* see the file comment */
+unsigned long topology_generation;
+void (*topology_change_hook)(void);
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static int init_error;
@@ -97,17 +113,50 @@ static void publish(const struct topology *t)
 {
     os_set_node_bits(t->nr_nodes);
     __atomic_store_n(&topology_published, t, __ATOMIC_RELEASE);
+    __atomic_store_n(&topology_generation, topology_generation + 1, __ATOMIC_RELEASE);
+}
+
+/* The kernel's allowed memory nodes now (os_allowed_nodes:
+ * one system call, no file): 0, or its errno. */
+static int kernel_mems(nslab_nodeset_t *out)
+{
+    return os_allowed_nodes(out);
+}
+
+/* Discovery plus what the change check compares with later. */
+static int discover(struct topology *t, const struct topo_source *src, int real)
+{
+    int err = topology_discover(t, src);
+    t->real_source = (uint8_t)real;
+    t->kernel_mems_ok = (uint8_t)(kernel_mems(&t->kernel_mems) == 0);
+    return err;
+}
+
+static int nodeset_equal(const nslab_nodeset_t *a, const nslab_nodeset_t *b)
+{
+    return memcmp(a->bits, b->bits, sizeof a->bits) == 0;
+}
+
+static void nodeset_and_possible(nslab_nodeset_t *s, const struct topology *t)
+{
+    for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
+        s->bits[i] &= t->possible.bits[i];
+}
+
+static int source_is_default(const struct topo_source *src)
+{
+    return !src->sysfs_root && !src->status_path;
 }
 
 static void snapshot_init(void)
 {
     struct topo_source src;
     source_default(&src);
-    int err = topology_discover(&snap[0], &src);
+    int err = discover(&snap0, &src, source_is_default(&src));
     if (err)
-        snapshot_fallback(&snap[0]);
+        snapshot_fallback(&snap0);
     init_error = err;
-    publish(&snap[0]);
+    publish(&snap0);
 }
 
 const struct topology *topology_get(void)
@@ -126,23 +175,49 @@ int topology_error(void)
     return init_error;
 }
 
+/* The next ring slot to write (reload_lock held), mapped on first use; NULL
+ * when it cannot be mapped. */
+static struct topology *ring_slot(void)
+{
+    unsigned i = ring_next;
+    if (!ring[i]) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t bytes = (sizeof(struct topology) + page - 1) & ~(page - 1);
+        void *mem;
+        if (os_map(bytes, page, 0, -1, &mem) != 0)
+            return NULL;
+        ring[i] = mem;
+    }
+    return ring[i];
+}
+
+static int reload_locked(const struct topo_source *src, int real)
+{
+    (void)topology_get();
+    struct topology *next = ring_slot();
+    if (!next)
+        return ENOMEM;
+    int err = discover(next, src, real);
+    if (err == 0) {
+        ring_next = (ring_next + 1) % TOPO_SNAPSHOTS;
+        publish(next);
+        init_error = 0;
+    }
+    return err;
+}
+
 int topology_reload(const struct topo_source *src)
 {
     struct topo_source def;
-    int err;
+    int err, real = 0;
 
     if (!src) {
         source_default(&def);
         src = &def;
+        real = source_is_default(&def);
     }
     pthread_mutex_lock(&reload_lock);
-    const struct topology *cur = topology_get();
-    struct topology *next = cur == &snap[0] ? &snap[1] : &snap[0];
-    err = topology_discover(next, src);
-    if (err == 0) {
-        publish(next);
-        init_error = 0;
-    }
+    err = reload_locked(src, real);
     pthread_mutex_unlock(&reload_lock);
     return err;
 }
@@ -165,4 +240,44 @@ int topology_multi_threaded(void)
 int topology_threads_barrier(void)
 {
     return os_membarrier();
+}
+
+/* Checks since the last look at sysfs (relaxed: a lost count only delays
+ * a look). */
+static unsigned layout_ticks;
+
+/* Did the nodes online or the nodes with memory change since t? */
+static int layout_changed(const struct topology *t)
+{
+    nslab_nodeset_t online, memory;
+    if (topology_read_layout(t->sysfs_root, &online, &memory) != 0)
+        return 0;
+    nodeset_and_possible(&online, t);
+    nodeset_and_possible(&memory, t);
+    return !nodeset_equal(&online, &t->online) || !nodeset_equal(&memory, &t->memory);
+}
+
+int topology_check_mems(void)
+{
+    const struct topology *t = topology_get();
+    nslab_nodeset_t now;
+    if (!t->real_source || !t->kernel_mems_ok || kernel_mems(&now) != 0)
+        return 0;
+    int stale = !nodeset_equal(&now, &t->kernel_mems);
+    if (!stale) {
+        unsigned k = __atomic_add_fetch(&layout_ticks, 1, __ATOMIC_RELAXED);
+        if (k % TOPO_LAYOUT_EVERY != 0 || !layout_changed(t))
+            return 0;
+    }
+    pthread_mutex_lock(&reload_lock);
+    int changed = 0;
+    /* re-check under the lock: another thread may have reloaded already */
+    const struct topology *cur = __atomic_load_n(&topology_published, __ATOMIC_ACQUIRE);
+    if (cur->real_source && (cur == t || !nodeset_equal(&now, &cur->kernel_mems))) {
+        struct topo_source def;
+        source_default(&def);
+        changed = reload_locked(&def, 1) == 0;
+    }
+    pthread_mutex_unlock(&reload_lock);
+    return changed;
 }

@@ -7,9 +7,9 @@
  * Nothing here calls malloc (the malloc replacement runs this code while it
  * bootstraps): discovery parses sysfs with open/read into static storage.
  *
- * Threads: topology_get() returns a snapshot that is written once (first
- * use, under a pthread_once-like guard) and is read-only afterwards;
- * topology_refresh() rewrites it and must not race with allocation.
+ * Threads: topology_get() returns a snapshot that is read-only once
+ * published; a reload publishes a new one and leaves the old intact (a ring
+ * of TOPO_SNAPSHOTS, snapshot.c), so reloads may race with readers.
  */
 #ifndef NSLAB_TOPOLOGY_H
 #define NSLAB_TOPOLOGY_H
@@ -69,7 +69,18 @@ struct topology {
     nslab_nodeset_t normal_memory;   /* has_normal_memory (not only
                                         ZONE_MOVABLE) */
     uint8_t thp_always;              /* THP "enabled" is [always] */
+    uint8_t real_source;             /* discovered from the real system
+                                        (no test source): the change
+                                        check applies */
+    uint8_t kernel_mems_ok;          /* kernel_mems was read */
+    nslab_nodeset_t kernel_mems;     /* os_allowed_nodes()
+                                        at discovery */
 };
+
+/* Snapshots kept before a slot is rewritten (snapshot.c). */
+#define TOPO_SNAPSHOTS 64
+/* topology_check_mems calls per look at sysfs. */
+#define TOPO_LAYOUT_EVERY 16
 
 /* Parse the layout from `src` (NULL fields = defaults) into *t.
  * Returns 0 or a positive errno (ENOENT: no node directory, EIO). */
@@ -81,7 +92,10 @@ int topology_discover(struct topology *t, const struct topo_source *src);
 const struct topology *topology_get(void);
 int topology_error(void);
 
-/* Replace the snapshot with a fresh discovery (tests use a fake src). */
+/* Publish a fresh discovery (tests use a fake src; NULL = the default).
+ * Safe while other threads read the old snapshot.  0 or a positive errno
+ * (discovery's, or ENOMEM when no snapshot slot can be mapped); on error
+ * the old snapshot stays published. */
 int topology_reload(const struct topo_source *src);
 
 /* The nodes with memory by distance from `from` (t->by_distance[from],
@@ -114,6 +128,24 @@ int topology_multi_threaded(void);
  * 0, or ENOSYS / EPERM where the kernel or a seccomp filter has none. */
 int topology_threads_barrier(void);
 
+/* Publications so far (1 after the first discovery): a layer that keeps
+ * state derived from the topology compares it with the value it last
+ * synchronised with (relaxed or acquire load; cheap). */
+extern unsigned long topology_generation;
+
+/* Has the layout changed since the published snapshot was discovered?
+ * Each call compares the kernel's allowed memory nodes (the cpuset's mems:
+ * one os_allowed_nodes call, no file); every TOPO_LAYOUT_EVERY-th call also
+ * reads the nodes online and with memory from sysfs (hot-add, offline).
+ * When something changed, the topology is rediscovered and published
+ * (generation + 1) and 1 is returned, else 0.  Does nothing for a snapshot loaded from
+ * a test source.  Safe from any thread, while others allocate. */
+int topology_check_mems(void);
+
+/* Called by nslab_topology_refresh() after it published (set by the arena
+ * layer at its initialisation: it re-checks what it placed). */
+extern void (*topology_change_hook)(void);
+
 /* Validate a node for an allocation target: 0, or EINVAL (out of range),
  * ENODEV (offline or without memory), EXDEV (not allowed by the cpuset). */
 int topology_check_node(const struct topology *t, int node);
@@ -121,6 +153,11 @@ int topology_check_node(const struct topology *t, int node);
 /* Check a node set the same way (every member), and that it is non-empty:
  * EINVAL for an empty set. */
 int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s);
+
+/* Read devices/system/node/{online,has_memory} under `root` now.  0 or a
+ * positive errno. */
+int topology_read_layout(const char *root, nslab_nodeset_t *online,
+                         nslab_nodeset_t *memory);
 
 /* Current free bytes of a node (read from sysfs now), or 0. */
 uint64_t topology_node_free(int node);

@@ -209,6 +209,10 @@ static int segment_map(size_t total, size_t head, size_t skew, const nslab_polic
         opts = &defaults;
     if ((e = region_opts_check(opts)) != 0)
         return e;
+    /* every mapping is a slow path: has the cpuset changed?  (one system
+     * call; a change publishes a new snapshot, checked against below) */
+    if (topology_check_mems())
+        t = topology_get();
     if ((e = policy_resolve(pol, &pl)) != 0)
         return e;
 
@@ -284,8 +288,17 @@ static int segment_map(size_t total, size_t head, size_t skew, const nslab_polic
             e = ENOMEM; /* no (or too few) huge pages reserved */
         goto fail;
     }
-    if ((e = region_apply_policy(base, total, &pl, sub, nsub)) != 0)
+    if ((e = region_apply_policy(base, total, &pl, sub, nsub)) != 0) {
+        /* the kernel refuses nodes the cpuset dropped since the check
+         * above: say so as the library does (EXDEV), not EINVAL */
+        if (e == EINVAL && topology_check_mems()) {
+            struct policy_plan again;
+            int e2 = policy_resolve(pol, &again);
+            if (e2)
+                e = e2;
+        }
         goto fail;
+    }
 
     int thp = -1;
     if (opts->pages == NSLAB_PAGES_THP) {

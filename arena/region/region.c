@@ -114,6 +114,7 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     r->report = rep;
     r->report.size = size;
     r->lazy = keep;
+    r->topo_gen = __atomic_load_n(&topology_generation, __ATOMIC_ACQUIRE);
     seg_register(&r->hdr); /* last: the header is complete */
     *out = r;
     return 0;

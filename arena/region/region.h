@@ -48,6 +48,10 @@ struct nslab_region {
     nslab_region_report_t report;
     struct capacity_hold lazy;  /* a lazy strict region's capacity, held
                                    for its life (region-map.c) */
+    unsigned long topo_gen;    /* topology_generation at creation: once it
+                                  differs, the kernel may have moved the
+                                  pages (a cpuset change), and
+                                  nslab_node_of asks where they are */
 };
 
 #define REGION_F_LARGE       0x1u  /* a large block of the arena */

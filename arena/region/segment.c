@@ -35,3 +35,11 @@ void seg_set_free(enum seg_kind kind, seg_free_fn fn)
     if ((unsigned)kind < SEG_KINDS)
         __atomic_store_n(&seg_free_table[kind], fn, __ATOMIC_RELEASE);
 }
+
+seg_node_fn seg_node_table[SEG_KINDS];
+
+void seg_set_node(enum seg_kind kind, seg_node_fn fn)
+{
+    if ((unsigned)kind < SEG_KINDS)
+        __atomic_store_n(&seg_node_table[kind], fn, __ATOMIC_RELEASE);
+}

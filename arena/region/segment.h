@@ -71,6 +71,19 @@ static inline seg_free_fn seg_free_of(uint32_t kind)
     return kind < SEG_KINDS ? __atomic_load_n(&seg_free_table[kind], __ATOMIC_ACQUIRE) : NULL;
 }
 
+/* The node nslab_node_of reports for a segment of a registered kind, when
+ * its owner keeps it checked against layout changes (the pool layer: a
+ * pool whose pages moved re-checks itself, pool-move.c).  seg_node_of: the
+ * registered function, or NULL (then hdr.node is the answer).  Registered
+ * like seg_set_free, before the first segment of the kind. */
+typedef int (*seg_node_fn)(struct seg_hdr *h);
+extern seg_node_fn seg_node_table[SEG_KINDS];
+void seg_set_node(enum seg_kind kind, seg_node_fn fn);
+static inline seg_node_fn seg_node_of(uint32_t kind)
+{
+    return kind < SEG_KINDS ? __atomic_load_n(&seg_node_table[kind], __ATOMIC_ACQUIRE) : NULL;
+}
+
 /* The segment owning pointer p, or NULL if the library does not own it. */
 struct seg_hdr *seg_lookup(const void *p);
 

@@ -62,10 +62,12 @@ keys=$(redis-cli -s "$sock" dbsize)
 cp "/proc/$pid/numa_maps" "$work/numa_maps"
 
 # Per node, from numa_maps: pages of every anonymous mapping (no file=, not
-# the vdso/vvar), pages of the mappings bound to one node ("bind:K": the
-# allocator's chunks and large blocks are mbind'ed so; under --membind the
-# process policy shows on every mapping too), and "stray" pages: pages of a
-# bind:K mapping found on another node than K (must be none).
+# the vdso/vvar), pages of the mappings bound to one node ("bind:K", or
+# "bind=static:K" for the allocator's chunks, bound with MPOL_F_STATIC_NODES
+# so that a cpuset change does not rebind them; large blocks are mbind'ed
+# plainly; under --membind the process policy shows on every mapping too),
+# and "stray" pages: pages of a bound mapping found on another node than K
+# (must be none).
 summary=$(awk -v nn="$nodes" '
 	{
 		file = 0; special = 0; bound = -1
@@ -74,7 +76,7 @@ summary=$(awk -v nn="$nodes" '
 			if ($i == "[vdso]" || $i == "[vvar]" || $i == "[vsyscall]") special = 1
 		}
 		if (file || special) next
-		if ($2 ~ /^bind:[0-9]+$/) bound = substr($2, 6) + 0
+		if ($2 ~ /^bind(=static)?:[0-9]+$/) { bound = $2; sub(/^.*:/, "", bound); bound += 0 }
 		for (i = 3; i <= NF; i++) {
 			if ($i ~ /^N[0-9]+=/) {
 				split(substr($i, 2), kv, "=")
@@ -91,7 +93,7 @@ summary=$(awk -v nn="$nodes" '
 	}' "$work/numa_maps")
 echo "node anon_pages bound_pages stray_pages"
 echo "$summary"
-awk '/ bind:[0-9]+ anon=/ && ++n <= 12' "$work/numa_maps"
+awk '/ bind(=static)?:[0-9]+ anon=/ && ++n <= 12' "$work/numa_maps"
 
 redis-cli -s "$sock" shutdown nosave >/dev/null 2>&1 || true
 status=0
