@@ -193,8 +193,11 @@ static int cache_put(struct arena *a, struct nslab_region *r)
         kept = 1;
     }
     pthread_mutex_unlock(&a->large_lock);
-    for (unsigned i = 0; i < ndrop; i++)
+    for (unsigned i = 0; i < ndrop; i++) {
+        /* no stale poison for whatever is mapped there next */
+        ARENA_ASAN_UNPOISON(region_data(drop[i]), large_room(drop[i]));
         (void)region_destroy(drop[i]); /* the kernel's error changes nothing here */
+    }
     return kept;
 }
 
