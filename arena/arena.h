@@ -23,7 +23,8 @@
  *   arena    one per node (struct arena, mapped lazily with os_map): per
  *            size class a lock, the list of partial slabs and a lock-free
  *            stack of remote-freed blocks; per node a chunk list.
- *   tcache   one per thread (os_map, never malloc), with per node per class
+ *   tcache   one per thread (os_map, never malloc; an exited thread's cache
+ *            is reused by the next new thread), with per node per class
  *            a bin: a LIFO list of blocks of that node and class, a count
  *            (kept as `room` = limit - count) and an alloc counter.
  *
@@ -38,8 +39,9 @@
  * Lock order (never the other way round):
  *     tcache_registry_lock  ->  arena->cls[c].lock (ascending c, ascending
  *     node)  ->  arena->chunk_lock  ->  arena->large_lock
- * (large_lock is a leaf: large.c takes it alone; only the audit holds it
- * with the others.)  fork takes none of them: the child repairs what it
+ * (large_lock is a leaf: large.c takes it alone, chunk.c's purge step
+ * inside chunk_lock (large_purge_step); the audit holds it with the
+ * others.)  fork takes none of them: the child repairs what it
  * inherits (arena.c, "fork").
  * The remote stacks are atomics (push: CAS release; collect: exchange
  * acquire, under the class lock).  Thread bins are touched only by their
@@ -276,6 +278,8 @@ struct large_entry {
     uint64_t res;                     /* what it may hold resident: its
                                          mapped size, 0 once LARGE_F_CLEAN */
     uint64_t tick;                    /* large_tick when it was cached */
+    uint64_t purge_aged;              /* 1: cached at the node's last chunk
+                                         purge step (large_purge_step) */
 };
 
 /* One size class of one node's arena.  `lock` protects every field but
@@ -969,6 +973,12 @@ static inline int region_is_block(const struct nslab_region *r)
 void *large_alloc(int node, size_t size, size_t align, int zero, int populate);
 /* Decommit the data pages of every region the node's cache holds. */
 void large_trim(struct arena *a);
+/* A chunk purge step of the node (chunk.c, chunk_lock held; large_lock is
+ * taken inside it): decommit the cached regions that were already cached
+ * at the previous step, mark the others.  A server that frees most of its
+ * heap (small blocks: purge steps) gives back the large blocks it freed
+ * too, though no large free follows to age them. */
+void large_purge_step(struct arena *a);
 
 /* The large block of alignment > SEG_SIZE / 2 whose data address is p:
  * its header is the segment just below p (region.c), p's own segment is

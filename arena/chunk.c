@@ -143,6 +143,9 @@ static void purge_step_locked(struct arena *a, int all)
         c->aged_pages = c->committed_pages & ~c->used_pages;
     }
     a->purge_tick = 0;
+    /* the node's cached large regions age with its free pages: one no
+     * request took since the previous step gives its pages back */
+    large_purge_step(a);
 }
 
 void chunk_purge_all(struct arena *a)

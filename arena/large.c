@@ -149,7 +149,8 @@ static struct nslab_region *cache_take(struct arena *a, size_t size, size_t alig
  * oldest that may hold pages are decommitted.  A program that churns
  * large blocks thus finds the ones it freed last still committed, and one
  * that stops keeps at most the budget (until ARENA_LARGE_CACHE_AGE more
- * frees, or nslab_thread_flush). */
+ * frees, or nslab_thread_flush, or two purge steps of the node's chunk
+ * pages: large_purge_step). */
 static int cache_put(struct arena *a, struct nslab_region *r)
 {
     size_t m = r->hdr.map_size;
@@ -187,6 +188,7 @@ static int cache_put(struct arena *a, struct nslab_region *r)
         e->room = large_room(r);
         e->res = res;
         e->tick = now;
+        e->purge_aged = 0;
         __atomic_store_n(&a->nlarge_cached, a->nlarge_cached + 1, __ATOMIC_RELAXED);
         a->large_cached_bytes += m;
         a->large_cached_dirty += res;
@@ -199,6 +201,21 @@ static int cache_put(struct arena *a, struct nslab_region *r)
         (void)region_destroy(drop[i]); /* the kernel's error changes nothing here */
     }
     return kept;
+}
+
+void large_purge_step(struct arena *a)
+{
+    if (!__atomic_load_n(&a->large_cached_dirty, __ATOMIC_RELAXED))
+        return; /* racy peek: a region cached meanwhile ages at the next step */
+    pthread_mutex_lock(&a->large_lock);
+    for (unsigned i = 0; i < a->nlarge_cached; i++) {
+        struct large_entry *e = &a->large_cache[i];
+        if (e->purge_aged)
+            cache_decommit(a, e);
+        else
+            e->purge_aged = 1;
+    }
+    pthread_mutex_unlock(&a->large_lock);
 }
 
 void large_trim(struct arena *a)

@@ -13,7 +13,8 @@
  *  - freed large blocks do not keep RSS past the cache's dirty budget, and
  *    nslab_thread_flush decommits them all; a cached block taken again by
  *    the populating API is resident again, one taken by calloc reads zero;
- *    one nobody takes is decommitted after ARENA_LARGE_CACHE_AGE frees;
+ *    one nobody takes is decommitted after ARENA_LARGE_CACHE_AGE frees, or
+ *    at the second chunk purge step of its node;
  *  - a thread per task: creating and ending 200 threads that allocate maps
  *    at most one thread cache (the dead threads' caches are reused), their
  *    blocks go home (the audit is clean, in-use bytes are back).
@@ -263,6 +264,33 @@ static void test_large_cache_ages(void **state)
     assert_int_equal(nslab_audit(stdout), 0);
 }
 
+/* A cached region no request takes gives its pages back at the node's
+ * second chunk purge step after it was freed (large_purge_step), with no
+ * large free to age it: a server that frees most of its heap. */
+static void test_large_cache_purge_step(void **state)
+{
+    (void)state;
+    int node = last_node, err;
+    const size_t big = (size_t)2 << 20;
+    nslab_thread_flush();
+    struct arena *a = arena_get(node, &err);
+    assert_non_null(a);
+    char *b = numa_malloc_on(node, big);
+    assert_non_null(b);
+    assert_int_equal(nslab_free(b), 0); /* cached, committed */
+    assert_int_equal(testutil_resident_pages(b, big), big / os_page);
+    large_purge_step(a); /* marks it */
+    size_t after_one = testutil_resident_pages(b, big);
+    large_purge_step(a); /* still there: decommitted */
+    size_t after_two = testutil_resident_pages(b, big);
+    printf("node %d: a cached 2 MiB region: %zu pages resident after one purge step, %zu "
+           "after two\n",
+           node, after_one, after_two);
+    assert_int_equal(after_one, big / os_page);
+    assert_int_equal(after_two, 0);
+    assert_int_equal(nslab_audit(stdout), 0);
+}
+
 /* ---- a thread per task ---------------------------------------------------- */
 
 struct task {
@@ -333,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_prefault_none),
         /* ages first: it needs room in the node's large cache */
         cmocka_unit_test(test_large_cache_ages),
+        cmocka_unit_test(test_large_cache_purge_step),
         cmocka_unit_test(test_large_cache_gives_back),
         cmocka_unit_test(test_thread_per_task_maps_no_cache),
     };
