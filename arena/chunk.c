@@ -71,6 +71,7 @@
 
 #include <errno.h>
 
+#include "debug.h"
 #include "os.h"
 
 uint8_t chunk_map[CHUNK_MAP_ENTRIES];
@@ -102,6 +103,7 @@ static int find_run(uint64_t map, unsigned n)
 static void take_run(struct arena *a, struct chunk *c, unsigned first, unsigned n)
 {
     uint64_t m = run_mask(first, n);
+    NSLAB_ASSERT_INTERNAL(!(c->used_pages & m) && c->free_pages >= n);
     if (c->free_pages == ARENA_PAGES - 1)
         a->nempty--;
     c->used_pages |= m;
@@ -109,6 +111,8 @@ static void take_run(struct arena *a, struct chunk *c, unsigned first, unsigned 
     a->free_committed -= (uint64_t)__builtin_popcountll(m & c->committed_pages);
     c->free_pages -= n;
     a->slab_pages += n;
+    NSLAB_ASSERT_EXPENSIVE(c->free_pages ==
+                           (unsigned)(ARENA_PAGES - __builtin_popcountll(c->used_pages)));
 }
 
 /* Decommit the pages of `mask` (free and committed) of c.  chunk_lock
@@ -377,6 +381,7 @@ void chunk_release_pages(struct arena *a, struct chunk *c, unsigned first, unsig
 {
     uint64_t m = run_mask(first, npages);
     pthread_mutex_lock(&a->chunk_lock);
+    NSLAB_ASSERT_INTERNAL((c->used_pages & m) == m && !(m & 1)); /* used, not the header */
     c->used_pages &= ~m;
     c->free_pages += npages;
     a->slab_pages -= npages;

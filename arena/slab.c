@@ -34,6 +34,8 @@
 
 #include <errno.h>
 
+#include "debug.h"
+
 #include "os.h"
 
 static void partial_add(struct arena_class *ac, struct slab *s)
@@ -155,6 +157,8 @@ void slab_put_locked(struct arena *a, struct arena_class *ac, void *p)
     if (ARENA_UNLIKELY((c->abandoned_pages >> chunk_page(p)) & 1))
         return; /* its slab was abandoned by a fork child's repair: leaked */
     struct slab *s = chunk_slab_of(c, p);
+    NSLAB_ASSERT_INTERNAL(s->used > 0 && s->used <= s->capacity);
+    NSLAB_ASSERT_INTERNAL(s->cls == (unsigned)(ac - a->cls));
     arena_link_set(p, s->free);
     ((void **)p)[1] = (void *)arena_key_of(p); /* free (a direct free) */
     arena_asan_freed(p);
@@ -293,6 +297,7 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
         if (was_empty && got != before)
             slab_unkeep(a, ac, s);
         s->used += got - before;
+        NSLAB_ASSERT_INTERNAL(s->used <= s->capacity && s->fresh <= s->capacity);
         if (!s->free && s->fresh == s->capacity)
             partial_del(ac, s);
     }

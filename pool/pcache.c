@@ -27,6 +27,7 @@
  * it is touched under pool->lock only.
  */
 #include "pool.h"
+#include "debug.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -75,6 +76,7 @@ void pool_stack_push(struct nslab_pool *p, void *const *bufs, uint32_t n)
     /* nfree + cached + out == total, so the stack never holds more than
      * total; a push past it is a double put the debug mode did not see:
      * refuse the excess rather than write past the array (audit reports). */
+    NSLAB_ASSERT_INTERNAL(p->nfree <= p->total);
     uint32_t room = p->total - p->nfree;
     if (n > room) {
         p->dropped += n - room;
@@ -91,6 +93,7 @@ void pool_stack_push(struct nslab_pool *p, void *const *bufs, uint32_t n)
  * checked nfree >= n); the hottest ends up in dst[n - 1]. */
 static void stack_take(struct nslab_pool *p, void **dst, uint32_t n)
 {
+    NSLAB_ASSERT(n <= p->nfree);
     p->nfree -= n;
     memcpy(dst, &p->stack[p->nfree], (size_t)n * sizeof(void *));
 }
