@@ -68,28 +68,8 @@ static int run_case(const char *c)
 #ifdef HAVE_ASAN
 static int spawn(const char *c, char *err, size_t len)
 {
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        execl("/proc/self/exe", "test_arena_asan", c, (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < len && (r = read(fd[0], err + n, len - 1 - n)) > 0)
-        n += (size_t)r;
-    err[n] = 0;
-    close(fd[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    char *argv[] = { "test_arena_asan", (char *)c, NULL };
+    return testutil_exit_code(testutil_child_exec("/proc/self/exe", argv, err, len));
 }
 
 static void expect_report(const char *c)

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,29 +42,8 @@ static int run_case(const char *c)
 
 static int spawn(const char *c, char *err, size_t len, int *sig)
 {
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct rlimit no = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &no);
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        execl("/proc/self/exe", "test_arena_hardened", c, (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < len && (r = read(fd[0], err + n, len - 1 - n)) > 0)
-        n += (size_t)r;
-    err[n] = 0;
-    close(fd[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    char *argv[] = { "test_arena_hardened", (char *)c, NULL };
+    int st = testutil_child_exec("/proc/self/exe", argv, err, len);
     *sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

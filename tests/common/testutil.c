@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void testutil_skip_msg(const char *test, const char *fmt, ...)
@@ -159,4 +161,76 @@ size_t testutil_scale(size_t n)
     if (div < 1)
         div = 1;
     return n / div ? n / div : 1;
+}
+
+int testutil_child(int (*fn)(void *), void *arg, char *err, size_t len)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit no = { 0, 0 };
+        setrlimit(RLIMIT_CORE, &no);
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        _exit(fn(arg));
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t n;
+    char drop[256];
+    for (;;) {
+        if (got + 1 < len)
+            n = read(fds[0], err + got, len - 1 - got);
+        else
+            n = read(fds[0], drop, sizeof drop);
+        if (n <= 0)
+            break;
+        if (got + 1 < len)
+            got += (size_t)n;
+    }
+    err[got] = '\0';
+    close(fds[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+struct exec_args {
+    const char *path;
+    char *const *argv;
+};
+
+static int run_exec(void *p)
+{
+    const struct exec_args *a = p;
+    execv(a->path, a->argv);
+    return 127;
+}
+
+int testutil_child_exec(const char *path, char *const argv[], char *err, size_t len)
+{
+    struct exec_args a = { path, argv };
+    return testutil_child(run_exec, &a, err, len);
+}
+
+int testutil_exit_code(int status)
+{
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+nslab_pool_opts_t testutil_pool_opts(size_t elt, size_t count, size_t max)
+{
+    nslab_pool_opts_t o = { .elt_size = elt, .count = count, .max_count = max };
+    return o;
+}
+
+nslab_pool_stats_t testutil_pool_stats(const nslab_pool_t *p)
+{
+    nslab_pool_stats_t st = { .size = sizeof(st), .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_pool_stats(p, &st), 0);
+    return st;
 }

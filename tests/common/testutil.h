@@ -65,6 +65,23 @@ int testutil_thp_always(void);
 /* Resident pages of [p, p+len) via mincore(2). */
 size_t testutil_resident_pages(const void *p, size_t len);
 
+/* Run fn(arg) in a forked child whose stderr (fd 2) goes into a pipe, with
+ * core dumps off; the child _exits with fn's return.  err gets what the
+ * child wrote on stderr (NUL-terminated, at most len - 1 bytes, the rest
+ * read and dropped).  Returns the child's waitpid(2) status; decode it with
+ * testutil_exit_code / WIFSIGNALED. */
+int testutil_child(int (*fn)(void *), void *arg, char *err, size_t len);
+
+/* testutil_child running execv(path, argv) (argv NULL-terminated). */
+int testutil_child_exec(const char *path, char *const argv[], char *err, size_t len);
+
+/* A wait status as one number: the exit code, or 128 + the signal. */
+int testutil_exit_code(int status);
+
+/* Pool options {elt, count, max} and a pool's stats (asserted to succeed). */
+nslab_pool_opts_t testutil_pool_opts(size_t elt, size_t count, size_t max);
+nslab_pool_stats_t testutil_pool_stats(const nslab_pool_t *p);
+
 /* Scale a loop count down under sanitizers / valgrind (NUMASLAB_TEST_SCALE). */
 size_t testutil_scale(size_t n);
 

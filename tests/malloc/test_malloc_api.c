@@ -383,32 +383,26 @@ static void test_foreign_pointers(void **state)
 
 /* Run this test binary as `--child name` with extra environment; returns the
  * exit status (or 128 + signal) and the child's stderr in err. */
+struct child_args {
+    const char *name;
+    const char *const *env;
+};
+
+static int exec_child(void *p)
+{
+    const struct child_args *a = p;
+    for (size_t i = 0; a->env && a->env[i]; i += 2)
+        setenv(a->env[i], a->env[i + 1], 1);
+    execl(self_exe, self_exe, "--child", a->name, (char *)NULL);
+    return 127;
+}
+
 static int run_child(const char *name, const char *const *env, char *err, size_t errlen)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        for (size_t i = 0; env && env[i]; i += 2)
-            setenv(env[i], env[i + 1], 1);
-        execl(self_exe, self_exe, "--child", name, (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    ssize_t n;
-    while (len + 1 < errlen && (n = read(fds[0], err + len, errlen - 1 - len)) > 0)
-        len += (size_t)n;
-    err[len] = '\0';
-    close(fds[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    struct child_args a = { name, env };
+    int st = testutil_child(exec_child, &a, err, errlen);
     printf("child %s said:\n%s", name, err);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return testutil_exit_code(st);
 }
 
 static void test_foreign_counted_in_stats(void **state)

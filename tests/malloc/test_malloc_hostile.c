@@ -17,16 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <cmocka.h>
-
-#include "numaslab.h"
+#include "testutil.h"
 
 /* Is malloc the replacement?  Its blocks are the library's. */
 static int replacement_active(void)
@@ -98,29 +92,8 @@ struct outcome {
 static struct outcome spawn(const char *c)
 {
     struct outcome o = { 0 };
-    int fd[2];
-    assert_int_equal(pipe(fd), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        struct rlimit no = { 0, 0 };
-        setrlimit(RLIMIT_CORE, &no);
-        dup2(fd[1], 2);
-        close(fd[0]);
-        close(fd[1]);
-        execl("/proc/self/exe", "test_malloc_hostile", c, (char *)NULL);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t n = 0;
-    ssize_t r;
-    while ((r = read(fd[0], o.err + n, sizeof o.err - 1 - n)) > 0)
-        n += (size_t)r;
-    o.err[n] = 0;
-    close(fd[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    char *argv[] = { "test_malloc_hostile", (char *)c, NULL };
+    int st = testutil_child_exec("/proc/self/exe", argv, o.err, sizeof o.err);
     if (WIFSIGNALED(st))
         o.sig = WTERMSIG(st);
     else

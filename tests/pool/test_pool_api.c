@@ -13,24 +13,11 @@
 
 #include "testutil.h"
 
-static nslab_pool_opts_t opts_of(size_t elt, size_t count, size_t max)
-{
-    nslab_pool_opts_t o = { .elt_size = elt, .count = count, .max_count = max };
-    return o;
-}
-
-static nslab_pool_stats_t stats_of(const nslab_pool_t *p)
-{
-    nslab_pool_stats_t st = { .size = sizeof(st), .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_pool_stats(p, &st), 0);
-    return st;
-}
-
 static void test_get_put_single(void **state)
 {
     (void)state;
     enum { N = 100 };
-    nslab_pool_opts_t o = opts_of(200, N, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(200, N, 0);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     assert_int_equal(nslab_pool_node(p), nslab_local_node());
@@ -49,7 +36,7 @@ static void test_get_put_single(void **state)
     errno = 0;
     assert_null(nslab_pool_get(p));
     assert_int_equal(errno, ENOENT);
-    nslab_pool_stats_t st = stats_of(p);
+    nslab_pool_stats_t st = testutil_pool_stats(p);
     assert_int_equal(st.total, N);
     assert_int_equal(st.in_use, N);
     assert_int_equal(st.free, 0);
@@ -60,7 +47,7 @@ static void test_get_put_single(void **state)
     }
     for (int i = 0; i < N; i++)
         assert_int_equal(nslab_pool_put(p, b[i]), 0);
-    st = stats_of(p);
+    st = testutil_pool_stats(p);
     assert_int_equal(st.in_use, 0);
     assert_int_equal(st.free, N);
     assert_int_equal(st.gets, N);
@@ -74,7 +61,7 @@ static void test_alignment_and_layout(void **state)
     (void)state;
     static const size_t aligns[] = { 0, 8, 64, 256, 4096, (size_t)2 << 20 };
     for (size_t a = 0; a < sizeof(aligns) / sizeof(aligns[0]); a++) {
-        nslab_pool_opts_t o = opts_of(100, 12, 0);
+        nslab_pool_opts_t o = testutil_pool_opts(100, 12, 0);
         o.align = aligns[a];
         o.prefault = NSLAB_PREFAULT_NONE; /* 2 MiB apart: touch what is used */
         nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
@@ -100,11 +87,11 @@ static void test_multi_segment(void **state)
 {
     (void)state;
     size_t mib = (size_t)1 << 20;
-    nslab_pool_opts_t o = opts_of(mib, 10, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(mib, 10, 0);
     o.prefault = NSLAB_PREFAULT_NONE;
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
-    assert_int_equal(stats_of(p).segments, 3);
+    assert_int_equal(testutil_pool_stats(p).segments, 3);
     void *b[10];
     assert_int_equal(nslab_pool_get_bulk(p, b, 10), 10);
     for (int i = 0; i < 10; i++) {
@@ -136,7 +123,7 @@ static void test_ctor_and_growth(void **state)
 {
     (void)state;
     enum { COUNT = 10, MAX = 1000 };
-    nslab_pool_opts_t o = opts_of(64, COUNT, MAX);
+    nslab_pool_opts_t o = testutil_pool_opts(64, COUNT, MAX);
     o.ctor = ctor;
     o.ctor_arg = &ctor_calls;
     ctor_calls = 0;
@@ -144,7 +131,7 @@ static void test_ctor_and_growth(void **state)
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     assert_int_equal(ctor_calls, COUNT);
-    assert_int_equal(stats_of(p).total, COUNT);
+    assert_int_equal(testutil_pool_stats(p).total, COUNT);
 
     static void *b[MAX];
     for (int i = 0; i < MAX; i++) {
@@ -156,7 +143,7 @@ static void test_ctor_and_growth(void **state)
     errno = 0;
     assert_null(nslab_pool_get(p));
     assert_int_equal(errno, ENOENT);
-    nslab_pool_stats_t st = stats_of(p);
+    nslab_pool_stats_t st = testutil_pool_stats(p);
     assert_int_equal(st.total, MAX);
     assert_int_equal(st.max_count, MAX);
     assert_int_equal(st.bytes_reserved, 0); /* all committed now */
@@ -172,21 +159,21 @@ static void test_bulk_all_or_nothing(void **state)
 {
     (void)state;
     enum { N = 50 };
-    nslab_pool_opts_t o = opts_of(128, N, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(128, N, 0);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     void *b[N + 1];
 
     assert_int_equal(nslab_pool_get_bulk(p, b, N + 1), -ENOENT);
     assert_int_equal(errno, ENOENT);
-    assert_int_equal(stats_of(p).in_use, 0);
+    assert_int_equal(testutil_pool_stats(p).in_use, 0);
     assert_int_equal(nslab_pool_get_bulk(p, b, 0), 0);
 
     assert_int_equal(nslab_pool_get_bulk(p, b, 30), 30);
     assert_int_equal(nslab_pool_get_bulk(p, b + 30, 21), -ENOENT);
-    assert_int_equal(stats_of(p).in_use, 30);
+    assert_int_equal(testutil_pool_stats(p).in_use, 30);
     assert_int_equal(nslab_pool_get_bulk(p, b + 30, 20), 20);
-    assert_int_equal(stats_of(p).in_use, N);
+    assert_int_equal(testutil_pool_stats(p).in_use, N);
     for (int i = 0; i < N; i++)
         for (int j = 0; j < i; j++)
             assert_ptr_not_equal(b[i], b[j]);
@@ -197,13 +184,13 @@ static void test_bulk_all_or_nothing(void **state)
     b[17] = &local;
     assert_int_equal(nslab_pool_put_bulk(p, b, N), -EINVAL);
     assert_int_equal(errno, EINVAL);
-    assert_int_equal(stats_of(p).in_use, N);
+    assert_int_equal(testutil_pool_stats(p).in_use, N);
     b[17] = (char *)saved + 1;
     assert_int_equal(nslab_pool_put_bulk(NULL, b, N), -EINVAL);
-    assert_int_equal(stats_of(p).in_use, N);
+    assert_int_equal(testutil_pool_stats(p).in_use, N);
     b[17] = saved;
     assert_int_equal(nslab_pool_put_bulk(p, b, N), N);
-    assert_int_equal(stats_of(p).in_use, 0);
+    assert_int_equal(testutil_pool_stats(p).in_use, 0);
     assert_int_equal(nslab_pool_audit(p, NULL), 0);
     assert_int_equal(nslab_pool_destroy(p), 0);
 }
@@ -212,7 +199,7 @@ static void test_bulk_all_or_nothing(void **state)
 static void test_empty_and_timeout(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = opts_of(64, 2, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(64, 2, 0);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     void *a = nslab_pool_get(p), *b = nslab_pool_get(p);
@@ -243,7 +230,7 @@ static void test_empty_and_timeout(void **state)
 static void test_put_foreign(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = opts_of(100, 8, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(100, 8, 0);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     nslab_pool_t *q = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
@@ -251,7 +238,7 @@ static void test_put_foreign(void **state)
     void *b = nslab_pool_get(p), *c = nslab_pool_get(q);
     assert_non_null(b);
     assert_non_null(c);
-    nslab_pool_stats_t before = stats_of(p);
+    nslab_pool_stats_t before = testutil_pool_stats(p);
 
     int local;
     void *heap = malloc(64);
@@ -270,7 +257,7 @@ static void test_put_foreign(void **state)
             assert_null(nslab_pool_of(bad[i]));
     }
     assert_int_equal(nslab_poolset_put(NULL, b), -EINVAL);
-    nslab_pool_stats_t after = stats_of(p);
+    nslab_pool_stats_t after = testutil_pool_stats(p);
     assert_int_equal(after.free, before.free);
     assert_int_equal(after.puts, before.puts);
     assert_int_equal(nslab_pool_audit(p, NULL), 0);
@@ -287,7 +274,7 @@ static void test_put_foreign(void **state)
 static void test_double_put_debug(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = opts_of(64, 16, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(64, 16, 0);
     o.flags = NSLAB_POOL_DEBUG;
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
@@ -303,7 +290,7 @@ static void test_double_put_debug(void **state)
     assert_int_equal(nslab_pool_put_bulk(p, two, 2), -EALREADY);
     two[1] = a;
     assert_int_equal(nslab_pool_put_bulk(p, two, 2), -EALREADY);
-    assert_int_equal(stats_of(p).in_use, 1);
+    assert_int_equal(testutil_pool_stats(p).in_use, 1);
     assert_int_equal(nslab_pool_audit(p, NULL), 0);
     assert_int_equal(nslab_pool_put(p, b), 0);
     assert_int_equal(nslab_pool_audit(p, NULL), 0);
@@ -322,7 +309,7 @@ static void test_double_put_debug(void **state)
 static void test_audit_catches_double_put(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = opts_of(64, 16, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(64, 16, 0);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     void *a = nslab_pool_get(p);
@@ -343,7 +330,7 @@ static void test_audit_catches_double_put(void **state)
 static void test_destroy_busy(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = opts_of(64, 4, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(64, 4, 0);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     void *a = nslab_pool_get(p);
@@ -366,7 +353,7 @@ static void test_destroy_busy(void **state)
 static void test_cache_stats(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = opts_of(64, 256, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(64, 256, 0);
     o.cache_size = 32;
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
@@ -375,14 +362,14 @@ static void test_cache_stats(void **state)
         assert_non_null(b);
         assert_int_equal(nslab_pool_put(p, b), 0);
     }
-    nslab_pool_stats_t st = stats_of(p);
+    nslab_pool_stats_t st = testutil_pool_stats(p);
     assert_int_equal(st.cache_size, 32);
     assert_int_equal(st.cache_misses, 1); /* the first get refilled */
     assert_int_equal(st.cache_hits, 1999);
     assert_int_equal(st.cached, 16);      /* half a cache came over */
     assert_int_equal(st.remote_puts, 0);
     nslab_pool_cache_flush(p);
-    assert_int_equal(stats_of(p).cached, 0);
+    assert_int_equal(testutil_pool_stats(p).cached, 0);
     assert_int_equal(nslab_pool_print(p, stdout), 0);
     assert_int_equal(nslab_pool_destroy(p), 0);
 
@@ -394,7 +381,7 @@ static void test_cache_stats(void **state)
         assert_non_null(b);
         assert_int_equal(nslab_pool_put(p, b), 0);
     }
-    st = stats_of(p);
+    st = testutil_pool_stats(p);
     assert_int_equal(st.cache_size, 0);
     assert_int_equal(st.cache_hits, 0);
     assert_int_equal(st.cache_misses, 200);
@@ -412,7 +399,7 @@ static void test_poolset_basic(void **state)
     (void)state;
     nslab_nodeset_t mem;
     int nn = testutil_memory_nodes(&mem);
-    nslab_pool_opts_t o = opts_of(256, 64, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(256, 64, 0);
     nslab_poolset_t *s = nslab_poolset_create(&o);
     assert_non_null(s);
     for (int n = nslab_nodeset_next(&mem, 0); n >= 0; n = nslab_nodeset_next(&mem, n + 1)) {
@@ -455,7 +442,7 @@ static void test_worker(void **state)
     nslab_nodeset_t cpus;
     assert_true(nslab_nodes(NSLAB_NODES_CPU, &cpus) > 0);
     int n = nslab_nodeset_next(&cpus, 0);
-    nslab_pool_opts_t o = opts_of(256, 64, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(256, 64, 0);
     nslab_poolset_t *s = nslab_poolset_create(&o);
     assert_non_null(s);
     pthread_t th;
@@ -472,7 +459,7 @@ static void test_worker(void **state)
     assert_int_equal(nslab_node_info(n, &info), 0);
     assert_ptr_equal(ret, nslab_poolset_pool(s, info.local_node));
     assert_ptr_equal(nslab_pool_of(seen), ret);
-    assert_int_equal(stats_of(ret).cached, 0); /* the worker's exit flushed */
+    assert_int_equal(testutil_pool_stats(ret).cached, 0); /* the worker's exit flushed */
 
     assert_int_equal(nslab_worker_start(&th, -3, s, worker_fn, &seen), -EINVAL);
     assert_int_equal(nslab_worker_start(&th, n, NULL, worker_fn, &seen), -EINVAL);
@@ -486,7 +473,7 @@ static void test_worker(void **state)
 static void test_nslab_free_forwards(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = opts_of(64, 8, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(64, 8, 0);
     o.flags = NSLAB_POOL_DEBUG;
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
@@ -494,9 +481,9 @@ static void test_nslab_free_forwards(void **state)
     assert_non_null(b);
     assert_int_equal(nslab_node_of(b), nslab_pool_node(p));
     assert_int_equal(nslab_free((char *)b + 8), -EINVAL);
-    assert_int_equal(stats_of(p).in_use, 1);
+    assert_int_equal(testutil_pool_stats(p).in_use, 1);
     assert_int_equal(nslab_free(b), 0);
-    assert_int_equal(stats_of(p).in_use, 0);
+    assert_int_equal(testutil_pool_stats(p).in_use, 0);
     assert_int_equal(nslab_free(b), -EALREADY); /* the pool's debug check */
     assert_int_equal(nslab_pool_audit(p, NULL), 0);
     assert_int_equal(nslab_pool_destroy(p), 0);

@@ -20,19 +20,6 @@ static int node0(void)
     return nslab_nodeset_next(&s, 0);
 }
 
-static nslab_pool_opts_t opts_of(size_t elt, size_t count, size_t max)
-{
-    nslab_pool_opts_t o = { .elt_size = elt, .count = count, .max_count = max };
-    return o;
-}
-
-static nslab_pool_stats_t stats_of(const nslab_pool_t *p)
-{
-    nslab_pool_stats_t st = { .size = sizeof(st), .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_pool_stats(p, &st), 0);
-    return st;
-}
-
 static void expect_create_fails(int node, const nslab_pool_opts_t *o, int err)
 {
     errno = 0;
@@ -45,36 +32,36 @@ static void test_create_errors(void **state)
     (void)state;
     int n = node0();
     size_t held = capacity_held(n);
-    nslab_pool_opts_t o = opts_of(64, 8, 0);
+    nslab_pool_opts_t o = testutil_pool_opts(64, 8, 0);
 
     expect_create_fails(n, NULL, EINVAL);
     o.elt_size = 0;
     expect_create_fails(n, &o, EINVAL);
-    o = opts_of(64, 0, 0);
+    o = testutil_pool_opts(64, 0, 0);
     expect_create_fails(n, &o, EINVAL);
-    o = opts_of(64, 8, 4); /* max < count */
+    o = testutil_pool_opts(64, 8, 4); /* max < count */
     expect_create_fails(n, &o, EINVAL);
-    o = opts_of(64, 8, 0);
+    o = testutil_pool_opts(64, 8, 0);
     o.align = 48;
     expect_create_fails(n, &o, EINVAL);
     o.align = NSLAB_MAX_ALIGN * 2;
     expect_create_fails(n, &o, EINVAL);
-    o = opts_of(64, 8, 0);
+    o = testutil_pool_opts(64, 8, 0);
     o.cache_size = 5000;
     expect_create_fails(n, &o, EINVAL);
-    o = opts_of(64, 8, 0);
+    o = testutil_pool_opts(64, 8, 0);
     o.flags = 0x80;
     expect_create_fails(n, &o, EINVAL);
-    o = opts_of(64, 8, 0);
+    o = testutil_pool_opts(64, 8, 0);
     o.prefault = (nslab_prefault_t)42;
     expect_create_fails(n, &o, EINVAL);
-    o = opts_of(64, 8, 0);
+    o = testutil_pool_opts(64, 8, 0);
     expect_create_fails(-7, &o, EINVAL);
     expect_create_fails(nslab_node_count(), &o, EINVAL);
     expect_create_fails(NSLAB_MAX_NODES + 5, &o, EINVAL);
-    o = opts_of(SIZE_MAX - 10, 1, 0); /* stride overflows */
+    o = testutil_pool_opts(SIZE_MAX - 10, 1, 0); /* stride overflows */
     expect_create_fails(n, &o, ENOMEM);
-    o = opts_of(64, 8, (size_t)UINT32_MAX + 1);
+    o = testutil_pool_opts(64, 8, (size_t)UINT32_MAX + 1);
     expect_create_fails(n, &o, ENOMEM);
     assert_int_equal(capacity_held(n), held);
 }
@@ -93,20 +80,20 @@ static void test_capacity_enomem(void **state)
      * cap is reserved up front, so creation must refuse. */
     size_t mib = (size_t)1 << 20;
     size_t max = (size_t)(info.mem_total / mib) * 2 + 16;
-    nslab_pool_opts_t o = opts_of(mib, 1, max);
+    nslab_pool_opts_t o = testutil_pool_opts(mib, 1, max);
     expect_create_fails(n, &o, ENOMEM);
     assert_int_equal(capacity_held(n), held);
 
     /* Committed up front: the same. */
-    o = opts_of(mib, max, 0);
+    o = testutil_pool_opts(mib, max, 0);
     expect_create_fails(n, &o, ENOMEM);
     assert_int_equal(capacity_held(n), held);
 
     /* A pool that fits reserves its cap, and gives it back at destroy. */
-    o = opts_of(4096, 4, 1024);
+    o = testutil_pool_opts(4096, 4, 1024);
     nslab_pool_t *p = nslab_pool_create(n, &o);
     assert_non_null(p);
-    nslab_pool_stats_t st = stats_of(p);
+    nslab_pool_stats_t st = testutil_pool_stats(p);
     assert_true(st.bytes_reserved >= (1024 - 4) * 4096);
     assert_int_equal(capacity_held(n), held + st.bytes_reserved);
     assert_int_equal(nslab_pool_destroy(p), 0);

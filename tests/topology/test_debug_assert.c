@@ -24,32 +24,21 @@ __attribute__((unused)) static int side_effect(void)
 
 /* Run `level`'s failing assert in a child; *sig gets its signal (0 when it
  * exited), msg what it wrote on stderr. */
+static int fail_level(void *p)
+{
+    int level = *(int *)p;
+    if (level == 1)
+        NSLAB_ASSERT(side_effect() == 1);
+    else if (level == 2)
+        NSLAB_ASSERT_INTERNAL(side_effect() == 1);
+    else
+        NSLAB_ASSERT_EXPENSIVE(side_effect() == 1);
+    return evaluated == 0 ? 0 : 3; /* 3: evaluated, did not fire */
+}
+
 static void run_child(int level, int *sig, char *msg, size_t len)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        if (level == 1)
-            NSLAB_ASSERT(side_effect() == 1);
-        else if (level == 2)
-            NSLAB_ASSERT_INTERNAL(side_effect() == 1);
-        else
-            NSLAB_ASSERT_EXPENSIVE(side_effect() == 1);
-        _exit(evaluated == 0 ? 0 : 3); /* 3: evaluated, did not fire */
-    }
-    close(fds[1]);
-    size_t got = 0;
-    ssize_t n;
-    while (got + 1 < len && (n = read(fds[0], msg + got, len - 1 - got)) > 0)
-        got += (size_t)n;
-    msg[got] = '\0';
-    close(fds[0]);
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int st = testutil_child(fail_level, &level, msg, len);
     if (WIFSIGNALED(st)) {
         *sig = WTERMSIG(st);
     } else {
