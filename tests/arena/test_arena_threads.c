@@ -414,14 +414,7 @@ static void test_fork_while_locks_held(void **state)
         ok = ok && a->fork_repairs >= 3; /* class, chunks, large cache */
         _exit(ok ? 0 : 1);
     }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    alarm(0);
-    pthread_barrier_wait(&hold_bar);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    pthread_barrier_destroy(&hold_bar);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    testutil_reap_holder(pid, &hold_bar, t);
     for (int i = 0; i < 64; i++)
         assert_int_equal(nslab_free(live[i]), 0);
     assert_int_equal(nslab_free(big), 0);

@@ -234,3 +234,15 @@ nslab_pool_stats_t testutil_pool_stats(const nslab_pool_t *p)
     assert_int_equal(nslab_pool_stats(p, &st), 0);
     return st;
 }
+
+void testutil_reap_holder(pid_t pid, pthread_barrier_t *bar, pthread_t t)
+{
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    alarm(0);
+    pthread_barrier_wait(bar);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    pthread_barrier_destroy(bar);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}

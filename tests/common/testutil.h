@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
 #include <cmocka.h>
 
 #include "numaslab.h"
@@ -77,6 +79,11 @@ int testutil_child_exec(const char *path, char *const argv[], char *err, size_t 
 
 /* A wait status as one number: the exit code, or 128 + the signal. */
 int testutil_exit_code(int status);
+
+/* After a fork made while thread t held a lock (t waits on bar, a barrier of
+ * 2, before letting go): wait for the child pid, cancel the alarm, release
+ * and join t, destroy bar, and assert the child exited 0. */
+void testutil_reap_holder(pid_t pid, pthread_barrier_t *bar, pthread_t t);
 
 /* Pool options {elt, count, max} and a pool's stats (asserted to succeed). */
 nslab_pool_opts_t testutil_pool_opts(size_t elt, size_t count, size_t max);

@@ -304,14 +304,7 @@ static void test_fork_pool_locks_held(void **state)
         ok = ok && nslab_pool_audit(p, NULL) == 0 && nslab_pool_destroy(p) == 0;
         _exit(ok ? 0 : 1);
     }
-    int st = 0;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    alarm(0);
-    pthread_barrier_wait(&hold_bar);
-    assert_int_equal(pthread_join(t, NULL), 0);
-    pthread_barrier_destroy(&hold_bar);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    testutil_reap_holder(pid, &hold_bar, t);
     assert_int_equal(nslab_pool_destroy(p), 0);
 }
 
