@@ -65,12 +65,12 @@ static int node_bits = NSLAB_MAX_NODES;
 void os_set_node_bits(int nr_nodes)
 {
     if (nr_nodes > 0 && nr_nodes <= NSLAB_MAX_NODES)
-        node_bits = (nr_nodes + 63) & ~63;
+        __atomic_store_n(&node_bits, (nr_nodes + 63) & ~63, __ATOMIC_RELAXED);
 }
 
 static unsigned long maxnode(void)
 {
-    return (unsigned long)node_bits + 1;
+    return (unsigned long)__atomic_load_n(&node_bits, __ATOMIC_RELAXED) + 1;
 }
 
 /* Run a syscall-like expression and turn -1/errno into a positive errno,
