@@ -321,10 +321,11 @@ int os_thp(void *addr, size_t len, int on)
     return OS_CALL(madvise(addr, len, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE));
 }
 
-int os_memfd(const char *name, size_t size, int *fd)
+/* memfd_create(name, MFD_CLOEXEC | extra) + ftruncate to size. */
+static int memfd_sized(const char *name, size_t size, unsigned extra, int *fd)
 {
     int saved = errno;
-    int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC);
+    int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | extra);
     if (f < 0) {
         int e = errno;
         errno = saved;
@@ -341,24 +342,14 @@ int os_memfd(const char *name, size_t size, int *fd)
     return 0;
 }
 
+int os_memfd(const char *name, size_t size, int *fd)
+{
+    return memfd_sized(name, size, 0, fd);
+}
+
 int os_memfd_hugetlb(const char *name, size_t size, int *fd)
 {
-    int saved = errno;
-    int f = (int)syscall(SYS_memfd_create, name, MFD_CLOEXEC | MFD_HUGETLB);
-    if (f < 0) {
-        int e = errno;
-        errno = saved;
-        return e;
-    }
-    if (ftruncate(f, (off_t)size) != 0) {
-        int e = errno;
-        close(f);
-        errno = saved;
-        return e;
-    }
-    errno = saved;
-    *fd = f;
-    return 0;
+    return memfd_sized(name, size, MFD_HUGETLB, fd);
 }
 
 int os_map_file(void *addr, size_t len, int fd, uint64_t off, unsigned flags, void **out)

@@ -108,14 +108,7 @@ NSLAB_API nslab_policy_t nslab_policy_preferred(int node)
 
 NSLAB_API nslab_policy_t nslab_policy_interleave(const nslab_nodeset_t *nodes)
 {
-    nslab_policy_t p = {0};
-    p.mode = NSLAB_POLICY_INTERLEAVE;
-    p.node = NSLAB_NODE_LOCAL;
-    if (nodes)
-        p.nodes = *nodes;
-    else
-        allowed_memory(topology_get(), &p.nodes);
-    return p;
+    return set_policy(NSLAB_POLICY_INTERLEAVE, nodes);
 }
 
 int policy_relative_node(const struct topology *t, int rel)
