@@ -1,6 +1,6 @@
 /*
  * arena/alloc.c - allocation entry points of the arenas: numa_malloc_on,
- * numa_malloc_local, nslab_calloc_on, nslab_aligned_alloc_on,
+ * numa_malloc_local, numa_calloc_on, numa_aligned_alloc_on,
  * nslab_realloc, and the slow path behind the inline fast path (arena.h).
  *
  * Slow path, in order:
@@ -206,7 +206,7 @@ NSLAB_API void *numa_malloc_on(int node, size_t size)
     return arena_alloc_inline(node, size, 0);
 }
 
-NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size)
+NSLAB_API void *numa_calloc_on(int node, size_t n, size_t size)
 {
     size_t bytes;
     if (__builtin_mul_overflow(n, size, &bytes)) {
@@ -228,7 +228,7 @@ NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size)
     return alloc_placed(local ? -1 : node, 0, bytes, 0, local, 1, arena_populate_large(1));
 }
 
-NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size)
+NSLAB_API void *numa_aligned_alloc_on(int node, size_t align, size_t size)
 {
     if (align == 0 || (align & (align - 1))) {
         errno = EINVAL;

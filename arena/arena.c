@@ -134,7 +134,7 @@ int arena_prefault(void)
     int env = menv_parse_prefault(secure_getenv("NUMASLAB_PREFAULT"));
     if (env < 0)
         env = NSLAB_ARENA_PREFAULT_DEFAULT;
-    /* a nslab_set_arena_prefault() meanwhile wins over the environment */
+    /* a nslab_arena_set_prefault() meanwhile wins over the environment */
     if (__atomic_compare_exchange_n(&prefault_setting, &m, env, 0, __ATOMIC_RELAXED,
                                     __ATOMIC_RELAXED))
         return env;
@@ -149,7 +149,7 @@ int arena_populate_large(int lib_default)
     return m == NSLAB_ARENA_PREFAULT_ALL;
 }
 
-NSLAB_API int nslab_set_arena_prefault(nslab_arena_prefault_t p)
+NSLAB_API int nslab_arena_set_prefault(nslab_arena_prefault_t p)
 {
     if ((unsigned)p > NSLAB_ARENA_PREFAULT_ALL) {
         errno = EINVAL;

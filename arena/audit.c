@@ -1,5 +1,5 @@
 /*
- * arena/audit.c - nslab_audit(): prove the arenas' invariants (arena.h).
+ * arena/audit.c - nslab_arena_audit(): prove the arenas' invariants (arena.h).
  *
  * Per node, with the registry lock held and each class's lock in turn (then
  * the chunk lock, arena.h order), it checks:
@@ -64,7 +64,7 @@ __attribute__((format(printf, 2, 3))) static void bad(struct audit *au, const ch
         return;
     va_list ap;
     va_start(ap, fmt);
-    fprintf(au->out, "nslab_audit: node %d: ", au->a->node);
+    fprintf(au->out, "nslab_arena_audit: node %d: ", au->a->node);
     vfprintf(au->out, fmt, ap);
     fputc('\n', au->out);
     va_end(ap);
@@ -346,7 +346,7 @@ static void audit_large(struct audit *au)
  * never all together: at most four are held at once (registry, class,
  * chunk, large), which keeps within what ThreadSanitizer's deadlock detector
  * follows.  Chunks are listed once; with the other threads quiescent (as
- * nslab_audit requires) the list does not change between passes. */
+ * nslab_arena_audit requires) the list does not change between passes. */
 static void audit_node(struct audit *au, struct arena *a)
 {
     au->a = a;
@@ -397,7 +397,7 @@ static void audit_node(struct audit *au, struct arena *a)
         os_unmap(mem, bytes);
 }
 
-NSLAB_API int nslab_audit(FILE *out)
+NSLAB_API int nslab_arena_audit(FILE *out)
 {
     struct audit au = { .out = out };
     if (!arena_ready)
@@ -411,7 +411,7 @@ NSLAB_API int nslab_audit(FILE *out)
     tcache_registry_unlock();
     if (au.errors) {
         if (out && au.errors > AUDIT_MAX_MSGS)
-            fprintf(out, "nslab_audit: %d more problems\n", au.errors - AUDIT_MAX_MSGS);
+            fprintf(out, "nslab_arena_audit: %d more problems\n", au.errors - AUDIT_MAX_MSGS);
         errno = EFAULT;
         return -EFAULT;
     }

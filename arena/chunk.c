@@ -179,7 +179,7 @@ static int chunk_new(struct arena *a, struct chunk **out)
      * cpuset (then the chunk is retired before any block is carved). */
     pol.flags = NSLAB_POLICY_STATIC_NODES;
     pol.nodes = nslab_nodeset_of(a->node);
-    nslab_region_opts_t opts = {0};
+    nslab_region_opts_t opts = NSLAB_REGION_OPTS_INIT();
     opts.prefault = NSLAB_PREFAULT_NONE; /* bound now, committed per slab */
     void *base;
     size_t held;

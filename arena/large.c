@@ -260,7 +260,7 @@ void *large_alloc(int node, size_t size, size_t align, int zero, int populate)
         nslab_policy_t pol = {0};
         pol.mode = NSLAB_POLICY_BIND;
         pol.nodes = nslab_nodeset_of(node);
-        nslab_region_opts_t opts = {0};
+        nslab_region_opts_t opts = NSLAB_REGION_OPTS_INIT();
         opts.prefault = populate ? NSLAB_PREFAULT_POPULATE : NSLAB_PREFAULT_NONE;
         int e = region_create(size, align, &pol, &opts, REGION_F_LARGE, &r);
         if (e) {

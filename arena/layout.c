@@ -256,7 +256,7 @@ void arena_layout_refresh(void)
         arena_layout_sync();
 }
 
-NSLAB_API int nslab_node_verify(int node, unsigned flags, nslab_placement_t *out)
+NSLAB_API int nslab_arena_verify(int node, unsigned flags, nslab_placement_t *out)
 {
     const struct topology *t = topology_get();
     if (node < 0 || node >= t->nr_nodes || (flags & ~NSLAB_VERIFY_REPAIR)) {

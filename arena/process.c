@@ -89,9 +89,9 @@ static void *block_on(int node, size_t size, size_t align, int zero)
         return arena_alloc_large(node, size, align > PROCESS_MIN_ALIGN ? align : 0, zero,
                                  process_large_populate());
     if (align > PROCESS_MIN_ALIGN)
-        return nslab_aligned_alloc_on(node, align, size);
+        return numa_aligned_alloc_on(node, align, size);
     if (zero)
-        return nslab_calloc_on(node, 1, size);
+        return numa_calloc_on(node, 1, size);
     if (node == NSLAB_NODE_LOCAL)
         return arena_alloc_inline(arena_thread_node(), size, 1);
     return arena_alloc_inline(node, size, 0); /* numa_malloc_on, inlined */

@@ -1,5 +1,5 @@
 /*
- * arena/stats.c - per-node statistics: nslab_stats_node, nslab_stats_print,
+ * arena/stats.c - per-node statistics: nslab_arena_stats, nslab_arena_print,
  * and NUMASLAB_STATS=1 (print to stderr at exit).
  *
  * Where each number comes from:
@@ -59,7 +59,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static void stats_collect(int node, nslab_node_stats_t *s)
+static void stats_collect(int node, nslab_arena_stats_t *s)
 {
     memset(s, 0, sizeof *s);
     s->size = sizeof *s;
@@ -142,7 +142,7 @@ static void stats_collect(int node, nslab_node_stats_t *s)
     s->chunks_retired = retired;
 }
 
-NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out)
+NSLAB_API int nslab_arena_stats(int node, nslab_arena_stats_t *out)
 {
     const struct topology *t = topology_get();
     if (!out || out->size < 2 * sizeof(uint32_t) ||
@@ -150,7 +150,7 @@ NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out)
         errno = EINVAL;
         return -EINVAL;
     }
-    nslab_node_stats_t s;
+    nslab_arena_stats_t s;
     stats_collect(node, &s);
     size_t n = out->size < sizeof s ? out->size : sizeof s;
     uint32_t size = out->size;
@@ -159,7 +159,7 @@ NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out)
     return 0;
 }
 
-static int stats_line(char *buf, size_t len, const nslab_node_stats_t *s)
+static int stats_line(char *buf, size_t len, const nslab_arena_stats_t *s)
 {
     if (s->drift_pages || s->chunks_retired)
         return snprintf(buf, len,
@@ -205,7 +205,7 @@ static int stats_each_line(int (*emit)(void *ctx, const char *line, size_t len),
     for (int n = 0; n < t->nr_nodes; n++) {
         if (!stats_node_shown(t, n))
             continue;
-        nslab_node_stats_t s;
+        nslab_arena_stats_t s;
         stats_collect(n, &s);
         int len = stats_line(buf, sizeof buf, &s);
         if (len <= 0)
@@ -223,7 +223,7 @@ static int emit_stdio(void *ctx, const char *line, size_t len)
     return fputs(line, (FILE *)ctx) == EOF ? -EIO : 0;
 }
 
-NSLAB_API int nslab_stats_print(FILE *out)
+NSLAB_API int nslab_arena_print(FILE *out)
 {
     if (!out) {
         errno = EINVAL;
@@ -248,14 +248,14 @@ static pid_t stats_pid;            /* the process that read it */
  * interpose the other's, so only that copy allocates and only it may read
  * (and consume) NUMASLAB_STATS: the other would take it away first, or
  * print a second set of lines.  A copy is the active one when its public
- * nslab_stats_print, as the dynamic linker resolved it (through the GOT),
+ * nslab_arena_print, as the dynamic linker resolved it (through the GOT),
  * is its own. */
-static __typeof__(nslab_stats_print) stats_print_self __attribute__((alias("nslab_stats_print")));
+static __typeof__(nslab_arena_print) stats_print_self __attribute__((alias("nslab_arena_print")));
 
 static int stats_copy_active(void)
 {
 #ifdef __PIC__
-    int (*volatile resolved)(FILE *) = nslab_stats_print;
+    int (*volatile resolved)(FILE *) = nslab_arena_print;
     return resolved == stats_print_self;
 #else
     return 1;

@@ -65,7 +65,7 @@ int ba_init(void)
         note_add("; %s%s", "numa_malloc_local/numa_malloc_on/nslab_free not implemented yet", 0);
     }
     if (nslab_pool_create && nslab_pool_destroy && nslab_pool_get && nslab_pool_put) {
-        nslab_pool_opts_t o = {.elt_size = 256, .count = 64};
+        nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 256, .count = 64);
         nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
         int err = errno;
         void *b = p ? nslab_pool_get(p) : NULL;
@@ -119,7 +119,7 @@ void ba_free_on_node(void *p, size_t size, int node) { nslab_free(p); }
 
 void *ba_pool_create(size_t elt_size, size_t count)
 {
-    nslab_pool_opts_t o = {.elt_size = elt_size, .count = count};
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = elt_size, .count = count);
     return nslab_pool_create(NSLAB_NODE_LOCAL, &o);
 }
 void ba_pool_destroy(void *pool) { nslab_pool_destroy(pool); }

@@ -35,7 +35,7 @@ int demo_arena(struct demo *d)
                 nblocks++;
                 if (nslab_node_of(p) != n)
                     wrong_owner++;
-                if (nslab_placement(p, sizes[s], &hist) == 0) {
+                if (nslab_range_placement(p, sizes[s], &hist) == 0) {
                     pages += hist.pages;
                     on += hist.on_node[n];
                 }
@@ -57,7 +57,7 @@ int demo_arena(struct demo *d)
     errno = 0;
     demo_claim(d, nslab_free(&dummy) == -EINVAL,
                "nslab_free() of a pointer the library does not own: -EINVAL, nothing touched");
-    fprintf(d->out, "  per-node statistics (nslab_stats_print):\n");
-    nslab_stats_print(d->out);
+    fprintf(d->out, "  per-node statistics (nslab_arena_print):\n");
+    nslab_arena_print(d->out);
     return 0;
 }

@@ -77,7 +77,7 @@ int demo_interleaved(struct demo *d)
         return 0;
     }
     nslab_placement_t pl;
-    int e = nslab_placement(p, size, &pl);
+    int e = nslab_range_placement(p, size, &pl);
     if (e != 0) {
         demo_claim(d, 0, "placement: %s", strerror(-e));
     } else {

@@ -46,7 +46,7 @@ static void demo_task_fn(nslab_pool_t *pool, int node, void *arg)
     memset(b, 0x5a, BUF_SIZE);
     t->buf_node = nslab_node_of(b);
     nslab_placement_t pl;
-    if (nslab_placement(b, BUF_SIZE, &pl) == 0) {
+    if (nslab_range_placement(b, BUF_SIZE, &pl) == 0) {
         t->pages = (int)pl.pages;
         t->pages_on = t->buf_node >= 0 ? (int)pl.on_node[t->buf_node] : 0;
     }
@@ -60,8 +60,8 @@ static void demo_task_fn(nslab_pool_t *pool, int node, void *arg)
  * node's pool; then the per-node statistics and the claim. */
 static int demo_taskpool(struct demo *d)
 {
-    nslab_pool_opts_t po = { .elt_size = BUF_SIZE, .count = 256 };
-    nslab_taskpool_opts_t to = { .workers_per_node = 2, .buffers = &po };
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = BUF_SIZE, .count = 256);
+    nslab_taskpool_opts_t to = NSLAB_TASKPOOL_OPTS_INIT(.workers_per_node = 2, .buffers = &po);
     nslab_taskpool_t *tp = nslab_taskpool_create(&to);
     if (!tp) {
         fprintf(d->out, "  nslab_taskpool_create: %s\n", strerror(errno));
@@ -124,7 +124,7 @@ int demo_pools(struct demo *d)
 {
     demo_title(d, "Pool per worker: one worker per node on its node's pool of %d-byte buffers",
                BUF_SIZE);
-    nslab_pool_opts_t opts = { .elt_size = BUF_SIZE, .count = 1024, .cache_size = 64 };
+    nslab_pool_opts_t opts = NSLAB_POOL_OPTS_INIT(.elt_size = BUF_SIZE, .count = 1024, .cache_size = 64);
     nslab_poolset_t *set = nslab_poolset_create(&opts);
     if (!set) {
         fprintf(d->out, "  nslab_poolset_create: %s\n", strerror(errno));

@@ -40,7 +40,7 @@ static void *work(nslab_pool_t *pool, void *arg)
     for (int k = 0; k < POOL_RUN_BURST; k++)
         b[k] = nslab_poolset_get(w->set);
     for (int k = 0; k < POOL_RUN_BURST; k++) {
-        if (b[k] && pl && nslab_placement(b[k], g_buf_size, pl) == 0) {
+        if (b[k] && pl && nslab_range_placement(b[k], g_buf_size, pl) == 0) {
             w->pages += pl->pages;
             w->pages_local += pl->on_node[w->pool_node];
         }
@@ -113,7 +113,7 @@ int pool_run_placement(nslab_pool_t *p, int node, size_t buf_size, size_t *pages
     if (all && pl && nslab_pool_get_bulk(p, all, (unsigned)st.total) == (int)st.total) {
         r = 0;
         for (uint64_t i = 0; i < st.total; i++) {
-            if (nslab_placement(all[i], buf_size, pl) != 0) {
+            if (nslab_range_placement(all[i], buf_size, pl) != 0) {
                 r = -1;
                 continue;
             }

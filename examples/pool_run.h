@@ -6,7 +6,7 @@
  * nslab_worker_start() (bound to the node's CPUs, handed its node's pool),
  * lends each worker FOREIGN buffers of another memory node's pool, and joins
  * them.  Each worker runs `bursts` bursts of POOL_RUN_BURST gets and puts,
- * checks with nslab_placement() where a sample of its buffers lie, then puts
+ * checks with nslab_range_placement() where a sample of its buffers lie, then puts
  * the lent buffers back (remote puts on their pool).  The callers print the
  * results their own way.
  */

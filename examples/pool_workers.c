@@ -7,7 +7,7 @@
  * memory; nslab_worker_start() starts a thread bound to a node's CPUs and
  * hands it that node's pool.  Each worker runs bursts of gets and puts
  * (most served by its per-thread cache: no lock, no atomic), checks with
- * move_pages(2) (nslab_placement) that the buffers it got lie on its node,
+ * move_pages(2) (nslab_range_placement) that the buffers it got lie on its node,
  * and returns a few buffers that belong to the next node's pool, which the
  * report shows as remote puts.
  *
@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    nslab_pool_opts_t opts = { .elt_size = BUF_SIZE, .count = 1024, .cache_size = 64 };
+    nslab_pool_opts_t opts = NSLAB_POOL_OPTS_INIT(.elt_size = BUF_SIZE, .count = 1024, .cache_size = 64);
     nslab_poolset_t *set = nslab_poolset_create(&opts);
     if (!set) {
         fprintf(stderr, "pool_workers: nslab_poolset_create: %s\n", strerror(errno));

@@ -7,10 +7,25 @@
  * decided at allocation time, not by first touch; how much is populated
  * ahead of use is a separate setting (nslab_arena_prefault_t).
  *
- * Naming: the allocation entry points use the names the design card gives
- * (numa_malloc_on, numa_malloc_local, numa_malloc_interleaved); everything
- * else uses the prefix nslab_ / NSLAB_.  None of them collides with libnuma's
- * exported names (numa_alloc_*, numa_free, numa_realloc, ...).
+ * Naming, two rules:
+ *  - A call that allocates and says where is numa_<libc name>_<where>: the
+ *    design card's numa_malloc_on, numa_malloc_local and
+ *    numa_malloc_interleaved, then numa_calloc_on and numa_aligned_alloc_on.
+ *    The calls that take a block already allocated keep their libc verb
+ *    under the library prefix (nslab_free, nslab_realloc,
+ *    nslab_usable_size, nslab_node_of): numa_free and numa_realloc are
+ *    libnuma's exported names, with other signatures, and a program may link
+ *    both libraries (the benchmarks do).  No numa_ name here collides with
+ *    libnuma's (numa_alloc_*, numa_free, numa_realloc, numa_node_of_cpu...).
+ *  - Everything else is nslab_<object>_<verb or property>, the object being
+ *    what the first argument is, or the subsystem acted on: nslab_node_info,
+ *    nslab_node_distance, nslab_thread_bind, nslab_thread_set_policy,
+ *    nslab_range_bind / _placement / _locality (an address range),
+ *    nslab_file_map, nslab_capacity_set_reserve / _set_ledger, the arena's
+ *    nslab_arena_stats / _print / _audit / _verify / _set_prefault beside the
+ *    pool's nslab_pool_stats / _print / _audit.  Constants are NSLAB_<OBJECT>_*.
+ *  - Option structs and statistics structs begin with size and version
+ *    (NSLAB_OPTS_VERSION, NSLAB_STATS_VERSION).
  *
  * Errors: functions that return a pointer return NULL and set errno; functions
  * that return int return 0 (or a count) on success and a negative errno value
@@ -175,7 +190,7 @@ NSLAB_API int nslab_init(void);
  * (a get_mempolicy call every 64 cache refills of a thread and before
  * every chunk, region or pool mapping; the nodes online and with memory
  * every 16th such check), so this call only makes the notice immediate.
- * After a change (see nslab_node_verify for the mechanism): arena chunks
+ * After a change (see nslab_arena_verify for the mechanism): arena chunks
  * whose pages the kernel moved are migrated back where their node is still
  * allowed, else retired (no block is handed out from them again; their
  * live blocks report the node they are on; they are unmapped when empty);
@@ -189,8 +204,9 @@ NSLAB_API int nslab_init(void);
 NSLAB_API int nslab_topology_refresh(void);
 
 /* Number of possible node ids (highest possible node + 1).  Node masks and
- * per-node arrays are sized from this.  Never fails once initialised; returns
- * -errno if initialisation fails. */
+ * per-node arrays are sized from this.  Never fails once initialised;
+ * otherwise returns (and sets errno to) nslab_init()'s error: -ENOSYS
+ * (kernel without NUMA support / no sysfs) or -EIO. */
 NSLAB_API int nslab_node_count(void);
 
 /* Which set nslab_nodes() returns. */
@@ -237,7 +253,7 @@ NSLAB_API int nslab_node_cpus(int node, int *cpus, size_t max);
 
 /* The SLIT distance from node a to node b (10 = local), or -EINVAL (out of
  * range, or a node that is not online: no distance is known). */
-NSLAB_API int nslab_distance(int a, int b);
+NSLAB_API int nslab_node_distance(int a, int b);
 
 /* The node of the CPU the calling thread runs on.  Cheap: read from rseq's
  * cpu id where the kernel and libc provide it (exact at the time of the
@@ -398,7 +414,7 @@ NSLAB_API int nslab_thread_get_policy(nslab_policy_t *out);
  * is below, or -EINVAL (NULL addr or want, len 0, a range that wraps,
  * min_fraction outside [0, 1]), -ENOENT (no page of the range is present),
  * -EPERM, -ENOSYS from move_pages. */
-NSLAB_API int nslab_locality(const void *addr, size_t len, const nslab_nodeset_t *want,
+NSLAB_API int nslab_range_locality(const void *addr, size_t len, const nslab_nodeset_t *want,
                              double min_fraction, double *fraction);
 
 typedef enum nslab_prefault {
@@ -428,7 +444,7 @@ typedef enum nslab_pages {
 /* A claim: capacity reserved on nodes before building (promise 6).  The
  * claimed bytes count against every capacity check of the library - in
  * this process, and in every process of the machine when the shared
- * ledger is on (nslab_set_shared_ledger) - until they are drawn or the
+ * ledger is on (nslab_capacity_set_ledger) - until they are drawn or the
  * claim is released.  Region and pool creation given a claim draw what
  * they need on each node from it first (and check / hold only the rest);
  * what they drew is theirs from then on (returned to the free memory with
@@ -436,7 +452,7 @@ typedef enum nslab_pages {
 typedef struct nslab_claim nslab_claim_t;
 
 /* Claim `bytes` on `nodes`, filled in ascending node order, each node's
- * room being its free memory minus `reserve` (0 = nslab_set_reserve's
+ * room being its free memory minus `reserve` (0 = nslab_capacity_set_reserve's
  * value) minus what is already claimed or held.  A single node:
  * nslab_nodeset_of(node).  Released by nslab_claim_release, or when the
  * process exits.  Errors (NULL, errno): EINVAL (NULL nodes, empty set,
@@ -451,17 +467,39 @@ NSLAB_API int nslab_claim_release(nslab_claim_t *c);
  * EINVAL for a bad handle. */
 NSLAB_API size_t nslab_claim_left(const nslab_claim_t *c, int node);
 
-/* Options for a region.  Zero-initialised = defaults (populate, system THP,
- * the library's default reserve, anonymous memory, no claim). */
+/* Option structs (nslab_region_opts_t, nslab_pool_opts_t,
+ * nslab_taskpool_opts_t) begin with `size` and `version`, as the statistics
+ * structs do, so a later release can add fields without breaking a program
+ * built against this header.  Start from the _INIT macro, which sets both
+ * (size = sizeof the struct, version = NSLAB_OPTS_VERSION), takes the
+ * fields to set as designated initializers, and leaves every other field
+ * zero, i.e. at its default:
+ *     nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 2048, .count = 1024);
+ *     nslab_region_opts_t d = NSLAB_REGION_OPTS_INIT();   (all defaults)
+ * (In C++ the fields must follow their declaration order, as C++20's
+ * designated initializers require.)
+ * A function taking one returns EINVAL for size < 8 (size and version not
+ * set: a {0}-initialised struct), an unknown version, or a size larger than
+ * this release's struct whose extra bytes are not all zero (fields this
+ * release does not know, asked for); a size smaller than the struct (an
+ * older header's) gets the defaults for the fields it lacks. */
+#define NSLAB_OPTS_VERSION 1
+
+/* Options for a region.  NSLAB_REGION_OPTS_INIT() = defaults (populate,
+ * system THP, the library's default reserve, anonymous memory, no claim). */
 typedef struct nslab_region_opts {
+    uint32_t size;             /* sizeof(nslab_region_opts_t) */
+    uint32_t version;          /* NSLAB_OPTS_VERSION */
     nslab_prefault_t prefault;
     nslab_pages_t pages;
     unsigned flags;            /* NSLAB_REGION_* */
     size_t reserve;            /* bytes per node kept free by the capacity
-                                  check; 0 = nslab_set_reserve()'s value */
+                                  check; 0 = nslab_capacity_set_reserve()'s value */
     nslab_claim_t *claim;      /* draw the capacity from this claim first
                                   (strict policies); NULL = none */
 } nslab_region_opts_t;
+#define NSLAB_REGION_OPTS_INIT(...)                                               \
+    { .size = sizeof(nslab_region_opts_t), .version = NSLAB_OPTS_VERSION, __VA_ARGS__ }
 
 /* An opaque region: a page-aligned mapping with a placement policy. */
 typedef struct nslab_region nslab_region_t;
@@ -516,7 +554,11 @@ NSLAB_API nslab_region_t *nslab_region_create(size_t size,
  * live region (detected by magic; freed handles are not reliably detected). */
 NSLAB_API int nslab_region_destroy(nslab_region_t *r);
 
+/* The region's user memory (page aligned), or NULL with errno EINVAL for
+ * NULL or a handle that is not a live region. */
 NSLAB_API void *nslab_region_addr(const nslab_region_t *r);
+/* Its size in bytes (the size asked, rounded up to the page or huge page
+ * size), or 0 with errno EINVAL (as nslab_region_addr). */
 NSLAB_API size_t nslab_region_size(const nslab_region_t *r);
 /* The memfd of a NSLAB_REGION_MEMFD region (owned by the region: dup() it to
  * keep it), or -EINVAL. */
@@ -567,10 +609,12 @@ typedef struct nslab_placement {
  * shared zero page: read, never written) count in `errors`.  Does not
  * allocate.  Returns 0, or -EINVAL (NULL, len 0, wraps), -EFAULT (no page
  * of the range is mapped), -ENOMEM, -EPERM, -ENOSYS from move_pages. */
-NSLAB_API int nslab_placement(const void *addr, size_t len,
+NSLAB_API int nslab_range_placement(const void *addr, size_t len,
                               nslab_placement_t *out);
 
-/* nslab_placement() over the region's user memory. */
+/* nslab_range_placement() over the region's user memory.  Returns 0, or
+ * -EINVAL (NULL or dead r, NULL out) and nslab_range_placement's errors
+ * (-ENOMEM, -EPERM, -ENOSYS from move_pages); sets errno on error. */
 NSLAB_API int nslab_region_verify(const nslab_region_t *r,
                                   nslab_placement_t *out);
 
@@ -583,7 +627,7 @@ NSLAB_API int nslab_region_verify(const nslab_region_t *r,
  * nslab_region_create() checks a policy, and under BIND (or an emulated
  * weighted interleave) the target nodes must hold the bytes of the region
  * not already on them (pages not yet touched count: they will be
- * committed there) beyond the reserve (nslab_set_reserve; a region's own
+ * committed there) beyond the reserve (nslab_capacity_set_reserve; a region's own
  * opts.reserve is not kept) - else ENOMEM before any page moves.  HUGETLB
  * regions are not capacity-checked (the huge page pool decides, as at
  * creation).  On success and on -EIO the region's policy and
@@ -631,7 +675,7 @@ NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
 
 /* ---- the caller's memory ------------------------------------------------ */
 
-/* Flags of nslab_map_file, nslab_unmap_file and nslab_bind_range. */
+/* Flags of nslab_file_map, nslab_file_unmap and nslab_range_bind. */
 #define NSLAB_MAP_PRIVATE  0x1u  /* MAP_PRIVATE (default MAP_SHARED) */
 #define NSLAB_MAP_WRITE    0x2u  /* writable (default read-only) */
 #define NSLAB_MAP_FIXED    0x4u  /* at *addr, inside a range the caller
@@ -675,30 +719,30 @@ NSLAB_API int nslab_region_move(nslab_region_t *r, const nslab_policy_t *to,
  *           huge pages) for the mapping or the prefault
  * and sets errno.  On an error other than -EIO nothing stays mapped; a
  * FIXED range is left an inaccessible reservation (PROT_NONE). */
-NSLAB_API int nslab_map_file(void **addr, size_t len, int fd, uint64_t offset,
+NSLAB_API int nslab_file_map(void **addr, size_t len, int fd, uint64_t offset,
                              unsigned flags, const nslab_policy_t *policy);
 
-/* Unmap what nslab_map_file mapped (or any page-aligned range): with
+/* Unmap what nslab_file_map mapped (or any page-aligned range): with
  * NSLAB_MAP_FIXED the range becomes an inaccessible reservation again, so
  * the caller's larger reservation stays whole.  Returns 0, or -EINVAL
  * (NULL, unaligned, len 0, unknown flags, wraps), munmap's / mmap's errno. */
-NSLAB_API int nslab_unmap_file(void *addr, size_t len, unsigned flags);
+NSLAB_API int nslab_file_unmap(void *addr, size_t len, unsigned flags);
 
 /* Bind [addr, addr + len), a range the caller mapped (anonymous or file,
  * page aligned), to `policy` (NULL = DEFAULT: drop the range's own policy)
  * where it is: pages faulted from now on follow it; with NSLAB_MAP_MOVE
  * the pages already present elsewhere are migrated; with
  * NSLAB_MAP_PREFAULT every page is written now (the range must be
- * writable).  Capacity as nslab_map_file.  If `after` is not NULL it gets
+ * writable).  Capacity as nslab_file_map.  If `after` is not NULL it gets
  * the histogram of the range's pages.  Returns 0, or
  *   -EIO    bound, but some present pages are not on the strict policy's
  *           nodes (without MOVE, or not movable); *after tells where
  *   -EINVAL NULL addr, len 0, addr or len not page aligned, wraps, unknown
  *           flags; a bad policy
  *   -EFAULT some of the range is not mapped
- *   -ENODEV, -EXDEV, -EOPNOTSUPP, -ENOMEM  as nslab_map_file
+ *   -ENODEV, -EXDEV, -EOPNOTSUPP, -ENOMEM  as nslab_file_map
  * and sets errno. */
-NSLAB_API int nslab_bind_range(void *addr, size_t len, const nslab_policy_t *policy,
+NSLAB_API int nslab_range_bind(void *addr, size_t len, const nslab_policy_t *policy,
                                unsigned flags, nslab_placement_t *after);
 
 /* The machine-wide ledger: with it on, every capacity check of this
@@ -719,11 +763,11 @@ NSLAB_API int nslab_bind_range(void *addr, size_t len, const nslab_policy_t *pol
  * Returns 0, or -EINVAL (a relative path, or one of 256 bytes or more),
  * or the errno of opening or mapping the file (-EACCES, -ENOENT, ...);
  * on an error the ledger is off. */
-NSLAB_API int nslab_set_shared_ledger(const char *path);
+NSLAB_API int nslab_capacity_set_ledger(const char *path);
 
 /* The free memory each node keeps back in capacity checks (bytes; default
  * 64 MiB, or NUMASLAB_RESERVE_MB from the environment).  Returns the old value. */
-NSLAB_API size_t nslab_set_reserve(size_t bytes);
+NSLAB_API size_t nslab_capacity_set_reserve(size_t bytes);
 
 /* Spread one allocation over `nodes` (NULL = all allowed nodes with memory),
  * page by page (MPOL_INTERLEAVE, populated).  Free with nslab_free().  With
@@ -758,8 +802,8 @@ NSLAB_API void *numa_malloc_interleaved(size_t size, const nslab_nodeset_t *node
  *   ALL    SLABS, and every large block is populated before it is returned
  *          (its capacity used at once: ENOMEM at allocation, never later).
  *   DEFAULT  each entry point's own default:
- *          - numa_malloc_on, numa_malloc_local, nslab_calloc_on,
- *            nslab_aligned_alloc_on, nslab_realloc: ALL.  A caller of the
+ *          - numa_malloc_on, numa_malloc_local, numa_calloc_on,
+ *            numa_aligned_alloc_on, nslab_realloc: ALL.  A caller of the
  *            NUMA API asks for memory on a node in order to use it there,
  *            usually all of it: populating up front keeps the capacity
  *            promise (ENOMEM now, not an OOM kill later) and takes the page
@@ -772,7 +816,7 @@ NSLAB_API void *numa_malloc_interleaved(size_t size, const nslab_nodeset_t *node
  * (none | slabs | all; unset or anything else: default) sets it, read at
  * the first allocation that finds the environment (so also without the
  * malloc replacement).  Statistics tell committed bytes from the capacity
- * still reserved for chunk pages not yet committed (nslab_node_stats_t). */
+ * still reserved for chunk pages not yet committed (nslab_arena_stats_t). */
 typedef enum nslab_arena_prefault {
     NSLAB_ARENA_PREFAULT_DEFAULT = 0,
     NSLAB_ARENA_PREFAULT_NONE,
@@ -783,7 +827,7 @@ typedef enum nslab_arena_prefault {
 /* Set the arenas' prefault setting (above) for allocations from now on;
  * memory already handed out is not touched.  Returns the previous setting
  * (>= 0), or -EINVAL (and errno) for a value outside the enum. */
-NSLAB_API int nslab_set_arena_prefault(nslab_arena_prefault_t p);
+NSLAB_API int nslab_arena_set_prefault(nslab_arena_prefault_t p);
 
 /* The setting in force (NUMASLAB_PREFAULT's, if it was read and none was
  * set since).  Never fails. */
@@ -810,7 +854,7 @@ NSLAB_API void *numa_malloc_local(size_t size);
 
 /* Zeroed n * size bytes on node.  Errors: as numa_malloc_on, and ENOMEM for
  * n * size overflow. */
-NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size);
+NSLAB_API void *numa_calloc_on(int node, size_t n, size_t size);
 
 /* `size` bytes aligned to `align`, any power of two (above NSLAB_MAX_ALIGN
  * a region of its own whose data starts on the next `align` boundary:
@@ -820,7 +864,7 @@ NSLAB_API void *nslab_calloc_on(int node, size_t n, size_t size);
  * size + align bytes (e.g. align 2^47 and up on x86-64).
  * NSLAB_MAX_ALIGN: the largest alignment of a pool's buffers. */
 #define NSLAB_MAX_ALIGN ((size_t)2 << 20)
-NSLAB_API void *nslab_aligned_alloc_on(int node, size_t align, size_t size);
+NSLAB_API void *numa_aligned_alloc_on(int node, size_t align, size_t size);
 
 /* Resize a block of the library's (any kind); the new block stays on the old
  * block's node (a region of numa_malloc_interleaved keeps its node set).
@@ -865,7 +909,7 @@ NSLAB_API int nslab_node_of(const void *ptr);
  * block's page is on, frees of them go back to it, and it is unmapped when
  * its last block is freed.  The library runs the same repair by itself
  * after a layout change (nslab_topology_refresh).  Counted per node in
- * nslab_node_stats_t: drift_pages, drift_repaired, chunks_retired.
+ * nslab_arena_stats_t: drift_pages, drift_repaired, chunks_retired.
  * out (may be NULL): the chunks' pages after any repair (pages not present
  * are decommitted free pages).  Takes the node's arena locks for the pass
  * (allocations on the node wait; about a millisecond per 4 MiB chunk).
@@ -874,7 +918,7 @@ NSLAB_API int nslab_node_of(const void *ptr);
  * or >= nslab_node_count(), unknown flags), -EPERM, -ENOSYS, -ENOMEM from
  * move_pages(2); sets errno on error. */
 #define NSLAB_VERIFY_REPAIR 0x1u
-NSLAB_API int nslab_node_verify(int node, unsigned flags, nslab_placement_t *out);
+NSLAB_API int nslab_arena_verify(int node, unsigned flags, nslab_placement_t *out);
 
 /* Flush the calling thread's caches back to the arenas (done automatically
  * at thread exit), then give the arenas' idle empty slabs back and every
@@ -887,10 +931,10 @@ NSLAB_API void nslab_thread_flush(void);
 
 #define NSLAB_STATS_VERSION 1
 
-/* Per-node counters.  Set `size` = sizeof(nslab_node_stats_t) and
+/* Per-node counters.  Set `size` = sizeof(nslab_arena_stats_t) and
  * `version` = NSLAB_STATS_VERSION before the call; fields past what the
  * caller's size holds are not written. */
-typedef struct nslab_node_stats {
+typedef struct nslab_arena_stats {
     uint32_t size;
     uint32_t version;
     int node;
@@ -917,25 +961,25 @@ typedef struct nslab_node_stats {
                                    promised, counted against the node's
                                    room, not resident (mapped = committed +
                                    reserved + large blocks not populated) */
-    /* Layout changes (nslab_node_verify, nslab_topology_refresh): */
+    /* Layout changes (nslab_arena_verify, nslab_topology_refresh): */
     uint64_t drift_pages;       /* chunk pages found off the node, ever */
     uint64_t drift_repaired;    /* of those, migrated back to it */
     uint64_t chunks_retired;    /* live chunks retired (pages off the node;
                                    counted in `chunks`, draining: no new
                                    blocks, unmapped when empty) */
-} nslab_node_stats_t;
+} nslab_arena_stats_t;
 
 /* Read node's counters (per-thread counters merged on read: a snapshot, not
  * atomic across fields).  Returns 0, or -EINVAL (bad node, NULL out,
  * out->size < 8 - smaller than the size and version fields -, unknown
- * version); a size of 8 up to sizeof(nslab_node_stats_t) gets the fields
+ * version); a size of 8 up to sizeof(nslab_arena_stats_t) gets the fields
  * that fit, as for nslab_pool_stats. */
-NSLAB_API int nslab_stats_node(int node, nslab_node_stats_t *out);
+NSLAB_API int nslab_arena_stats(int node, nslab_arena_stats_t *out);
 
 /* Print all nodes' counters, one line each.  Returns 0, -EINVAL (out NULL),
  * or -EIO (a write failed).  The environment variable NUMASLAB_STATS prints
  * them at exit (README: NUMASLAB_STATS). */
-NSLAB_API int nslab_stats_print(FILE *out);
+NSLAB_API int nslab_arena_print(FILE *out);
 
 /* Check the arenas' invariants (every block is in a slab's free list, a
  * cache, a remote batch, or in use, and in one place only; counters add
@@ -943,7 +987,7 @@ NSLAB_API int nslab_stats_print(FILE *out);
  * or free during the call (their caches are walked without their
  * cooperation).  Returns 0, or -EFAULT if an invariant is broken (and, if
  * `out` is non-NULL, prints what). */
-NSLAB_API int nslab_audit(FILE *out);
+NSLAB_API int nslab_arena_audit(FILE *out);
 
 /* ------------------------------------------------------------------------ */
 /* Per-node buffer pools                                                      */
@@ -968,6 +1012,8 @@ typedef struct nslab_poolset nslab_poolset_t;
                                     takes the pool's lock */
 
 typedef struct nslab_pool_opts {
+    uint32_t size;         /* sizeof(nslab_pool_opts_t) */
+    uint32_t version;      /* NSLAB_OPTS_VERSION */
     size_t elt_size;       /* buffer size, > 0 */
     size_t align;          /* power of two <= NSLAB_MAX_ALIGN, 0 = 64 (a
                               cache line); buffers are elt_size rounded up
@@ -987,6 +1033,9 @@ typedef struct nslab_pool_opts {
     nslab_claim_t *claim;  /* draw the pool's reservation from this claim
                               first; NULL = none */
 } nslab_pool_opts_t;
+/* Every field zero but size and version; elt_size and count must be set. */
+#define NSLAB_POOL_OPTS_INIT(...)                                               \
+    { .size = sizeof(nslab_pool_opts_t), .version = NSLAB_OPTS_VERSION, __VA_ARGS__ }
 
 /* Create a pool of fixed-size buffers on `node` (or NSLAB_NODE_LOCAL).
  * Capacity for max_count buffers is reserved on the node at creation (the
@@ -1095,7 +1144,7 @@ NSLAB_API int nslab_pool_node(const nslab_pool_t *p);
 NSLAB_API int nslab_pool_move(nslab_pool_t *p, int node, nslab_placement_t *after);
 
 /* Per-pool counters (buffers, not calls).  Set `size` and `version` as for
- * nslab_node_stats_t. */
+ * nslab_arena_stats_t. */
 typedef struct nslab_pool_stats {
     uint32_t size;
     uint32_t version;
@@ -1141,7 +1190,10 @@ NSLAB_API nslab_poolset_t *nslab_poolset_create(const nslab_pool_opts_t *opts);
 /* Destroy the set and its pools: 0, -EBUSY (a pool has buffers out; nothing
  * destroyed), -EINVAL. */
 NSLAB_API int nslab_poolset_destroy(nslab_poolset_t *s);
-/* The pool of the calling thread's local node (or the nearest pool). */
+/* The pool of the calling thread's local node (or the nearest pool by
+ * distance), or NULL: EINVAL (s NULL or not a live pool set), ENODEV (no
+ * pool of the set serves the thread's node: none has a known distance to
+ * it). */
 NSLAB_API nslab_pool_t *nslab_poolset_local(nslab_poolset_t *s);
 /* The pool of `node`, or NULL: EINVAL (bad s or node), ENODEV (no pool). */
 NSLAB_API nslab_pool_t *nslab_poolset_pool(nslab_poolset_t *s, int node);
@@ -1186,6 +1238,8 @@ typedef struct nslab_taskpool nslab_taskpool_t;
                                      distance (counted as stolen) */
 
 typedef struct nslab_taskpool_opts {
+    uint32_t size;             /* sizeof(nslab_taskpool_opts_t) */
+    uint32_t version;          /* NSLAB_OPTS_VERSION */
     nslab_nodeset_t nodes;     /* nodes to run on (each must have CPUs);
                                   empty = every online node with CPUs */
     unsigned workers_per_node; /* 0 = 1; at most 1024 workers in all */
@@ -1197,9 +1251,11 @@ typedef struct nslab_taskpool_opts {
                                   hands its tasks its node's pool (for a
                                   memoryless node the nearest with memory) */
 } nslab_taskpool_opts_t;
+#define NSLAB_TASKPOOL_OPTS_INIT(...)                                               \
+    { .size = sizeof(nslab_taskpool_opts_t), .version = NSLAB_OPTS_VERSION, __VA_ARGS__ }
 
 /* Start workers_per_node threads on each node, each pinned to its node's
- * CPUs (nslab_bind_thread / nslab_worker_bind) before it runs any task.
+ * CPUs (nslab_thread_bind / nslab_worker_bind) before it runs any task.
  * Errors (NULL, errno): EINVAL (NULL opts, unknown flags, a node out of
  * range, too many workers, queue_capacity too large), ENODEV (a node
  * offline or without CPUs, or no node at all), EXDEV (a node's CPUs are
@@ -1230,7 +1286,7 @@ NSLAB_API int nslab_taskpool_destroy(nslab_taskpool_t *tp);
 NSLAB_API nslab_poolset_t *nslab_taskpool_buffers(const nslab_taskpool_t *tp);
 
 /* Per-node counters of a task pool.  Set `size` and `version` as for
- * nslab_node_stats_t. */
+ * nslab_arena_stats_t. */
 typedef struct nslab_taskpool_stats {
     uint32_t size;
     uint32_t version;
@@ -1251,7 +1307,7 @@ NSLAB_API int nslab_taskpool_stats(nslab_taskpool_t *tp, int node,
 
 /* Bind the calling thread to `node`'s CPUs (sched_setaffinity).  Returns 0,
  * -EINVAL, -ENODEV (node without CPUs), -EXDEV (CPUs not allowed). */
-NSLAB_API int nslab_bind_thread(int node);
+NSLAB_API int nslab_thread_bind(int node);
 
 #ifdef __cplusplus
 }

@@ -245,7 +245,7 @@ static int seg_add(struct nslab_pool *p, uint32_t n)
         l.page = 4096;
     size_t bytes = seg_bytes(&l, n);
     nslab_policy_t pol = nslab_policy_bind(p->node);
-    nslab_region_opts_t ro = { .prefault = p->prefault };
+    nslab_region_opts_t ro = NSLAB_REGION_OPTS_INIT(.prefault = p->prefault);
     void *base = NULL;
 
     if (p->nsegs >= p->max_segs)
@@ -378,8 +378,12 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
 {
     const struct topology *t = topology_get();
     struct pool_layout l;
+    nslab_pool_opts_t o;
     int e;
 
+    if (!opts || topology_opts_import(&o, sizeof o, opts) != 0)
+        return fail_null(EINVAL);
+    opts = &o;
     if ((e = opts_check(opts)) != 0)
         return fail_null(e);
     if (topology_error())

@@ -216,7 +216,10 @@ NSLAB_API nslab_pool_t *nslab_poolset_local(nslab_poolset_t *s)
         errno = EINVAL;
         return NULL;
     }
-    return s->route[pool_thread_refresh()];
+    nslab_pool_t *p = s->route[pool_thread_refresh()];
+    if (!p)
+        errno = ENODEV;
+    return p;
 }
 
 NSLAB_API nslab_pool_t *nslab_poolset_pool(nslab_poolset_t *s, int node)

@@ -124,7 +124,7 @@ static void *worker_main(void *arg)
         if (!pool)
             e = errno;
     } else {
-        e = -nslab_bind_thread(q->node);
+        e = -nslab_thread_bind(q->node);
     }
     w->err = e;
     sem_post(&w->ready);
@@ -207,9 +207,15 @@ NSLAB_API nslab_taskpool_t *nslab_taskpool_create(const nslab_taskpool_opts_t *o
 {
     const struct topology *t = topology_get();
     nslab_nodeset_t nodes;
+    nslab_taskpool_opts_t copy;
     int e;
 
-    if (!o || (o->flags & ~NSLAB_TASKPOOL_STEAL) || o->queue_capacity > TP_MAX_CAPACITY) {
+    if (!o || topology_opts_import(&copy, sizeof copy, o) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    o = &copy;
+    if ((o->flags & ~NSLAB_TASKPOOL_STEAL) || o->queue_capacity > TP_MAX_CAPACITY) {
         errno = EINVAL;
         return NULL;
     }
@@ -289,7 +295,7 @@ NSLAB_API nslab_taskpool_t *nslab_taskpool_create(const nslab_taskpool_opts_t *o
             q->order[k] = j;
             while (k > 0) { /* insertion by distance from q->node */
                 int a = tp->q[q->order[k - 1]].node, b = tp->q[q->order[k]].node;
-                int da = nslab_distance(q->node, a), db = nslab_distance(q->node, b);
+                int da = nslab_node_distance(q->node, a), db = nslab_node_distance(q->node, b);
                 if (da < db || (da == db && a < b))
                     break;
                 int x = q->order[k - 1];
@@ -363,7 +369,7 @@ static struct tq *route(struct nslab_taskpool *tp, int node, int *err)
     for (int i = 0; i < tp->nq; i++) {
         struct tq *q = &tp->q[i];
         uint32_t c = __atomic_load_n(&q->count, __ATOMIC_RELAXED);
-        int d = here >= 0 ? nslab_distance(here, q->node) : 0;
+        int d = here >= 0 ? nslab_node_distance(here, q->node) : 0;
         if (d < 0)
             d = 255;
         if (node == NSLAB_NODE_LOCAL)

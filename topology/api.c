@@ -130,7 +130,7 @@ NSLAB_API int nslab_node_cpus(int node, int *cpus, size_t max)
     return (int)n;
 }
 
-NSLAB_API int nslab_distance(int a, int b)
+NSLAB_API int nslab_node_distance(int a, int b)
 {
     const struct topology *t = topology_get();
 
@@ -171,7 +171,7 @@ int topology_bind_thread(int node)
     return os_set_affinity(mask, (size_t)((t->nr_cpus + 63) / 64) * 8);
 }
 
-NSLAB_API int nslab_bind_thread(int node)
+NSLAB_API int nslab_thread_bind(int node)
 {
     int err = topology_bind_thread(node);
     return err ? fail(err) : 0;

@@ -6,6 +6,7 @@
 #include "topology.h"
 
 #include <errno.h>
+#include <string.h>
 
 int topology_check_node(const struct topology *t, int node)
 {
@@ -38,4 +39,22 @@ int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s)
             worst = EXDEV;
     }
     return worst;
+}
+
+int topology_opts_import(void *dst, size_t dst_size, const void *src)
+{
+    uint32_t hdr[2];
+    const unsigned char *in = src;
+
+    memcpy(hdr, src, sizeof hdr);
+    if (hdr[0] < sizeof hdr || hdr[1] != NSLAB_OPTS_VERSION)
+        return EINVAL;
+    for (size_t i = dst_size; i < hdr[0]; i++)
+        if (in[i])
+            return EINVAL;
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, hdr[0] < dst_size ? hdr[0] : dst_size);
+    hdr[0] = (uint32_t)dst_size;
+    memcpy(dst, hdr, sizeof hdr);
+    return 0;
 }

@@ -154,6 +154,14 @@ int topology_check_node(const struct topology *t, int node);
  * EINVAL for an empty set. */
 int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s);
 
+/* The one reader of the public option structs' size/version header
+ * (numaslab.h: NSLAB_OPTS_VERSION).  Copies the caller's struct `src` into
+ * `dst` (`dst_size` = this release's sizeof): the fields the caller's size
+ * covers, zero (= default) for the rest, then sets dst's size and version
+ * to this release's.  EINVAL: src's size < 8, an unknown version, or a size
+ * above dst_size with a non-zero byte past dst_size.  Does not allocate. */
+int topology_opts_import(void *dst, size_t dst_size, const void *src);
+
 /* Read devices/system/node/{online,has_memory} under `root` now.  0 or a
  * positive errno. */
 int topology_read_layout(const char *root, nslab_nodeset_t *online,

@@ -1,13 +1,13 @@
 /*
  * arena/region/caller.c - the caller's memory (DESIGN promise 14): a file or
- * memfd the caller owns, mapped and bound (nslab_map_file, OpenVMM's
+ * memfd the caller owns, mapped and bound (nslab_file_map, OpenVMM's
  * map_file_numa shape), and a range the caller already mapped, bound where
- * it is (nslab_bind_range, a piece of a sparse reservation).
+ * it is (nslab_range_bind, a piece of a sparse reservation).
  *
  * Nothing of the library's lives in these mappings: no header, no segment
  * registration, so the caller's bytes start at the offset asked and the
  * library keeps no state about them (unmapping is the caller's, or
- * nslab_unmap_file's).  The steps are region_segment_map's: resolve the
+ * nslab_file_unmap's).  The steps are region_segment_map's: resolve the
  * policy, check (and while prefaulting hold) the capacity of strict
  * policies, bind (os_bind), prefault on request, then, for strict policies, check
  * where the present pages are.
@@ -204,7 +204,7 @@ out:
 #define MAP_KNOWN (NSLAB_MAP_PRIVATE | NSLAB_MAP_WRITE | NSLAB_MAP_FIXED | NSLAB_MAP_MOVE | \
                    NSLAB_MAP_PREFAULT)
 
-NSLAB_API int nslab_map_file(void **addr, size_t len, int fd, uint64_t offset, unsigned flags,
+NSLAB_API int nslab_file_map(void **addr, size_t len, int fd, uint64_t offset, unsigned flags,
                              const nslab_policy_t *pol)
 {
     const struct topology *t = topology_get();
@@ -258,7 +258,7 @@ undo:
     return fail(e);
 }
 
-NSLAB_API int nslab_unmap_file(void *addr, size_t len, unsigned flags)
+NSLAB_API int nslab_file_unmap(void *addr, size_t len, unsigned flags)
 {
     size_t ps = topology_get()->page_size;
     if (!addr || len == 0 || ((uintptr_t)addr & (ps - 1)) || (flags & ~NSLAB_MAP_FIXED) ||
@@ -269,7 +269,7 @@ NSLAB_API int nslab_unmap_file(void *addr, size_t len, unsigned flags)
     return e ? fail(e) : 0;
 }
 
-NSLAB_API int nslab_bind_range(void *addr, size_t len, const nslab_policy_t *pol, unsigned flags,
+NSLAB_API int nslab_range_bind(void *addr, size_t len, const nslab_policy_t *pol, unsigned flags,
                                nslab_placement_t *after)
 {
     const struct topology *t = topology_get();

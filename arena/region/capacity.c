@@ -3,7 +3,7 @@
  *
  * A node's room for new strict memory is
  *     free memory (sysfs, read now) - reserve - ledger[node]
- * where the reserve is kept back for the rest of the system (nslab_set_reserve,
+ * where the reserve is kept back for the rest of the system (nslab_capacity_set_reserve,
  * NUMASLAB_RESERVE_MB, or a region's own opts.reserve) and the ledger holds
  * bytes promised but not yet committed: pools reserve their whole capacity
  * up front (capacity_reserve), and a strict region holds its size while it
@@ -54,7 +54,7 @@ static size_t reserve_from_env(void)
 
 /* The reserve in force; read from the environment on first use.  Racy
  * first use is safe: racers compute the same value and only the first
- * compare-and-swap from "unset" stores it (a concurrent nslab_set_reserve
+ * compare-and-swap from "unset" stores it (a concurrent nslab_capacity_set_reserve
  * wins over the environment either way). */
 size_t capacity_default_reserve(void)
 {
@@ -68,7 +68,7 @@ size_t capacity_default_reserve(void)
     return v; /* someone else set it */
 }
 
-NSLAB_API size_t nslab_set_reserve(size_t bytes)
+NSLAB_API size_t nslab_capacity_set_reserve(size_t bytes)
 {
     if (bytes == RESERVE_UNSET)
         bytes--; /* "everything" either way */

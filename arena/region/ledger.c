@@ -3,7 +3,7 @@
  * process using numaslab holds or claims on each node, so that processes
  * building at the same time (VMs booted in parallel, the Xen case) never
  * both count the same free memory.  Off unless asked for
- * (nslab_set_shared_ledger, or NUMASLAB_LEDGER=1 | /path).
+ * (nslab_capacity_set_ledger, or NUMASLAB_LEDGER=1 | /path).
  *
  * The file (default /dev/shm/numaslab-ledger, mode 0666) is a header and
  * LEDGER_ENTRIES entries { pid, node, start time, bytes }: one entry per
@@ -207,7 +207,7 @@ void ledger_publish(int node, uint64_t bytes)
     free_e->bytes = bytes;
 }
 
-NSLAB_API int nslab_set_shared_ledger(const char *path)
+NSLAB_API int nslab_capacity_set_ledger(const char *path)
 {
     int e = 0;
     pthread_mutex_lock(&L.mu);

@@ -4,7 +4,7 @@
  * (nslab_policy_check_cpus), the calling thread's own policy
  * (nslab_thread_set_policy / nslab_thread_get_policy: os_set_thread_policy,
  * what numactl does before exec) and page locality of a range
- * (nslab_locality, ktstr's min_page_locality).
+ * (nslab_range_locality, ktstr's min_page_locality).
  *
  * Everything is resolved by policy_resolve (policy.c), so a policy is
  * refused here exactly as nslab_region_create refuses it.
@@ -153,7 +153,7 @@ NSLAB_API int nslab_thread_get_policy(nslab_policy_t *out)
     return 0;
 }
 
-NSLAB_API int nslab_locality(const void *addr, size_t len, const nslab_nodeset_t *want,
+NSLAB_API int nslab_range_locality(const void *addr, size_t len, const nslab_nodeset_t *want,
                              double min_fraction, double *fraction)
 {
     if (!addr || !want || len == 0 || (uintptr_t)addr + len < (uintptr_t)addr ||

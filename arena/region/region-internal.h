@@ -111,7 +111,7 @@ static inline void capacity_need_add(int *node, size_t *need, int *n, int real, 
 int capacity_hold_set(const nslab_nodeset_t *nodes, size_t bytes,
                       size_t reserve, struct capacity_hold *h);
 void capacity_unhold(struct capacity_hold *h);
-/* The reserve in force (nslab_set_reserve / NUMASLAB_RESERVE_MB). */
+/* The reserve in force (nslab_capacity_set_reserve / NUMASLAB_RESERVE_MB). */
 size_t capacity_default_reserve(void);
 
 /* The steps of region_segment_map that the caller's memory (caller.c)

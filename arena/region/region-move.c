@@ -96,7 +96,7 @@ static int sub_node(const struct region_subrange *s, unsigned kflags)
 /* The options a region was made with, as far as placement needs them. */
 static nslab_region_opts_t region_opts_of(const struct nslab_region *r)
 {
-    nslab_region_opts_t o = {0};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT();
     if (r->report.hugetlb)
         o.pages = NSLAB_PAGES_HUGETLB;
     else if (r->report.thp == 1)

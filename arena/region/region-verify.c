@@ -1,6 +1,6 @@
 /*
  * arena/region/region-verify.c - where pages really are: the kernel's
- * answer for each page of a range (os_page_nodes), as a per-node histogram (nslab_placement,
+ * answer for each page of a range (os_page_nodes), as a per-node histogram (nslab_range_placement,
  * nslab_region_verify).  Batches live on the stack (no allocation), so this
  * may run anywhere the library runs.
  */
@@ -12,7 +12,7 @@
 /* Pages asked of os_page_nodes per call (3 KiB of stack). */
 #define VERIFY_BATCH 256
 
-NSLAB_API int nslab_placement(const void *addr, size_t len, nslab_placement_t *out)
+NSLAB_API int nslab_range_placement(const void *addr, size_t len, nslab_placement_t *out)
 {
     const struct topology *t = topology_get();
     if (!addr || len == 0 || !out) {
@@ -74,5 +74,5 @@ NSLAB_API int nslab_region_verify(const nslab_region_t *r, nslab_placement_t *ou
         errno = EINVAL;
         return -EINVAL;
     }
-    return nslab_placement(region_data(r), r->size, out);
+    return nslab_range_placement(region_data(r), r->size, out);
 }

@@ -150,7 +150,12 @@ NSLAB_API nslab_region_t *nslab_region_create(size_t size, const nslab_policy_t 
                                               const nslab_region_opts_t *opts)
 {
     struct nslab_region *r;
-    int e = region_create(size, 0, policy, opts, REGION_F_USER, &r);
+    nslab_region_opts_t o;
+    int e = 0;
+    if (opts && (e = topology_opts_import(&o, sizeof o, opts)) == 0)
+        opts = &o;
+    if (!e)
+        e = region_create(size, 0, policy, opts, REGION_F_USER, &r);
     if (e) {
         errno = e;
         return NULL;

@@ -58,21 +58,21 @@ static void test_errors(void **state)
 
     /* calloc overflow */
     errno = 0;
-    assert_null(nslab_calloc_on(node0, SIZE_MAX / 2, 3));
+    assert_null(numa_calloc_on(node0, SIZE_MAX / 2, 3));
     assert_int_equal(errno, ENOMEM);
     errno = 0;
-    assert_null(nslab_calloc_on(node0, 0, 8));
+    assert_null(numa_calloc_on(node0, 0, 8));
     assert_int_equal(errno, EINVAL);
 
     /* bad alignments */
     size_t bad[] = { 0, 3, 24, 100, NSLAB_MAX_ALIGN * 2 + 1 };
     for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         errno = 0;
-        assert_null(nslab_aligned_alloc_on(node0, bad[i], 64));
+        assert_null(numa_aligned_alloc_on(node0, bad[i], 64));
         assert_int_equal(errno, EINVAL);
     }
     errno = 0;
-    assert_null(nslab_aligned_alloc_on(-7, 64, 64));
+    assert_null(numa_aligned_alloc_on(-7, 64, 64));
     assert_int_equal(errno, EINVAL);
 
     /* pointers the library does not own: nothing touched */
@@ -129,7 +129,7 @@ static void test_errors(void **state)
     assert_int_equal(nslab_free(lg), -EINVAL);
     /* calloc of a large block reads as zero, even when it reuses a region */
     for (int i = 0; i < 3; i++) {
-        unsigned char *z = nslab_calloc_on(node0, 1000, 200);
+        unsigned char *z = numa_calloc_on(node0, 1000, 200);
         assert_non_null(z);
         for (size_t j = 0; j < 200000; j++)
             assert_int_equal(z[j], 0);
@@ -138,16 +138,16 @@ static void test_errors(void **state)
     }
 
     /* stats argument checks */
-    nslab_node_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(-1, &st), -EINVAL);
-    assert_int_equal(nslab_stats_node(count, &st), -EINVAL);
-    assert_int_equal(nslab_stats_node(node0, NULL), -EINVAL);
+    nslab_arena_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(-1, &st), -EINVAL);
+    assert_int_equal(nslab_arena_stats(count, &st), -EINVAL);
+    assert_int_equal(nslab_arena_stats(node0, NULL), -EINVAL);
     st.version = 99;
-    assert_int_equal(nslab_stats_node(node0, &st), -EINVAL);
+    assert_int_equal(nslab_arena_stats(node0, &st), -EINVAL);
     st.version = NSLAB_STATS_VERSION;
     st.size = 0;
-    assert_int_equal(nslab_stats_node(node0, &st), -EINVAL);
-    assert_int_equal(nslab_stats_print(NULL), -EINVAL);
+    assert_int_equal(nslab_arena_stats(node0, &st), -EINVAL);
+    assert_int_equal(nslab_arena_print(NULL), -EINVAL);
 }
 
 static void test_alignment(void **state)
@@ -157,7 +157,7 @@ static void test_alignment(void **state)
     for (size_t a = 1; a <= NSLAB_MAX_ALIGN; a <<= 1) {
         for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             size_t s = sizes[i];
-            unsigned char *p = nslab_aligned_alloc_on(node0, a, s);
+            unsigned char *p = numa_aligned_alloc_on(node0, a, s);
             assert_non_null(p);
             assert_int_equal((uintptr_t)p % a, 0);
             assert_int_equal((uintptr_t)p % 16, 0);
@@ -169,7 +169,7 @@ static void test_alignment(void **state)
         }
     }
     /* local and aligned */
-    void *p = nslab_aligned_alloc_on(NSLAB_NODE_LOCAL, 256, 300);
+    void *p = numa_aligned_alloc_on(NSLAB_NODE_LOCAL, 256, 300);
     assert_non_null(p);
     assert_int_equal((uintptr_t)p % 256, 0);
     assert_int_equal(nslab_free(p), 0);
@@ -188,7 +188,7 @@ static void test_usable_and_calloc(void **state)
 {
     (void)state;
     for (size_t s = 1; s < 300000; s = s + 1 + s / 3) {
-        unsigned char *p = nslab_calloc_on(node0, 1, s);
+        unsigned char *p = numa_calloc_on(node0, 1, s);
         assert_non_null(p);
         size_t u = nslab_usable_size(p);
         assert_true(u >= s);
@@ -199,7 +199,7 @@ static void test_usable_and_calloc(void **state)
         memset(p, 0xff, u); /* all of the usable size is usable */
         assert_int_equal(nslab_free(p), 0);
         /* the same class again: a recycled (dirty) block comes back zeroed */
-        p = nslab_calloc_on(node0, s, 1);
+        p = numa_calloc_on(node0, s, 1);
         assert_non_null(p);
         for (size_t i = 0; i < s; i++)
             assert_int_equal(p[i], 0);
@@ -293,8 +293,8 @@ static void test_stats_add_up(void **state)
 {
     (void)state;
     nslab_thread_flush();
-    nslab_node_stats_t a = { .size = sizeof a, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node0, &a), 0);
+    nslab_arena_stats_t a = { .size = sizeof a, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node0, &a), 0);
     assert_int_equal(a.node, node0);
 
     enum { N = 500 };
@@ -306,8 +306,8 @@ static void test_stats_add_up(void **state)
         assert_non_null(p[i]);
         bytes += nslab_usable_size(p[i]);
     }
-    nslab_node_stats_t b = { .size = sizeof b, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node0, &b), 0);
+    nslab_arena_stats_t b = { .size = sizeof b, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node0, &b), 0);
     assert_int_equal(b.allocs - a.allocs, N);
     assert_int_equal(b.frees - a.frees, 0);
     assert_int_equal(b.bytes_in_use - a.bytes_in_use, bytes);
@@ -315,26 +315,26 @@ static void test_stats_add_up(void **state)
     assert_true(b.bytes_mapped >= b.bytes_in_use);
     assert_true(b.bytes_committed <= b.bytes_mapped);
     assert_true(b.chunks >= 1);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 
     for (int i = 0; i < N; i++)
         assert_int_equal(nslab_free(p[i]), 0);
-    nslab_node_stats_t c = { .size = sizeof c, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node0, &c), 0);
+    nslab_arena_stats_t c = { .size = sizeof c, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node0, &c), 0);
     assert_int_equal(c.frees - a.frees, N);
     assert_int_equal(c.bytes_in_use, a.bytes_in_use);
     assert_int_equal(c.large, a.large);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 
     /* a caller with an older, smaller struct gets only what it holds */
     struct {
-        nslab_node_stats_t s;
+        nslab_arena_stats_t s;
         uint64_t canary;
     } small;
     memset(&small, 0x77, sizeof small);
-    small.s.size = (uint32_t)offsetof(nslab_node_stats_t, bytes_committed);
+    small.s.size = (uint32_t)offsetof(nslab_arena_stats_t, bytes_committed);
     small.s.version = NSLAB_STATS_VERSION;
-    assert_int_equal(nslab_stats_node(node0, &small.s), 0);
+    assert_int_equal(nslab_arena_stats(node0, &small.s), 0);
     assert_int_equal(small.s.node, node0);
     unsigned char *tail = (unsigned char *)&small.s + small.s.size;
     assert_int_equal(tail[0], 0x77);
@@ -343,7 +343,7 @@ static void test_stats_add_up(void **state)
     /* the printer: one line per node with memory */
     FILE *f = tmpfile();
     assert_non_null(f);
-    assert_int_equal(nslab_stats_print(f), 0);
+    assert_int_equal(nslab_arena_print(f), 0);
     rewind(f);
     char line[512];
     assert_non_null(fgets(line, sizeof line, f));

@@ -1,6 +1,6 @@
 /*
  * tests/arena/test_arena_bigalign.c - alignments above 2 MiB (issue 11,
- * item 11): nslab_aligned_alloc_on serves any power of two the address
+ * item 11): numa_aligned_alloc_on serves any power of two the address
  * space can hold, on the node asked (every page bound there, checked with
  * move_pages), the block is a normal block for nslab_free, realloc,
  * usable_size and node_of; only the block (and one header page) is
@@ -33,7 +33,7 @@ static void test_big_alignments(void **state)
             size_t n = sizes[i];
             if (k > 34 && n > 100)
                 continue; /* the big ones once: each is fast, but keep it short */
-            unsigned char *p = nslab_aligned_alloc_on(node, a, n);
+            unsigned char *p = numa_aligned_alloc_on(node, a, n);
             if (!p)
                 fail_msg("align 2^%d size %zu: NULL (errno %d)", k, n, errno);
             assert_int_equal((uintptr_t)p % a, 0);
@@ -60,7 +60,7 @@ static void test_big_alignment_realloc(void **state)
 {
     (void)state;
     int node = node0();
-    unsigned char *p = nslab_aligned_alloc_on(node, (size_t)1 << 26, 5000);
+    unsigned char *p = numa_aligned_alloc_on(node, (size_t)1 << 26, 5000);
     assert_non_null(p);
     testutil_fill(p, 5000, 7);
     unsigned char *q = nslab_realloc(p, 100000);
@@ -69,13 +69,13 @@ static void test_big_alignment_realloc(void **state)
     assert_int_equal(nslab_node_of(q), node);
     assert_int_equal(nslab_free(q), 0);
     /* local node and calloc-like zeroing of a fresh mapping */
-    unsigned char *l = nslab_aligned_alloc_on(NSLAB_NODE_LOCAL, (size_t)1 << 30, 4096);
+    unsigned char *l = numa_aligned_alloc_on(NSLAB_NODE_LOCAL, (size_t)1 << 30, 4096);
     assert_non_null(l);
     assert_int_equal((uintptr_t)l % ((size_t)1 << 30), 0);
     for (int i = 0; i < 4096; i++)
         assert_int_equal(l[i], 0);
     assert_int_equal(nslab_free(l), 0);
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
 static void test_impossible_alignments(void **state)
@@ -84,18 +84,18 @@ static void test_impossible_alignments(void **state)
     int node = node0();
     for (int k = 47; k <= 63; k += 4) {
         errno = 0;
-        assert_null(nslab_aligned_alloc_on(node, (size_t)1 << k, 64));
+        assert_null(numa_aligned_alloc_on(node, (size_t)1 << k, 64));
         assert_int_equal(errno, ENOMEM);
     }
     errno = 0;
-    assert_null(nslab_aligned_alloc_on(node, (size_t)1 << 30, SIZE_MAX - 4096));
+    assert_null(numa_aligned_alloc_on(node, (size_t)1 << 30, SIZE_MAX - 4096));
     assert_int_equal(errno, ENOMEM);
     errno = 0;
-    assert_null(nslab_aligned_alloc_on(node, ((size_t)1 << 30) + 1, 64));
+    assert_null(numa_aligned_alloc_on(node, ((size_t)1 << 30) + 1, 64));
     assert_int_equal(errno, EINVAL);
     /* nothing left behind */
-    nslab_node_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node, &st), 0);
+    nslab_arena_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node, &st), 0);
     assert_int_equal(st.large, 0);
 }
 

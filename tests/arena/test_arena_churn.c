@@ -58,10 +58,10 @@ static size_t rand_size(void)
     return 65537 + r % (512 * 1024);
 }
 
-static nslab_node_stats_t stats(void)
+static nslab_arena_stats_t stats(void)
 {
-    nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node0, &s), 0);
+    nslab_arena_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node0, &s), 0);
     return s;
 }
 
@@ -86,7 +86,7 @@ static void test_churn_bounded(void **state)
 {
     (void)state;
     nslab_thread_flush();
-    nslab_node_stats_t base = stats();
+    nslab_arena_stats_t base = stats();
     size_t rss0 = rss_bytes();
     size_t rounds = testutil_scale(40);
     if (rounds < 6)
@@ -121,7 +121,7 @@ static void test_churn_bounded(void **state)
             assert_int_equal(nslab_free(live[i]), 0);
         }
         size_t rss = rss_bytes();
-        nslab_node_stats_t s = stats();
+        nslab_arena_stats_t s = stats();
         if (r == 2) {
             ref_rss = rss;
             ref_mapped = s.bytes_mapped;
@@ -138,12 +138,12 @@ static void test_churn_bounded(void **state)
     /* bounded: no growth beyond a few chunks of fragmentation */
     assert_true(max_rss <= ref_rss + ((size_t)24 << 20));
     assert_true(max_mapped <= ref_mapped + ((size_t)24 << 20));
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 
     for (int i = 0; i < KEEP; i++)
         assert_int_equal(nslab_free(kept[i]), 0);
     nslab_thread_flush();
-    nslab_node_stats_t end = stats();
+    nslab_arena_stats_t end = stats();
     assert_int_equal(end.bytes_in_use, base.bytes_in_use);
     assert_int_equal(end.large, base.large);
     /* large regions kept for reuse: mapped beyond the chunks */
@@ -170,7 +170,7 @@ static void test_churn_bounded(void **state)
         assert_true(rss_end <= rss0 + ((size_t)2 << 20)); /* kept large regions too */
 #endif
     }
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 int main(void)

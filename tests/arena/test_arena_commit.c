@@ -47,17 +47,17 @@ static int setup(void **state)
     return 0;
 }
 
-static nslab_node_stats_t stats(int node)
+static nslab_arena_stats_t stats(int node)
 {
-    nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node, &s), 0);
+    nslab_arena_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node, &s), 0);
     return s;
 }
 
 /* The first block of a fresh node: header page + one slab committed. */
 static void tiny(int node)
 {
-    nslab_node_stats_t s0 = stats(node);
+    nslab_arena_stats_t s0 = stats(node);
     assert_int_equal(s0.chunks, 0); /* nothing allocated on the node yet */
     char *p = numa_malloc_on(node, 64);
     assert_non_null(p);
@@ -65,7 +65,7 @@ static void tiny(int node)
     struct chunk *c = chunk_of(p);
     struct slab *sl = chunk_slab_of(c, p);
     size_t slab_bytes = (size_t)sl->npages * ARENA_PAGE_SIZE;
-    nslab_node_stats_t s = stats(node);
+    nslab_arena_stats_t s = stats(node);
     size_t resident = testutil_resident_pages(c, SEG_SIZE);
     printf("node %d: one 64-byte block: committed %llu KiB, reserved %llu KiB, chunk "
            "resident %zu KiB (slab %zu KiB)\n",
@@ -111,9 +111,9 @@ static void test_tiny_program_last_node(void **state)
 static void test_prefault_none(void **state)
 {
     (void)state;
-    assert_int_equal(nslab_set_arena_prefault((nslab_arena_prefault_t)7), -EINVAL);
+    assert_int_equal(nslab_arena_set_prefault((nslab_arena_prefault_t)7), -EINVAL);
     assert_int_equal(errno, EINVAL);
-    int old = nslab_set_arena_prefault(NSLAB_ARENA_PREFAULT_NONE);
+    int old = nslab_arena_set_prefault(NSLAB_ARENA_PREFAULT_NONE);
     assert_true(old >= 0);
     assert_int_equal(nslab_arena_prefault(), NSLAB_ARENA_PREFAULT_NONE);
     int node = last_node;
@@ -128,7 +128,7 @@ static void test_prefault_none(void **state)
     memset(p, 1, 12000);
     size_t after = testutil_present_on(sl->start, span, node);
     /* back to what it was before anything can fail */
-    assert_int_equal(nslab_set_arena_prefault((nslab_arena_prefault_t)old),
+    assert_int_equal(nslab_arena_set_prefault((nslab_arena_prefault_t)old),
                      NSLAB_ARENA_PREFAULT_NONE);
     printf("node %d, prefault none: slab of %zu KiB, %zu pages resident after the refill, "
            "%zu after writing one block\n",
@@ -141,7 +141,7 @@ static void test_prefault_none(void **state)
     assert_true(after >= 12000 / os_page);
     assert_int_equal(testutil_bound_node(sl->start + span - 1), node);
     assert_int_equal(nslab_free(p), 0);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 /* Freed large blocks: resident within the dirty budget only, which keeps
@@ -158,7 +158,7 @@ static void test_large_cache_gives_back(void **state)
     assert_true(nb < MAXB && (nb + 1) * (big + os_page) <= ARENA_LARGE_CACHE_BYTES &&
                 nb + 1 <= ARENA_LARGE_CACHE);
     nslab_thread_flush();
-    nslab_node_stats_t s0 = stats(node);
+    nslab_arena_stats_t s0 = stats(node);
     char *b[MAXB];
     for (unsigned i = 0; i < nb; i++) {
         b[i] = numa_malloc_on(node, big); /* the API's default: populated */
@@ -187,7 +187,7 @@ static void test_large_cache_gives_back(void **state)
     assert_int_equal(nslab_free(lazy), 0);
     size_t lazy_res = testutil_resident_pages(lazy, big);
     size_t res1 = testutil_resident_pages(b[1], big);
-    nslab_node_stats_t s1 = stats(node);
+    nslab_arena_stats_t s1 = stats(node);
     printf("node %d: then a block with one page touched: %zu resident; the next oldest %zu; "
            "committed %+lld KiB\n",
            node, lazy_res, res1, (long long)(s1.bytes_committed - s0.bytes_committed) / 1024);
@@ -198,10 +198,10 @@ static void test_large_cache_gives_back(void **state)
     assert_int_equal(testutil_resident_pages(b[nb - 1], big), big / os_page);
     assert_true(s1.bytes_committed - s0.bytes_committed <= ARENA_LARGE_CACHE_DIRTY);
     assert_true(s1.bytes_mapped >= (nb + 1) * big); /* older regions may have made room */
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
     nslab_thread_flush(); /* gives every cached page back */
     assert_int_equal(testutil_resident_pages(b[0], big), 0);
-    nslab_node_stats_t s2 = stats(node);
+    nslab_arena_stats_t s2 = stats(node);
     assert_true(s2.bytes_committed <= s0.bytes_committed);
 
     /* taken again: by the populating API resident whole, on the node */
@@ -211,7 +211,7 @@ static void test_large_cache_gives_back(void **state)
     memset(q, 0x5a, big);
     assert_int_equal(nslab_free(q), 0);
     /* a dirty cached block through calloc reads zero */
-    unsigned char *z = nslab_calloc_on(node, 1, big);
+    unsigned char *z = numa_calloc_on(node, 1, big);
     assert_non_null(z);
     for (size_t i = 0; i < big; i += 4093)
         assert_int_equal(z[i], 0);
@@ -227,7 +227,7 @@ static void test_large_cache_gives_back(void **state)
         assert_int_equal(l[i], 0);
     assert_int_equal(nslab_free(l), 0);
     nslab_thread_flush();
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 /* A cached region nobody takes gives its pages back after
@@ -261,7 +261,7 @@ static void test_large_cache_ages(void **state)
     assert_int_equal(res, big / os_page); /* not yet */
     assert_int_equal(end, 0);
     nslab_thread_flush();
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 /* A cached region no request takes gives its pages back at the node's
@@ -288,7 +288,7 @@ static void test_large_cache_purge_step(void **state)
            node, after_one, after_two);
     assert_int_equal(after_one, big / os_page);
     assert_int_equal(after_two, 0);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 /* ---- a thread per task ---------------------------------------------------- */
@@ -323,7 +323,7 @@ static void test_thread_per_task_maps_no_cache(void **state)
     assert_int_equal(pthread_create(&th, NULL, task_main, &t0), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
     nslab_free(t0.keep);
-    nslab_node_stats_t s0 = stats(node);
+    nslab_arena_stats_t s0 = stats(node);
     uint64_t maps0 = __atomic_load_n(&tcache_maps, __ATOMIC_RELAXED);
     for (int i = 0; i < TASKS; i++) {
         struct task t = { .node = node };
@@ -334,7 +334,7 @@ static void test_thread_per_task_maps_no_cache(void **state)
         nslab_free(t.keep);
     }
     uint64_t maps = __atomic_load_n(&tcache_maps, __ATOMIC_RELAXED) - maps0;
-    nslab_node_stats_t s1 = stats(node);
+    nslab_arena_stats_t s1 = stats(node);
     printf("node %d: %d threads, one after the other: %llu thread caches mapped; "
            "in use %llu -> %llu bytes, allocs %+lld\n",
            node, TASKS, (unsigned long long)maps, (unsigned long long)s0.bytes_in_use,
@@ -349,7 +349,7 @@ static void test_thread_per_task_maps_no_cache(void **state)
         live++;
     tcache_registry_unlock();
     assert_int_equal(live, 1);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 int main(void)

@@ -35,8 +35,8 @@ static int setup(void **state)
 
 static uint64_t committed_bytes(int node)
 {
-    nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node, &s), 0);
+    nslab_arena_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node, &s), 0);
     return s.bytes_committed;
 }
 
@@ -74,14 +74,14 @@ static void decommit_recommit(int node)
     assert_int_equal(c->committed_pages & m, 0);
     assert_int_equal(testutil_resident_pages(span, len), 0);
     uint64_t after = committed_bytes(node);
-    nslab_node_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node, &st), 0);
+    nslab_arena_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node, &st), 0);
     assert_true(capacity_held(node) >= st.bytes_reserved);
     size_t held_flushed = capacity_held(node);
     printf("node %d: committed %llu KiB -> %llu KiB after the flush\n", node,
            (unsigned long long)(before >> 10), (unsigned long long)(after >> 10));
     assert_true(after + len <= before); /* the slab's pages were all committed */
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 
     int err;
     struct arena *a = arena_get(node, &err);
@@ -112,7 +112,7 @@ static void decommit_recommit(int node)
     assert_int_equal(nslab_free(q), 0);
     assert_int_equal(nslab_free(anchor), 0);
     nslab_thread_flush();
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 static void test_decommit_recommit_first_node(void **state)

@@ -68,7 +68,7 @@ static void test_link_encoding(void **s)
     nslab_free(x);
     nslab_free(y);
     nslab_free(keep);
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
 static void test_clean_child(void **s)

@@ -68,7 +68,7 @@ static void test_double_free_small(void **state)
         assert_int_equal(nslab_free(r), 0);
         assert_int_equal(nslab_free(keep), 0);
     }
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
 /* A double free once the block went back to its slab (the cache flushed). */
@@ -91,7 +91,7 @@ static void test_double_free_after_flush(void **state)
     expect_einval(nslab_free(p));
     assert_int_equal(nslab_free(keep), 0);
     nslab_thread_flush();
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
 static void test_interior_free(void **state)
@@ -115,7 +115,7 @@ static void test_interior_free(void **state)
         check_no_reuse(node, sizes[s], p, p + sizes[s]);
         assert_int_equal(nslab_free(p), 0);
     }
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
 /* The chunk header page of a small block (a pointer the library owns but
@@ -130,7 +130,7 @@ static void test_header_page_free(void **state)
     errno = 0;
     expect_einval(nslab_free(hdr + 4096));
     assert_int_equal(nslab_free(p), 0);
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
 static void test_double_free_large(void **state)
@@ -178,7 +178,7 @@ static void test_realloc_interior(void **state)
     assert_null(nslab_realloc(l + 64, 2 << 20));
     assert_int_equal(errno, EINVAL);
     assert_int_equal(nslab_free(l), 0);
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
 int main(void)

@@ -33,10 +33,10 @@ static int setup(void **state)
     return nmem >= 1 ? 0 : -1;
 }
 
-static nslab_node_stats_t stats(int node)
+static nslab_arena_stats_t stats(int node)
 {
-    nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node, &s), 0);
+    nslab_arena_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node, &s), 0);
     return s;
 }
 
@@ -76,7 +76,7 @@ static void test_placement_every_node(void **state)
             assert_int_equal(nslab_free(p), 0);
         }
     }
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 struct local_arg {
@@ -88,7 +88,7 @@ static void *local_thread(void *argp)
 {
     struct local_arg *a = argp;
     a->got = -100;
-    if (nslab_bind_thread(a->node) != 0)
+    if (nslab_thread_bind(a->node) != 0)
         return NULL;
     void *p = numa_malloc_local(256);
     if (p) {
@@ -137,7 +137,7 @@ static size_t xsize(int i)
 static void *cross_worker(void *arg)
 {
     int id = (int)(intptr_t)arg, node = xnode[id];
-    if (nslab_bind_thread(node) != 0)
+    if (nslab_thread_bind(node) != 0)
         return (void *)1;
     for (int r = 0; r < XROUNDS; r++) {
         for (int i = 0; i < XBLOCKS; i++) {
@@ -173,7 +173,7 @@ static void test_cross_node_frees(void **state)
     int n = cpu_mem_nodes(nodes, NSLAB_MAX_NODES);
     if (n < 2)
         TEST_SKIP("needs 2 nodes with CPUs and memory, this machine has %d", n);
-    nslab_node_stats_t before[XT];
+    nslab_arena_stats_t before[XT];
     for (int i = 0; i < XT; i++) {
         xnode[i] = nodes[i % n];
         before[i] = stats(xnode[i]);
@@ -189,10 +189,10 @@ static void test_cross_node_frees(void **state)
     }
     pthread_barrier_destroy(&xbar);
     nslab_thread_flush();
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
     uint64_t rin = 0, rout = 0;
     for (int i = 0; i < XT && i < n; i++) {
-        nslab_node_stats_t s = stats(xnode[i]);
+        nslab_arena_stats_t s = stats(xnode[i]);
         rin += s.remote_frees_in - before[i].remote_frees_in;
         rout += s.remote_frees_out - before[i].remote_frees_out;
         assert_int_equal(s.bytes_in_use, before[i].bytes_in_use);
@@ -214,7 +214,7 @@ static void *local_after_full(void *argp)
 {
     struct fill_arg *a = argp;
     a->got = -100;
-    if (nslab_bind_thread(a->node) != 0)
+    if (nslab_thread_bind(a->node) != 0)
         return NULL;
     void *p = numa_malloc_local(65536);
     if (p) {
@@ -243,7 +243,7 @@ static void test_full_node(void **state)
     enum { MAXB = 8192 };
     static void *blk[MAXB];
     int k = 0;
-    nslab_node_stats_t s0 = stats(full);
+    nslab_arena_stats_t s0 = stats(full);
     while (k < MAXB) {
         void *p = numa_malloc_on(full, (size_t)32 << 20);
         if (!p)
@@ -259,7 +259,7 @@ static void test_full_node(void **state)
     }
     assert_true(k < MAXB);
     assert_int_equal(errno, ENOMEM);
-    nslab_node_stats_t s1 = stats(full);
+    nslab_arena_stats_t s1 = stats(full);
     assert_true(s1.failures > s0.failures);
 
     /* local falls back to the nearest node with room */
@@ -270,7 +270,7 @@ static void test_full_node(void **state)
     assert_true(no >= 1);
     int nearest = no ? order[0] : -1;
     for (int i = 1; i < no; i++)
-        if (nslab_distance(full, order[i]) < nslab_distance(full, nearest))
+        if (nslab_node_distance(full, order[i]) < nslab_node_distance(full, nearest))
             nearest = order[i];
     struct fill_arg a = { .node = full };
     pthread_t t;
@@ -278,13 +278,13 @@ static void test_full_node(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     if (a.got != -100) {
         assert_int_equal(a.got, nearest);
-        nslab_node_stats_t s2 = stats(full);
+        nslab_arena_stats_t s2 = stats(full);
         assert_true(s2.fallbacks > s1.fallbacks);
     }
     for (int i = 0; i < k; i++)
         assert_int_equal(nslab_free(blk[i]), 0);
     nslab_thread_flush();
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 int main(void)

@@ -88,7 +88,7 @@ static void test_bound_follows_live_blocks(void **state)
            ARENA_PURGE_MAX_PAGES);
     assert_true(fc > ARENA_PURGE_MAX_PAGES);
     assert_true(fc <= 2 * live && fc <= slab_pages(a));
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 
     for (size_t i = 0; i < n; i++)
         if (b[i])
@@ -97,7 +97,7 @@ static void test_bound_follows_live_blocks(void **state)
     printf("node %d: %llu free committed pages after freeing all (%llu pages of live "
            "blocks)\n", node, (unsigned long long)fc, (unsigned long long)live_pages(a, cls));
     assert_true(fc <= ARENA_PURGE_MAX_PAGES);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
     free(b);
     nslab_thread_flush();
 }
@@ -140,7 +140,7 @@ static void test_freed_heap_goes_back(void **state)
            (unsigned long long)slab_pages(a));
     assert_true(kept >= NSLABS / 8);
     assert_true(fc <= ARENA_PURGE_MAX_PAGES);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
     for (size_t i = 0; i < n; i++)
         if (b[i])
             assert_int_equal(nslab_free(b[i]), 0);

@@ -120,7 +120,7 @@ static void test_public_boundaries(void **state)
     assert_int_equal((uintptr_t)q % 4096, 0);
     assert_int_equal(nslab_free(p), 0);
     assert_int_equal(nslab_free(q), 0);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 int main(void)

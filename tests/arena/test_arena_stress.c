@@ -118,11 +118,11 @@ static void test_stress(void **state)
     ops_per_thread = testutil_scale(200000);
 
     nslab_thread_flush();
-    nslab_node_stats_t base[NSLAB_MAX_NODES / 64];
+    nslab_arena_stats_t base[NSLAB_MAX_NODES / 64];
     int nb = nmem < (int)(sizeof base / sizeof base[0]) ? nmem : (int)(sizeof base / sizeof base[0]);
     for (int i = 0; i < nb; i++) {
-        base[i] = (nslab_node_stats_t){ .size = sizeof base[i], .version = NSLAB_STATS_VERSION };
-        assert_int_equal(nslab_stats_node(memnodes[i], &base[i]), 0);
+        base[i] = (nslab_arena_stats_t){ .size = sizeof base[i], .version = NSLAB_STATS_VERSION };
+        assert_int_equal(nslab_arena_stats(memnodes[i], &base[i]), 0);
     }
 
     for (int round = 0; round < 2; round++) {
@@ -141,13 +141,13 @@ static void test_stress(void **state)
             }
         }
         nslab_thread_flush();
-        assert_int_equal(nslab_audit(stdout), 0);
+        assert_int_equal(nslab_arena_audit(stdout), 0);
     }
 
     uint64_t remote_in = 0;
     for (int i = 0; i < nb; i++) {
-        nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-        assert_int_equal(nslab_stats_node(memnodes[i], &s), 0);
+        nslab_arena_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+        assert_int_equal(nslab_arena_stats(memnodes[i], &s), 0);
         assert_int_equal(s.bytes_in_use, base[i].bytes_in_use);
         assert_int_equal(s.large, base[i].large);
         assert_int_equal(s.allocs - base[i].allocs, s.frees - base[i].frees);

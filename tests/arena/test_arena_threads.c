@@ -66,10 +66,10 @@ static int registry_count(void)
     return n;
 }
 
-static nslab_node_stats_t stats(int node)
+static nslab_arena_stats_t stats(int node)
 {
-    nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(node, &s), 0);
+    nslab_arena_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(node, &s), 0);
     return s;
 }
 
@@ -101,7 +101,7 @@ static void test_thread_exit_releases(void **state)
     nslab_thread_flush();
     uint64_t before = blocks_out(node0);
     int regs = registry_count();
-    nslab_node_stats_t s0 = stats(node0);
+    nslab_arena_stats_t s0 = stats(node0);
     pthread_t t;
     void *ret;
     assert_int_equal(pthread_create(&t, NULL, churn_and_exit, &node0), 0);
@@ -109,11 +109,11 @@ static void test_thread_exit_releases(void **state)
     assert_null(ret);
     assert_int_equal(registry_count(), regs);
     assert_int_equal(blocks_out(node0), before);
-    nslab_node_stats_t s1 = stats(node0);
+    nslab_arena_stats_t s1 = stats(node0);
     assert_int_equal(s1.allocs - s0.allocs, 3000); /* retired, not lost */
     assert_int_equal(s1.frees - s0.frees, 3000);
     assert_int_equal(s1.bytes_in_use, s0.bytes_in_use);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 static void test_thread_flush(void **state)
@@ -131,7 +131,7 @@ static void test_thread_flush(void **state)
     assert_true(blocks_out(node0) > before); /* cached */
     nslab_thread_flush();
     assert_int_equal(blocks_out(node0), before);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 /* ---- remote frees ------------------------------------------------------- */
@@ -155,7 +155,7 @@ static void *remote_freer(void *argp)
 {
     struct remote_arg *arg = argp;
     if (arg->real)
-        (void)nslab_bind_thread(arg->as_node); /* best effort: may have no CPUs */
+        (void)nslab_thread_bind(arg->as_node); /* best effort: may have no CPUs */
     arena_test_set_thread_node(arg->as_node);
     for (int i = 0; i < arg->n; i++)
         if (nslab_free(arg->blocks[i]) != 0)
@@ -198,8 +198,8 @@ static void test_remote_free(void **state)
         assert_non_null(blocks[i]);
         memset(blocks[i], 0x11, RSIZE);
     }
-    nslab_node_stats_t s0 = stats(node0);
-    nslab_node_stats_t o0 = { 0 };
+    nslab_arena_stats_t s0 = stats(node0);
+    nslab_arena_stats_t o0 = { 0 };
     if (real)
         o0 = stats(other);
 
@@ -216,15 +216,15 @@ static void test_remote_free(void **state)
      * exiting thread's flush took the class lock (remote_in), or still
      * waiting on the stack */
     assert_true(arg.pending > 0);
-    nslab_node_stats_t s1 = stats(node0);
+    nslab_arena_stats_t s1 = stats(node0);
     uint64_t pending = remote_pending(node0, cls);
     assert_int_equal(s1.remote_frees_in - s0.remote_frees_in + pending, RN);
     assert_int_equal(s1.bytes_in_use, s0.bytes_in_use - RN * sc_size[cls]);
     if (real) {
-        nslab_node_stats_t o1 = stats(other);
+        nslab_arena_stats_t o1 = stats(other);
         assert_int_equal(o1.remote_frees_out - o0.remote_frees_out, RN);
     }
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 
     /* the owner's next refill collects the stack and hands the blocks out
      * again, for node0 */
@@ -241,12 +241,12 @@ static void test_remote_free(void **state)
     }
     assert_int_equal(remote_pending(node0, cls), 0);
     assert_int_equal(seen, RN);
-    nslab_node_stats_t s2 = stats(node0);
+    nslab_arena_stats_t s2 = stats(node0);
     assert_int_equal(s2.remote_frees_in - s0.remote_frees_in, RN);
     for (int i = 0; i < k; i++)
         assert_int_equal(nslab_free(again[i]), 0);
     arena_test_set_thread_node(-1);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 /* ---- allocation after the thread's cache is gone ----------------------- */
@@ -290,7 +290,7 @@ static void test_alloc_after_cache_destroyed(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     assert_int_equal(late_ok, 1);
     assert_int_equal(blocks_out(node0), before);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
     pthread_key_delete(late_key);
 }
 
@@ -327,11 +327,11 @@ static void test_fork_child(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         /* the holder thread does not exist here: its cache was given back */
-        int ok = registry_count() == 1 && nslab_audit(stdout) == 0;
+        int ok = registry_count() == 1 && nslab_arena_audit(stdout) == 0;
         void *q = numa_malloc_on(node0, 100);
         ok = ok && q && nslab_node_of(q) == node0 && nslab_free(q) == 0;
         nslab_thread_flush();
-        ok = ok && blocks_out(node0) == 0 && nslab_audit(stdout) == 0;
+        ok = ok && blocks_out(node0) == 0 && nslab_arena_audit(stdout) == 0;
         _exit(ok ? 0 : 1);
     }
     int st = 0;
@@ -342,7 +342,7 @@ static void test_fork_child(void **state)
     assert_int_equal(pthread_join(t, NULL), 0);
     pthread_barrier_destroy(&fork_bar);
     assert_int_equal(registry_count(), regs - 1);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 /* Another thread holds every lock of the arena (registry, a class, the
@@ -410,7 +410,7 @@ static void test_fork_while_locks_held(void **state)
             ok = ok && nslab_free(live[i]) == 0;
         ok = ok && nslab_free(big) == 0;
         nslab_thread_flush();
-        ok = ok && nslab_audit(stdout) == 0 && registry_count() == 1;
+        ok = ok && nslab_arena_audit(stdout) == 0 && registry_count() == 1;
         ok = ok && a->fork_repairs >= 3; /* class, chunks, large cache */
         _exit(ok ? 0 : 1);
     }
@@ -418,7 +418,7 @@ static void test_fork_while_locks_held(void **state)
     for (int i = 0; i < 64; i++)
         assert_int_equal(nslab_free(live[i]), 0);
     assert_int_equal(nslab_free(big), 0);
-    assert_int_equal(nslab_audit(stdout), 0);
+    assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
 int main(void)

@@ -164,7 +164,7 @@ static void test_refresh_while_allocating(void **state)
         assert_int_equal(nslab_topology_refresh(), 0);
         assert_true(nslab_node_count() > node);
         if (i % 16 == 0)
-            assert_true(nslab_node_verify(node, NSLAB_VERIFY_REPAIR, NULL) == 0);
+            assert_true(nslab_arena_verify(node, NSLAB_VERIFY_REPAIR, NULL) == 0);
     }
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
     workers_join(w);
@@ -179,7 +179,7 @@ static void test_refresh_while_allocating(void **state)
     }
     assert_true(allocs > 0);
     assert_int_equal(errs, 0);
-    assert_int_equal(nslab_audit(stderr), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
 }
 
 /* nothing moved: the check finds every page of the node's chunks on it */
@@ -193,13 +193,13 @@ static void test_verify_in_place(void **state)
     for (int i = 0; i < 500; i++)
         assert_non_null(p[i] = numa_malloc_on(node, 128));
     nslab_placement_t pl;
-    assert_int_equal(nslab_node_verify(node, 0, &pl), 0);
+    assert_int_equal(nslab_arena_verify(node, 0, &pl), 0);
     assert_true(pl.pages > 0);
     assert_int_equal(pl.on_node[node], pl.pages - pl.not_present - pl.errors);
-    assert_int_equal(nslab_node_verify(node, NSLAB_VERIFY_REPAIR, NULL), 0);
-    assert_int_equal(nslab_node_verify(-1, 0, NULL), -EINVAL);
-    assert_int_equal(nslab_node_verify(node, 0x80, NULL), -EINVAL);
-    assert_int_equal(nslab_node_verify(nslab_node_count(), 0, NULL), -EINVAL);
+    assert_int_equal(nslab_arena_verify(node, NSLAB_VERIFY_REPAIR, NULL), 0);
+    assert_int_equal(nslab_arena_verify(-1, 0, NULL), -EINVAL);
+    assert_int_equal(nslab_arena_verify(node, 0x80, NULL), -EINVAL);
+    assert_int_equal(nslab_arena_verify(nslab_node_count(), 0, NULL), -EINVAL);
     for (int i = 0; i < 500; i++)
         nslab_free(p[i]);
 }
@@ -252,7 +252,7 @@ static void test_cpuset_change(void **state)
     nslab_policy_t bind1 = nslab_policy_bind(1);
     nslab_region_t *r = nslab_region_create((size_t)8 << 20, &bind1, NULL);
     assert_non_null(r);
-    nslab_pool_opts_t po = { .elt_size = 2048, .count = 1024 };
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 2048, .count = 1024);
     nslab_pool_t *pool = nslab_pool_create(1, &po);
     assert_non_null(pool);
     static void *buf[512];
@@ -378,16 +378,16 @@ static void test_cpuset_change(void **state)
     assert_int_equal(h2.mismatch, 0);
     assert_int_equal(h2.actual[2], 1000);
 
-    nslab_node_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(1, &st), 0);
+    nslab_arena_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(1, &st), 0);
     printf("node 1 stats: chunks %llu, retired %llu, drift pages %llu, repaired %llu\n",
            (unsigned long long)st.chunks, (unsigned long long)st.chunks_retired,
            (unsigned long long)st.drift_pages, (unsigned long long)st.drift_repaired);
     assert_true(st.chunks_retired > 0);
-    nslab_stats_print(stdout);
+    nslab_arena_print(stdout);
 
     /* nothing lost */
-    assert_int_equal(nslab_audit(stderr), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
     assert_int_equal(nslab_pool_audit(pool, stderr), 0);
 
     /* everything goes back; node 1's retired chunks empty out and go */
@@ -402,8 +402,8 @@ static void test_cpuset_change(void **state)
         assert_int_equal(nslab_free(two[i]), 0);
     assert_int_equal(nslab_pool_put_bulk(pool, buf, 512), 512);
     nslab_thread_flush();
-    assert_int_equal(nslab_audit(stderr), 0);
-    assert_int_equal(nslab_stats_node(1, &st), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
+    assert_int_equal(nslab_arena_stats(1, &st), 0);
     printf("node 1 after the frees: chunks %llu, retired %llu\n",
            (unsigned long long)st.chunks, (unsigned long long)st.chunks_retired);
     assert_int_equal(st.chunks_retired, 0);
@@ -456,14 +456,14 @@ static void test_drift_repair(void **state)
     assert_true(h.actual[2] > 0);
 
     nslab_placement_t pl;
-    int found = nslab_node_verify(1, 0, &pl);
-    placement_print("nslab_node_verify(1, check)", &pl);
+    int found = nslab_arena_verify(1, 0, &pl);
+    placement_print("nslab_arena_verify(1, check)", &pl);
     printf("pages found off node 1: %d (moved: %zu)\n", found, n);
     assert_true(found >= (int)n);
     assert_true(pl.on_node[2] >= n);
 
-    int again = nslab_node_verify(1, NSLAB_VERIFY_REPAIR, &pl);
-    placement_print("nslab_node_verify(1, REPAIR)", &pl);
+    int again = nslab_arena_verify(1, NSLAB_VERIFY_REPAIR, &pl);
+    placement_print("nslab_arena_verify(1, REPAIR)", &pl);
     assert_int_equal(again, found);
     assert_int_equal(pl.on_node[2], 0);
     struct hist h2 = {0};
@@ -472,17 +472,17 @@ static void test_drift_repair(void **state)
     hist_print("after the repair", &h2);
     assert_int_equal(h2.mismatch, 0);
     assert_int_equal(h2.actual[1], N);
-    assert_int_equal(nslab_node_verify(1, 0, NULL), 0);
+    assert_int_equal(nslab_arena_verify(1, 0, NULL), 0);
 
-    nslab_node_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
-    assert_int_equal(nslab_stats_node(1, &st), 0);
+    nslab_arena_stats_t st = { .size = sizeof st, .version = NSLAB_STATS_VERSION };
+    assert_int_equal(nslab_arena_stats(1, &st), 0);
     printf("node 1 stats: drift pages %llu, repaired %llu, retired %llu\n",
            (unsigned long long)st.drift_pages, (unsigned long long)st.drift_repaired,
            (unsigned long long)st.chunks_retired);
     assert_true(st.drift_pages >= 2 * (uint64_t)found);
     assert_true(st.drift_repaired >= (uint64_t)found);
     assert_int_equal(st.chunks_retired, 0);
-    assert_int_equal(nslab_audit(stderr), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
     for (int i = 0; i < N; i++)
         nslab_free(p[i]);
 }

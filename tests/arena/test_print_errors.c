@@ -2,8 +2,8 @@
  * tests/arena/test_print_errors.c - the printers' and the stats readers'
  * argument contract as numaslab.h states it (issue 11, item 9): a NULL
  * stream is -EINVAL for every printer (nslab_topology_print,
- * nslab_stats_print, nslab_pool_print); a stream that cannot be written is
- * -EIO; nslab_stats_node takes any size from 8 (size and version) and
+ * nslab_arena_print, nslab_pool_print); a stream that cannot be written is
+ * -EIO; nslab_arena_stats takes any size from 8 (size and version) and
  * writes only the fields that fit, below 8 it is -EINVAL.  Public header
  * only.
  */
@@ -30,17 +30,17 @@ static void expect(int got, int want)
 static void test_null_stream(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = { .elt_size = 64, .count = 8 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 8);
     nslab_pool_t *p = nslab_pool_create(node0(), &o);
     assert_non_null(p);
     errno = 0;
     expect(nslab_topology_print(NULL), -EINVAL);
     errno = 0;
-    expect(nslab_stats_print(NULL), -EINVAL);
+    expect(nslab_arena_print(NULL), -EINVAL);
     errno = 0;
     expect(nslab_pool_print(p, NULL), -EINVAL);
     /* the audits take NULL as "no report" */
-    assert_int_equal(nslab_audit(NULL), 0);
+    assert_int_equal(nslab_arena_audit(NULL), 0);
     assert_int_equal(nslab_pool_audit(p, NULL), 0);
     assert_int_equal(nslab_pool_destroy(p), 0);
 }
@@ -48,7 +48,7 @@ static void test_null_stream(void **state)
 static void test_unwritable_stream(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = { .elt_size = 64, .count = 8 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 8);
     nslab_pool_t *p = nslab_pool_create(node0(), &o);
     void *b = numa_malloc_on(node0(), 64); /* a line to print */
     FILE *ro = fopen("/dev/null", "r");
@@ -56,7 +56,7 @@ static void test_unwritable_stream(void **state)
     errno = 0;
     expect(nslab_topology_print(ro), -EIO);
     errno = 0;
-    expect(nslab_stats_print(ro), -EIO);
+    expect(nslab_arena_print(ro), -EIO);
     errno = 0;
     expect(nslab_pool_print(p, ro), -EIO);
     fclose(ro);
@@ -71,8 +71,8 @@ static void test_stats_node_sizes(void **state)
     void *b = numa_malloc_on(n, 64);
     assert_non_null(b);
     union {
-        nslab_node_stats_t s;
-        unsigned char bytes[sizeof(nslab_node_stats_t) + 16];
+        nslab_arena_stats_t s;
+        unsigned char bytes[sizeof(nslab_arena_stats_t) + 16];
     } u;
     uint32_t sizes[] = { 0, 4, 7 };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -80,15 +80,15 @@ static void test_stats_node_sizes(void **state)
         u.s.size = sizes[i];
         u.s.version = NSLAB_STATS_VERSION;
         errno = 0;
-        expect(nslab_stats_node(n, &u.s), -EINVAL);
+        expect(nslab_arena_stats(n, &u.s), -EINVAL);
     }
     /* 8: size and version only; 12: and the node; nothing past the size */
-    uint32_t ok[] = { 8, 12, 24, sizeof(nslab_node_stats_t) };
+    uint32_t ok[] = { 8, 12, 24, sizeof(nslab_arena_stats_t) };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         memset(&u, 0xa5, sizeof u);
         u.s.size = ok[i];
         u.s.version = NSLAB_STATS_VERSION;
-        assert_int_equal(nslab_stats_node(n, &u.s), 0);
+        assert_int_equal(nslab_arena_stats(n, &u.s), 0);
         assert_int_equal(u.s.size, ok[i]);
         assert_int_equal(u.s.version, NSLAB_STATS_VERSION);
         if (ok[i] >= 12)

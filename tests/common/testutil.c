@@ -224,7 +224,7 @@ int testutil_exit_code(int status)
 
 nslab_pool_opts_t testutil_pool_opts(size_t elt, size_t count, size_t max)
 {
-    nslab_pool_opts_t o = { .elt_size = elt, .count = count, .max_count = max };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = elt, .count = count, .max_count = max);
     return o;
 }
 

@@ -5,8 +5,8 @@
  *
  * An input is a byte string read as a sequence of operations: one opcode
  * byte, then the arguments the operation consumes (missing bytes read as 0).
- * The operations cover the arenas (numa_malloc_on/_local, nslab_calloc_on,
- * nslab_aligned_alloc_on, numa_malloc_interleaved, nslab_realloc,
+ * The operations cover the arenas (numa_malloc_on/_local, numa_calloc_on,
+ * numa_aligned_alloc_on, numa_malloc_interleaved, nslab_realloc,
  * nslab_free), frees and puts from another thread (a helper thread fed
  * through a queue, which also allocates blocks for this thread to free),
  * pools (get, get_wait, bulk get/put, put by pointer, cache flush, move,
@@ -22,7 +22,7 @@
  *             a move; a calloc'ed block is all zeros first;
  *   identity  nslab_node_of, nslab_usable_size, nslab_pool_of,
  *             nslab_region_of answer for what was allocated; alignment;
- *   audits    nslab_audit and nslab_pool_audit return 0, and the counters
+ *   audits    nslab_arena_audit and nslab_pool_audit return 0, and the counters
  *             agree with what this program holds: per node bytes_in_use is
  *             the sum of the usable sizes of its live arena blocks; per pool
  *             in_use is the buffers it holds, free + in_use == total <=
@@ -421,14 +421,14 @@ static void op_alloc(struct input *in)
         size_t each = size / n;
         if (how & 0x40)
             b->node = -1;
-        p = nslab_calloc_on(b->node < 0 ? NSLAB_NODE_LOCAL : node, n, each);
+        p = numa_calloc_on(b->node < 0 ? NSLAB_NODE_LOCAL : node, n, each);
         size = n * each;
         zero = 1;
         break;
     }
     case 3:
         align = (size_t)1 << (u8(in) % 22); /* 1 .. 2 MiB = NSLAB_MAX_ALIGN */
-        p = nslab_aligned_alloc_on(node, align, size);
+        p = numa_aligned_alloc_on(node, align, size);
         break;
     case 4: {
         b->kind = K_INTERLEAVED;
@@ -678,16 +678,14 @@ static void op_pool_create(struct input *in)
     if (pl->p)
         pool_destroy(pl);
     unsigned a = u8(in), f = u8(in);
-    nslab_pool_opts_t o = {
-        .elt_size = 1 + u16(in) % 4096,
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 1 + u16(in) % 4096,
         .align = a & 0x80 ? 0 : (size_t)1 << (a % 13),
         .count = 1 + u8(in) % 64,
         .cache_size = f & 4 ? 0 : u8(in) % 65,
         .flags = f & 3,
         .prefault = (nslab_prefault_t)((f >> 3) % 4),
         .ctor = ctor,
-        .ctor_arg = pl,
-    };
+        .ctor_arg = pl);
     o.max_count = f & 0x20 ? 0 : o.count + u8(in) % (POOL_MAX - o.count + 1);
     int node = f & 0x40 ? NSLAB_NODE_LOCAL : pick_node(in);
     memset(pl, 0, sizeof *pl);
@@ -943,8 +941,8 @@ static void op_poolset(struct input *in)
     case 0: {
         if (pset)
             poolset_destroy();
-        nslab_pool_opts_t o = {.elt_size = 1 + u16(in) % 2048, .count = 1 + u8(in) % 32,
-                               .flags = (how >> 2) & 3};
+        nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 1 + u16(in) % 2048, .count = 1 + u8(in) % 32,
+                               .flags = (how >> 2) & 3);
         o.max_count = o.count + u8(in) % 64;
         pset = nslab_poolset_create(&o);
         if (!pset) {
@@ -1067,12 +1065,10 @@ static void op_region(struct input *in)
         int il;
         nslab_policy_t pol = pick_policy(in, &il);
         unsigned o8 = u8(in);
-        nslab_region_opts_t o = {
-            .prefault = (nslab_prefault_t)(o8 % 4),
+        nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.prefault = (nslab_prefault_t)(o8 % 4),
             .pages = o8 & 0x10 ? NSLAB_PAGES_NO_THP
                                : o8 & 0x20 ? NSLAB_PAGES_THP : NSLAB_PAGES_DEFAULT,
-            .flags = o8 & 0x40 ? NSLAB_REGION_MEMFD : 0,
-        };
+            .flags = o8 & 0x40 ? NSLAB_REGION_MEMFD : 0);
         nslab_region_t *r = nslab_region_create(size, how & 0x80 ? NULL : &pol, &o);
         if (!r) {
             CHECK(errno == ENOMEM || (errno == EOPNOTSUPP && o.pages == NSLAB_PAGES_THP),
@@ -1156,12 +1152,12 @@ static void op_errors(struct input *in)
         break;
     case 2: {
         size_t align = 3 + 2 * (size_t)(how >> 3); /* odd: never a power of two */
-        p = nslab_aligned_alloc_on(pick_node(in), align, 64);
+        p = numa_aligned_alloc_on(pick_node(in), align, 64);
         CHECK(!p && errno == EINVAL, "aligned_alloc(align %zu) errno %d", align, errno);
         break;
     }
     case 3:
-        p = nslab_calloc_on(pick_node(in), SIZE_MAX / 2, 3);
+        p = numa_calloc_on(pick_node(in), SIZE_MAX / 2, 3);
         CHECK(!p && errno == ENOMEM, "calloc overflow errno %d", errno);
         p = numa_malloc_on(pick_node(in), SIZE_MAX - 4096);
         CHECK(!p && errno == ENOMEM, "malloc(SIZE_MAX - 4096) errno %d", errno);
@@ -1184,15 +1180,15 @@ static void op_errors(struct input *in)
     }
 }
 
-/* Arena audit (full: nslab_audit) and the per-node bytes_in_use of the
+/* Arena audit (full: nslab_arena_audit) and the per-node bytes_in_use of the
  * arena blocks held. */
 static void op_audit(int full)
 {
     drain();
-    int rc = full ? nslab_audit(NULL) : 0;
+    int rc = full ? nslab_arena_audit(NULL) : 0;
     if (rc != 0) {
-        nslab_audit(stderr);
-        fail("nslab_audit = %d", rc);
+        nslab_arena_audit(stderr);
+        fail("nslab_arena_audit = %d", rc);
     }
     for (int k = 0; k < nnodes; k++) {
         uint64_t held = 0;
@@ -1200,8 +1196,8 @@ static void op_audit(int full)
             if (blocks[i].state == B_LIVE && blocks[i].kind == K_ARENA &&
                 nslab_node_of(blocks[i].p) == nodes[k])
                 held += nslab_usable_size(blocks[i].p);
-        nslab_node_stats_t st = {.size = sizeof st, .version = NSLAB_STATS_VERSION};
-        CHECK(nslab_stats_node(nodes[k], &st) == 0, "nslab_stats_node(%d) failed", nodes[k]);
+        nslab_arena_stats_t st = {.size = sizeof st, .version = NSLAB_STATS_VERSION};
+        CHECK(nslab_arena_stats(nodes[k], &st) == 0, "nslab_arena_stats(%d) failed", nodes[k]);
         CHECK(st.bytes_in_use == held, "node %d: bytes_in_use %llu, blocks held %llu", nodes[k],
               (unsigned long long)st.bytes_in_use, (unsigned long long)held);
     }

@@ -551,7 +551,7 @@ static int scenario_pools(void)
     int node = testutil_memory_node(0);
     if (node < 0)
         return 77;
-    nslab_pool_opts_t o = { .elt_size = 64, .count = 96, .cache_size = 4 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 96, .cache_size = 4);
     busy_pool = nslab_pool_create(node, &o);
     if (!busy_pool)
         return 40;

@@ -90,7 +90,7 @@ static void test_cross_free(void **state)
     /* the library's blocks go to free() ... */
     void *a = numa_malloc_on(node, 200);
     void *b = numa_malloc_local(100000);
-    void *c = nslab_calloc_on(node, 4, 50);
+    void *c = numa_calloc_on(node, 4, 50);
     void *d = numa_malloc_interleaved(1 << 20, NULL);
     assert_non_null(a);
     assert_non_null(b);
@@ -531,8 +531,8 @@ static uint64_t in_use_now(void)
 {
     uint64_t sum = 0;
     for (int n = 0; n < nslab_node_count(); n++) {
-        nslab_node_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
-        if (nslab_stats_node(n, &s) == 0)
+        nslab_arena_stats_t s = { .size = sizeof s, .version = NSLAB_STATS_VERSION };
+        if (nslab_arena_stats(n, &s) == 0)
             sum += s.bytes_in_use;
     }
     return sum;
@@ -568,7 +568,7 @@ static void test_thread_exit_flushes(void **state)
     if (after > before + 4096)
         fail_msg("in use grew from %llu to %llu bytes: exited threads' caches leaked",
                  (unsigned long long)before, (unsigned long long)after);
-    assert_int_equal(nslab_audit(stderr), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
 }
 
 struct handoff {
@@ -600,7 +600,7 @@ static void test_free_on_another_thread(void **state)
     assert_int_equal(pthread_create(&th, NULL, free_elsewhere, &h), 0);
     assert_int_equal(pthread_join(th, NULL), 0);
     free_fn(h.blocks);
-    assert_int_equal(nslab_audit(stderr), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
 }
 
 /* Everything in this process (the loader, libc, libnuma's constructor,

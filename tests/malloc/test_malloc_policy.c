@@ -83,7 +83,7 @@ struct nearest_arg {
 static void *on_cpu_node(void *argp)
 {
     struct nearest_arg *arg = argp;
-    if (nslab_bind_thread(arg->cpu_node) != 0)
+    if (nslab_thread_bind(arg->cpu_node) != 0)
         return (void *)1;
     for (int i = 0; i < 64; i++) {
         void *q = malloc_fn(64 + (size_t)i * 1000);
@@ -117,14 +117,14 @@ static void spread(size_t count, size_t size, size_t *per_node)
 static int large_lazy(int node, int all)
 {
     const size_t len = 32u << 20, ps = (size_t)sysconf(_SC_PAGESIZE);
-    nslab_node_stats_t s0 = { .size = sizeof s0, .version = NSLAB_STATS_VERSION };
-    nslab_node_stats_t s1 = s0;
-    CHILD_CHECK(nslab_stats_node(node, &s0) == 0, "stats");
+    nslab_arena_stats_t s0 = { .size = sizeof s0, .version = NSLAB_STATS_VERSION };
+    nslab_arena_stats_t s1 = s0;
+    CHILD_CHECK(nslab_arena_stats(node, &s0) == 0, "stats");
     unsigned char *big = malloc_fn(len);
     CHILD_CHECK(big != NULL, "malloc(%zu)", len);
     CHILD_CHECK(nslab_node_of(big) == node, "block on node %d, not %d", nslab_node_of(big),
                 node);
-    CHILD_CHECK(nslab_stats_node(node, &s1) == 0, "stats");
+    CHILD_CHECK(nslab_arena_stats(node, &s1) == 0, "stats");
     size_t resident = testutil_resident_pages(big, len);
     CHILD_CHECK(testutil_bound_node(big) == node && testutil_bound_node(big + len - 1) == node,
                 "block not bound to node %d", node);
@@ -171,7 +171,7 @@ static int child_main(const char *name)
             if (m == first_node || m == last_node || nslab_node_info(m, &info) != 0 ||
                 !info.has_cpus)
                 continue;
-            int df = nslab_distance(m, first_node), dl = nslab_distance(m, last_node);
+            int df = nslab_node_distance(m, first_node), dl = nslab_node_distance(m, last_node);
             int local = info.local_node;
             int want = (local == first_node || local == last_node) ? local
                        : dl < df ? last_node : first_node;

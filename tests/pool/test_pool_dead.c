@@ -20,7 +20,7 @@ static int node0(void)
 
 static nslab_pool_t *make_pool(void)
 {
-    nslab_pool_opts_t o = { .elt_size = 64, .count = 64 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 64);
     nslab_pool_t *p = nslab_pool_create(node0(), &o);
     assert_non_null(p);
     return p;
@@ -115,7 +115,7 @@ static void test_pool_create_destroy_loop(void **state)
 static void test_poolset_destroyed(void **state)
 {
     (void)state;
-    nslab_pool_opts_t o = { .elt_size = 64, .count = 64 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 64);
     nslab_poolset_t *s = nslab_poolset_create(&o);
     assert_non_null(s);
     void *b = nslab_poolset_get(s);

@@ -14,8 +14,8 @@
 
 static void check_pool(size_t elt, size_t align, size_t count)
 {
-    nslab_pool_opts_t o = { .elt_size = elt, .align = align, .count = count,
-                            .prefault = NSLAB_PREFAULT_NONE };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = elt, .align = align, .count = count,
+                            .prefault = NSLAB_PREFAULT_NONE);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     void *b = nslab_pool_get(p);

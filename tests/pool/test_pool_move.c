@@ -94,7 +94,7 @@ static void test_move_same_node(void **state)
 {
     (void)state;
     int n0 = testutil_memory_node(0);
-    nslab_pool_opts_t o = {.elt_size = ELT, .count = 1000, .max_count = 4000};
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = ELT, .count = 1000, .max_count = 4000);
     nslab_pool_t *p = nslab_pool_create(n0, &o);
     assert_non_null(p);
     static void *b[100];
@@ -138,7 +138,7 @@ static void test_move_errors(void **state)
 {
     (void)state;
     int n0 = testutil_memory_node(0);
-    nslab_pool_opts_t o = {.elt_size = ELT, .count = 100, .max_count = 400};
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = ELT, .count = 100, .max_count = 400);
     nslab_pool_t *p = nslab_pool_create(n0, &o);
     assert_non_null(p);
     expect_fail(NULL, n0, EINVAL, "NULL pool");
@@ -217,7 +217,7 @@ static void test_move_pool_in_use(void **state)
     if (pick(&a, &t))
         TEST_SKIP("one node with memory: nowhere to move to");
     enum { COUNT = 8192, MAX = 16384, OUT = 3000 };
-    nslab_pool_opts_t o = {.elt_size = ELT, .count = COUNT, .max_count = MAX};
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = ELT, .count = COUNT, .max_count = MAX);
     size_t held_a = capacity_held(a), held_t = capacity_held(t);
     nslab_pool_t *p = nslab_pool_create(a, &o);
     assert_non_null(p);
@@ -296,11 +296,11 @@ static void test_move_into_full_node_is_enomem(void **state)
     if (ti.mem_free < left + 64 * MiB || ai.mem_free < 192 * MiB + 128 * MiB)
         TEST_SKIP("nodes %d/%d have too little free memory", t, a);
     nslab_policy_t pt = nslab_policy_bind(t);
-    nslab_region_opts_t fo = {.reserve = 8 * MiB};
+    nslab_region_opts_t fo = NSLAB_REGION_OPTS_INIT(.reserve = 8 * MiB);
     nslab_region_t *filler =
         nslab_region_create(((size_t)ti.mem_free - left) & ~(MiB - 1), &pt, &fo);
     assert_non_null(filler);
-    nslab_pool_opts_t o = {.elt_size = 4096, .count = 192 * 256};
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 4096, .count = 192 * 256);
     nslab_pool_t *p = nslab_pool_create(a, &o);
     assert_non_null(p);
     void *b = nslab_pool_get(p);
@@ -333,7 +333,7 @@ static void test_move_partial_pinned(void **state)
     int a, t;
     if (pick(&a, &t))
         TEST_SKIP("one node with memory: nowhere to move to");
-    nslab_pool_opts_t o = {.elt_size = ELT, .count = 2000};
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = ELT, .count = 2000);
     nslab_pool_t *p = nslab_pool_create(a, &o);
     assert_non_null(p);
     void *b = nslab_pool_get(p);

@@ -54,7 +54,7 @@ static void test_pool_pages_on_node(void **state)
     assert_true(nn > 0);
     enum { COUNT = 40, MAX = 200 };
     for (int n = nslab_nodeset_next(&mem, 0); n >= 0; n = nslab_nodeset_next(&mem, n + 1)) {
-        nslab_pool_opts_t o = { .elt_size = ELT, .count = COUNT, .max_count = MAX };
+        nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = ELT, .count = COUNT, .max_count = MAX);
         nslab_pool_t *p = nslab_pool_create(n, &o);
         assert_non_null(p);
         static void *b[MAX];
@@ -111,7 +111,7 @@ static void test_workers_each_node(void **state)
     int nc = cpu_nodes(&cpus);
     if (nc < 2)
         TEST_SKIP("needs 2 or more nodes with CPUs (the VM has 4); this machine has %d", nc);
-    nslab_pool_opts_t o = { .elt_size = ELT, .count = 256 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = ELT, .count = 256);
     nslab_poolset_t *s = nslab_poolset_create(&o);
     assert_non_null(s);
     static struct wres r[NSLAB_MAX_NODES];
@@ -201,7 +201,7 @@ static void *mover(void *v)
     for (int i = 0; i < 10; i++)
         nslab_poolset_put(m->set, b[i]); /* now cached in pa for this thread */
 
-    if ((m->err = -nslab_bind_thread(m->to)) != 0)
+    if ((m->err = -nslab_thread_bind(m->to)) != 0)
         return NULL;
     m->first_new = -1;
     for (int i = 0; i < 3 * MOVE_CACHE; i++) {
@@ -247,7 +247,7 @@ static void test_worker_moves(void **state)
         TEST_SKIP("needs two nodes with CPUs and different memory (the VM has 4); "
                   "this machine has %d node(s) with CPUs", nc);
 
-    nslab_pool_opts_t o = { .elt_size = ELT, .count = 256, .cache_size = MOVE_CACHE };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = ELT, .count = 256, .cache_size = MOVE_CACHE);
     struct move m = { .from = from, .to = to, .from_mem = local_of(from),
                       .to_mem = local_of(to) };
     m.set = nslab_poolset_create(&o);

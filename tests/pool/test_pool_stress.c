@@ -139,8 +139,8 @@ static void stress(unsigned flags, size_t total_ops)
     static struct shared sh;
     static struct worker w[THREADS];
     memset(&sh, 0, sizeof(sh));
-    nslab_pool_opts_t o = { .elt_size = sizeof(struct buf), .count = 64,
-                            .max_count = 320, .cache_size = 32, .flags = flags };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = sizeof(struct buf), .count = 64,
+                            .max_count = 320, .cache_size = 32, .flags = flags);
     sh.pool = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(sh.pool);
     sh.ops_per_thread = total_ops / THREADS;

@@ -22,7 +22,7 @@ static nslab_pool_stats_t stats_of(const nslab_pool_t *p)
 
 static nslab_pool_t *make_pool(size_t elt, size_t count, unsigned cache)
 {
-    nslab_pool_opts_t o = { .elt_size = elt, .count = count, .cache_size = cache };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = elt, .count = count, .cache_size = cache);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     return p;

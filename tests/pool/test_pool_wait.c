@@ -95,7 +95,7 @@ static void test_wait_takes_from_live_cache(void **state)
 {
     (void)state;
     for (int r = 0; r < WAIT_ROUNDS; r++) {
-        nslab_pool_opts_t o = { .elt_size = 64, .count = 1, .cache_size = 2 };
+        nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 1, .cache_size = 2);
         nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
         assert_non_null(p);
         struct parker k = { .pool = p, .buf = nslab_pool_get(p) };
@@ -199,7 +199,7 @@ static void test_wait_producer_consumer(void **state)
     (void)state;
     static struct pc c;
     memset(&c, 0, sizeof c);
-    nslab_pool_opts_t o = { .elt_size = 64, .count = PC_BUFS, .cache_size = 4 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = PC_BUFS, .cache_size = 4);
     c.pool = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(c.pool);
     pthread_mutex_init(&c.lock, NULL);
@@ -280,7 +280,7 @@ static void test_fork_pool_locks_held(void **state)
     TEST_SKIP("fork with locks held by another thread: ThreadSanitizer's runtime is not "
               "fork-safe");
 #endif
-    nslab_pool_opts_t o = { .elt_size = 64, .count = 8, .cache_size = 4 };
+    nslab_pool_opts_t o = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 8, .cache_size = 4);
     nslab_pool_t *p = nslab_pool_create(NSLAB_NODE_LOCAL, &o);
     assert_non_null(p);
     pthread_barrier_init(&hold_bar, NULL, 2);

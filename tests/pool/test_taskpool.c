@@ -62,8 +62,8 @@ static nslab_node_info_t info_of(int n)
 static void test_tasks_run_on_their_node(void **state)
 {
     (void)state;
-    nslab_pool_opts_t po = {.elt_size = 4096, .count = 64};
-    nslab_taskpool_opts_t o = {.workers_per_node = 2, .buffers = &po};
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 4096, .count = 64);
+    nslab_taskpool_opts_t o = NSLAB_TASKPOOL_OPTS_INIT(.workers_per_node = 2, .buffers = &po);
     nslab_taskpool_t *tp = nslab_taskpool_create(&o);
     assert_non_null(tp);
     assert_non_null(nslab_taskpool_buffers(tp));
@@ -128,7 +128,7 @@ static void test_shutdown_and_stats(void **state)
 {
     (void)state;
     int n0 = nslab_node_of_cpu(sched_getcpu());
-    nslab_taskpool_opts_t o = {.nodes = nslab_nodeset_of(n0), .queue_capacity = 64};
+    nslab_taskpool_opts_t o = NSLAB_TASKPOOL_OPTS_INIT(.nodes = nslab_nodeset_of(n0), .queue_capacity = 64);
     nslab_taskpool_t *tp = nslab_taskpool_create(&o);
     assert_non_null(tp);
     assert_null(nslab_taskpool_buffers(tp));
@@ -161,26 +161,26 @@ static void test_errors(void **state)
         assert_int_equal(errno, (err)); \
     } while (0)
     EXPECT_NULL(nslab_taskpool_create(NULL), EINVAL);
-    nslab_taskpool_opts_t o = {.flags = 0x80};
+    nslab_taskpool_opts_t o = NSLAB_TASKPOOL_OPTS_INIT(.flags = 0x80);
     EXPECT_NULL(nslab_taskpool_create(&o), EINVAL);
-    o = (nslab_taskpool_opts_t){.queue_capacity = (1u << 24) + 1};
+    o = (nslab_taskpool_opts_t)NSLAB_TASKPOOL_OPTS_INIT(.queue_capacity = (1u << 24) + 1);
     EXPECT_NULL(nslab_taskpool_create(&o), EINVAL);
-    o = (nslab_taskpool_opts_t){.nodes = nslab_nodeset_of(nslab_node_count())};
+    o = (nslab_taskpool_opts_t)NSLAB_TASKPOOL_OPTS_INIT(.nodes = nslab_nodeset_of(nslab_node_count()));
     EXPECT_NULL(nslab_taskpool_create(&o), EINVAL);
-    o = (nslab_taskpool_opts_t){.workers_per_node = 2000};
+    o = (nslab_taskpool_opts_t)NSLAB_TASKPOOL_OPTS_INIT(.workers_per_node = 2000);
     EXPECT_NULL(nslab_taskpool_create(&o), EINVAL);
-    nslab_pool_opts_t bad = {.elt_size = 0, .count = 1};
-    o = (nslab_taskpool_opts_t){.buffers = &bad};
+    nslab_pool_opts_t bad = NSLAB_POOL_OPTS_INIT(.elt_size = 0, .count = 1);
+    o = (nslab_taskpool_opts_t)NSLAB_TASKPOOL_OPTS_INIT(.buffers = &bad);
     EXPECT_NULL(nslab_taskpool_create(&o), EINVAL);
     /* A node without CPUs (memory-only), where there is one. */
     nslab_nodeset_t mo;
     if (nslab_nodes(NSLAB_NODES_MEMORY_ONLY, &mo) > 0) {
-        o = (nslab_taskpool_opts_t){.nodes = mo};
+        o = (nslab_taskpool_opts_t)NSLAB_TASKPOOL_OPTS_INIT(.nodes = mo);
         EXPECT_NULL(nslab_taskpool_create(&o), ENODEV);
         printf("memory-only node %d: ENODEV\n", nslab_nodeset_next(&mo, 0));
     }
 
-    o = (nslab_taskpool_opts_t){.nodes = nslab_nodeset_of(n0), .queue_capacity = 1};
+    o = (nslab_taskpool_opts_t)NSLAB_TASKPOOL_OPTS_INIT(.nodes = nslab_nodeset_of(n0), .queue_capacity = 1);
     nslab_taskpool_t *tp = nslab_taskpool_create(&o);
     assert_non_null(tp);
     errno = 0;
@@ -244,8 +244,8 @@ static void task_keep(nslab_pool_t *pool, int node, void *arg)
 static void test_destroy_busy(void **state)
 {
     (void)state;
-    nslab_pool_opts_t po = {.elt_size = 256, .count = 16};
-    nslab_taskpool_opts_t o = {.buffers = &po};
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 256, .count = 16);
+    nslab_taskpool_opts_t o = NSLAB_TASKPOOL_OPTS_INIT(.buffers = &po);
     nslab_taskpool_t *tp = nslab_taskpool_create(&o);
     assert_non_null(tp);
     kept = NULL;
@@ -273,7 +273,7 @@ static void test_steal(void **state)
     }
     if (cpu_nodes < 2)
         TEST_SKIP("one node with CPUs: nobody to steal");
-    nslab_taskpool_opts_t o = {.flags = NSLAB_TASKPOOL_STEAL};
+    nslab_taskpool_opts_t o = NSLAB_TASKPOOL_OPTS_INIT(.flags = NSLAB_TASKPOOL_STEAL);
     nslab_taskpool_t *tp = nslab_taskpool_create(&o);
     assert_non_null(tp);
     ran = 0;

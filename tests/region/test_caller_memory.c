@@ -1,9 +1,9 @@
 /*
  * tests/region/test_caller_memory.c - the caller's memory (issue 14): a
- * memfd the caller owns mapped and bound (nslab_map_file: shared and
+ * memfd the caller owns mapped and bound (nslab_file_map: shared and
  * private, read-only and writable, at a kernel-chosen address and inside a
  * caller's reservation), a range the caller mapped bound where it is
- * (nslab_bind_range, with and without migration), the hugetlb memfd
+ * (nslab_range_bind, with and without migration), the hugetlb memfd
  * region and its per-node ENOMEM, and every documented error one node can
  * show.  In the 4-node and mixed guests every node with memory is a target
  * (node 2, the memory-only node 3 of `mixed`), and a memfd already
@@ -38,7 +38,7 @@ static int memfd(size_t size)
 static void assert_on(const void *p, size_t len, int node, const char *what)
 {
     nslab_placement_t pl;
-    assert_int_equal(nslab_placement(p, len, &pl), 0);
+    assert_int_equal(nslab_range_placement(p, len, &pl), 0);
     print_placement(what, &pl);
     if (pl.on_node[node] != pl.pages)
         fail_msg("%s: %zu of %zu pages on node %d", what, pl.on_node[node], pl.pages, node);
@@ -61,7 +61,7 @@ static void test_map_memfd_every_node(void **state)
         nslab_policy_t b = nslab_policy_bind(n);
         void *p = NULL;
         /* pwrite put that page on the writer's node: MOVE brings it. */
-        assert_int_equal(nslab_map_file(&p, size, fd, 4 * MiB,
+        assert_int_equal(nslab_file_map(&p, size, fd, 4 * MiB,
                                         NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT | NSLAB_MAP_MOVE, &b),
                          0);
         assert_non_null(p);
@@ -78,7 +78,7 @@ static void test_map_memfd_every_node(void **state)
         char back[8];
         assert_int_equal(pread(fd, back, 8, (off_t)(4 * MiB + 8192)), 8);
         assert_string_equal(back, "written");
-        assert_int_equal(nslab_unmap_file(p, size, 0), 0);
+        assert_int_equal(nslab_file_unmap(p, size, 0), 0);
         close(fd);
     }
 }
@@ -93,14 +93,14 @@ static void test_map_readonly_and_private(void **state)
     nslab_policy_t b = nslab_policy_bind(n0);
     void *p = NULL;
     /* Shared, read-only, prefaulted by reads. */
-    assert_int_equal(nslab_map_file(&p, size, fd, 0, NSLAB_MAP_PREFAULT | NSLAB_MAP_MOVE, &b), 0);
+    assert_int_equal(nslab_file_map(&p, size, fd, 0, NSLAB_MAP_PREFAULT | NSLAB_MAP_MOVE, &b), 0);
     assert_string_equal((char *)p, "ro");
     assert_int_equal(testutil_resident_pages(p, size), size / 4096);
     assert_on(p, size, n0, "memfd map_file read-only");
-    assert_int_equal(nslab_unmap_file(p, size, 0), 0);
+    assert_int_equal(nslab_file_unmap(p, size, 0), 0);
     /* Private, writable: the copies are the mapping's, the file unchanged. */
     p = NULL;
-    assert_int_equal(nslab_map_file(&p, size, fd, 0,
+    assert_int_equal(nslab_file_map(&p, size, fd, 0,
                                     NSLAB_MAP_PRIVATE | NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT, &b),
                      0);
     assert_string_equal((char *)p, "ro");
@@ -109,13 +109,13 @@ static void test_map_readonly_and_private(void **state)
     assert_int_equal(pread(fd, back, 3, 0), 3);
     assert_string_equal(back, "ro");
     assert_on(p, size, n0, "memfd map_file private");
-    assert_int_equal(nslab_unmap_file(p, size, 0), 0);
+    assert_int_equal(nslab_file_unmap(p, size, 0), 0);
     /* Lazy (no PREFAULT): nothing present until touched, then bound. */
     p = NULL;
-    assert_int_equal(nslab_map_file(&p, size, fd, 0, NSLAB_MAP_WRITE, &b), 0);
+    assert_int_equal(nslab_file_map(&p, size, fd, 0, NSLAB_MAP_WRITE, &b), 0);
     memset((char *)p + MiB, 1, 2 * MiB);
     assert_on((char *)p + MiB, 2 * MiB, n0, "memfd map_file lazy, touched");
-    assert_int_equal(nslab_unmap_file(p, size, 0), 0);
+    assert_int_equal(nslab_file_unmap(p, size, 0), 0);
     close(fd);
 }
 
@@ -134,14 +134,14 @@ static void test_map_fixed_in_reservation(void **state)
     assert_int_equal(pwrite(fd, "at 16", 6, (off_t)(16 * MiB)), 6);
     nslab_policy_t b = nslab_policy_bind(node);
     void *p = res + 20 * MiB;
-    assert_int_equal(nslab_map_file(&p, len, fd, 16 * MiB,
+    assert_int_equal(nslab_file_map(&p, len, fd, 16 * MiB,
                                     NSLAB_MAP_FIXED | NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT |
                                         NSLAB_MAP_MOVE, &b),
                      0);
     assert_ptr_equal(p, res + 20 * MiB);
     assert_string_equal((char *)p, "at 16");
     assert_on(p, len, node, "memfd map_file FIXED in a reservation");
-    assert_int_equal(nslab_unmap_file(p, len, NSLAB_MAP_FIXED), 0);
+    assert_int_equal(nslab_file_unmap(p, len, NSLAB_MAP_FIXED), 0);
     /* Still reserved (mapped, inaccessible), and nothing resident. */
     assert_int_equal(msync(res, res_len, MS_ASYNC), 0);
     assert_int_equal(testutil_resident_pages(res + 20 * MiB, len), 0);
@@ -164,7 +164,7 @@ static void test_bind_range(void **state)
     assert_int_equal(mprotect(piece, len, PROT_READ | PROT_WRITE), 0);
     nslab_policy_t b = nslab_policy_bind(target);
     nslab_placement_t pl;
-    assert_int_equal(nslab_bind_range(piece, len, &b, NSLAB_MAP_PREFAULT, &pl), 0);
+    assert_int_equal(nslab_range_bind(piece, len, &b, NSLAB_MAP_PREFAULT, &pl), 0);
     assert_int_equal(pl.on_node[target], pl.pages);
     assert_on(piece, len, target, "bind_range of a reservation piece");
     int mode = -1;
@@ -172,7 +172,7 @@ static void test_bind_range(void **state)
     assert_int_equal(mode & 0xff, MPOL_BIND);
     /* DEFAULT drops the binding, moves nothing. */
     nslab_policy_t d = nslab_policy_default();
-    assert_int_equal(nslab_bind_range(piece, len, &d, 0, NULL), 0);
+    assert_int_equal(nslab_range_bind(piece, len, &d, 0, NULL), 0);
     assert_int_equal(get_mempolicy(&mode, NULL, 0, piece, MPOL_F_ADDR), 0);
     assert_int_equal(mode, MPOL_DEFAULT);
     assert_on(piece, len, target, "bind_range DEFAULT: pages stay");
@@ -186,13 +186,13 @@ static void test_bind_range(void **state)
     char *a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(a != MAP_FAILED);
     nslab_policy_t bf = nslab_policy_bind(from), bt = nslab_policy_bind(to);
-    assert_int_equal(nslab_bind_range(a, len, &bf, NSLAB_MAP_PREFAULT, NULL), 0);
+    assert_int_equal(nslab_range_bind(a, len, &bf, NSLAB_MAP_PREFAULT, NULL), 0);
     testutil_fill(a, len, 7);
     errno = 0;
-    assert_int_equal(nslab_bind_range(a, len, &bt, 0, &pl), -EIO);
+    assert_int_equal(nslab_range_bind(a, len, &bt, 0, &pl), -EIO);
     assert_int_equal(errno, EIO);
     assert_int_equal(pl.on_node[from], pl.pages);
-    assert_int_equal(nslab_bind_range(a, len, &bt, NSLAB_MAP_MOVE, &pl), 0);
+    assert_int_equal(nslab_range_bind(a, len, &bt, NSLAB_MAP_MOVE, &pl), 0);
     assert_int_equal(pl.on_node[to], pl.pages);
     assert_on(a, len, to, "bind_range MOVE");
     assert_true(testutil_check(a, len, 7));
@@ -212,22 +212,22 @@ static void test_map_populated_memfd_move(void **state)
     int fd = memfd(len);
     nslab_policy_t bf = nslab_policy_bind(from), bt = nslab_policy_bind(to);
     void *p = NULL;
-    assert_int_equal(nslab_map_file(&p, len, fd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT, &bf), 0);
+    assert_int_equal(nslab_file_map(&p, len, fd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT, &bf), 0);
     testutil_fill(p, len, 3);
-    assert_int_equal(nslab_unmap_file(p, len, 0), 0);
+    assert_int_equal(nslab_file_unmap(p, len, 0), 0);
     p = NULL;
     errno = 0;
-    assert_int_equal(nslab_map_file(&p, len, fd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT, &bt),
+    assert_int_equal(nslab_file_map(&p, len, fd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT, &bt),
                      -EIO);
     assert_int_equal(errno, EIO);
     assert_non_null(p);
     assert_on(p, len, from, "populated memfd bound elsewhere, no MOVE");
-    assert_int_equal(nslab_unmap_file(p, len, 0), 0);
+    assert_int_equal(nslab_file_unmap(p, len, 0), 0);
     p = NULL;
-    assert_int_equal(nslab_map_file(&p, len, fd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_MOVE, &bt), 0);
+    assert_int_equal(nslab_file_map(&p, len, fd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_MOVE, &bt), 0);
     assert_on(p, len, to, "populated memfd, MOVE");
     assert_true(testutil_check(p, len, 3));
-    assert_int_equal(nslab_unmap_file(p, len, 0), 0);
+    assert_int_equal(nslab_file_unmap(p, len, 0), 0);
     close(fd);
 }
 
@@ -244,34 +244,34 @@ static void test_map_errors(void **state)
         assert_int_equal((call), -(err));          \
         assert_int_equal(errno, (err));            \
     } while (0)
-    EXPECT(nslab_map_file(NULL, MiB, fd, 0, 0, &b), EINVAL);
-    EXPECT(nslab_map_file(&p, 0, fd, 0, 0, &b), EINVAL);
-    EXPECT(nslab_map_file(&p, MiB, -1, 0, 0, &b), EINVAL);
-    EXPECT(nslab_map_file(&p, MiB, fd, 0, 0x1000, &b), EINVAL);
-    EXPECT(nslab_map_file(&p, MiB, fd, 100, 0, &b), EINVAL);
-    EXPECT(nslab_map_file(&p, 100, fd, 0, 0, &b), EINVAL);
-    EXPECT(nslab_map_file(&p, MiB, fd, UINT64_MAX - 4095, 0, &b), EINVAL);
+    EXPECT(nslab_file_map(NULL, MiB, fd, 0, 0, &b), EINVAL);
+    EXPECT(nslab_file_map(&p, 0, fd, 0, 0, &b), EINVAL);
+    EXPECT(nslab_file_map(&p, MiB, -1, 0, 0, &b), EINVAL);
+    EXPECT(nslab_file_map(&p, MiB, fd, 0, 0x1000, &b), EINVAL);
+    EXPECT(nslab_file_map(&p, MiB, fd, 100, 0, &b), EINVAL);
+    EXPECT(nslab_file_map(&p, 100, fd, 0, 0, &b), EINVAL);
+    EXPECT(nslab_file_map(&p, MiB, fd, UINT64_MAX - 4095, 0, &b), EINVAL);
     p = NULL;
-    EXPECT(nslab_map_file(&p, MiB, fd, 0, NSLAB_MAP_FIXED, &b), EINVAL);
+    EXPECT(nslab_file_map(&p, MiB, fd, 0, NSLAB_MAP_FIXED, &b), EINVAL);
     nslab_policy_t bad = nslab_policy_bind(nslab_node_count());
-    EXPECT(nslab_map_file(&p, MiB, fd, 0, 0, &bad), EINVAL);
-    EXPECT(nslab_map_file(&p, 8 * MiB, fd, 4096, 0, &b), ENXIO);
+    EXPECT(nslab_file_map(&p, MiB, fd, 0, 0, &bad), EINVAL);
+    EXPECT(nslab_file_map(&p, 8 * MiB, fd, 4096, 0, &b), ENXIO);
     int closed = memfd(4096);
     close(closed);
-    EXPECT(nslab_map_file(&p, 4096, closed, 0, 0, &b), EBADF);
+    EXPECT(nslab_file_map(&p, 4096, closed, 0, 0, &b), EBADF);
     /* FIXED outside any mapping. */
     char *hole = mmap(NULL, 4 * MiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(hole != MAP_FAILED);
     munmap(hole, 4 * MiB);
     p = hole;
-    EXPECT(nslab_map_file(&p, MiB, fd, 0, NSLAB_MAP_FIXED, &b), EFAULT);
+    EXPECT(nslab_file_map(&p, MiB, fd, 0, NSLAB_MAP_FIXED, &b), EFAULT);
     /* A read-only fd mapped shared writable. */
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     int ro = open(path, O_RDONLY);
     assert_true(ro >= 0);
     p = NULL;
-    EXPECT(nslab_map_file(&p, MiB, ro, 0, NSLAB_MAP_WRITE, &b), EACCES);
+    EXPECT(nslab_file_map(&p, MiB, ro, 0, NSLAB_MAP_WRITE, &b), EACCES);
     close(ro);
     /* More than the node holds: ENOMEM before anything is mapped. */
     nslab_node_info_t info;
@@ -281,28 +281,28 @@ static void test_map_errors(void **state)
     struct leak_snap before;
     leak_snap(&before);
     p = NULL;
-    EXPECT(nslab_map_file(&p, big, bfd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT, &b), ENOMEM);
+    EXPECT(nslab_file_map(&p, big, bfd, 0, NSLAB_MAP_WRITE | NSLAB_MAP_PREFAULT, &b), ENOMEM);
     leak_assert_same(&before, "map_file ENOMEM");
     close(bfd);
 
-    /* nslab_unmap_file */
-    EXPECT(nslab_unmap_file(NULL, MiB, 0), EINVAL);
-    EXPECT(nslab_unmap_file((void *)4097, MiB, 0), EINVAL);
-    EXPECT(nslab_unmap_file((void *)4096, 0, 0), EINVAL);
-    EXPECT(nslab_unmap_file((void *)4096, MiB, 0x2), EINVAL);
+    /* nslab_file_unmap */
+    EXPECT(nslab_file_unmap(NULL, MiB, 0), EINVAL);
+    EXPECT(nslab_file_unmap((void *)4097, MiB, 0), EINVAL);
+    EXPECT(nslab_file_unmap((void *)4096, 0, 0), EINVAL);
+    EXPECT(nslab_file_unmap((void *)4096, MiB, 0x2), EINVAL);
 
-    /* nslab_bind_range */
+    /* nslab_range_bind */
     char *a = mmap(NULL, 8 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(a != MAP_FAILED);
     assert_int_equal(munmap(a + 4 * MiB, 4 * MiB), 0); /* a hole after a */
-    EXPECT(nslab_bind_range(NULL, MiB, &b, 0, NULL), EINVAL);
-    EXPECT(nslab_bind_range(a + 1, MiB, &b, 0, NULL), EINVAL);
-    EXPECT(nslab_bind_range(a, 100, &b, 0, NULL), EINVAL);
-    EXPECT(nslab_bind_range(a, 0, &b, 0, NULL), EINVAL);
-    EXPECT(nslab_bind_range(a, MiB, &b, NSLAB_MAP_WRITE, NULL), EINVAL);
-    EXPECT(nslab_bind_range(a, MiB, &bad, 0, NULL), EINVAL);
-    EXPECT(nslab_bind_range(a, 8 * MiB, &b, 0, NULL), EFAULT);
-    EXPECT(nslab_bind_range(hole, MiB, &b, 0, NULL), EFAULT);
+    EXPECT(nslab_range_bind(NULL, MiB, &b, 0, NULL), EINVAL);
+    EXPECT(nslab_range_bind(a + 1, MiB, &b, 0, NULL), EINVAL);
+    EXPECT(nslab_range_bind(a, 100, &b, 0, NULL), EINVAL);
+    EXPECT(nslab_range_bind(a, 0, &b, 0, NULL), EINVAL);
+    EXPECT(nslab_range_bind(a, MiB, &b, NSLAB_MAP_WRITE, NULL), EINVAL);
+    EXPECT(nslab_range_bind(a, MiB, &bad, 0, NULL), EINVAL);
+    EXPECT(nslab_range_bind(a, 8 * MiB, &b, 0, NULL), EFAULT);
+    EXPECT(nslab_range_bind(hole, MiB, &b, 0, NULL), EFAULT);
     munmap(a, 4 * MiB);
     close(fd);
 #undef EXPECT
@@ -330,7 +330,7 @@ static void test_hugetlb_memfd_region(void **state)
     nslab_nodeset_t mem;
     int nmem = testutil_memory_nodes(&mem);
     const size_t size = 8 * MiB;
-    nslab_region_opts_t o = {.pages = NSLAB_PAGES_HUGETLB, .flags = NSLAB_REGION_MEMFD};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_HUGETLB, .flags = NSLAB_REGION_MEMFD);
     const char *env = getenv("NUMASLAB_TEST_HUGETLB");
     int target = testutil_memory_node(nmem > 2 ? 2 : 0);
     if (env && strcmp(env, "1") == 0) {

@@ -49,7 +49,7 @@ static void test_claim_counts_and_is_drawn(void **state)
      * fits (half is claimed); lazily, so nothing is committed either way. */
     size_t big = (size_t)(rm * 7 / 10) & ~(MiB - 1);
     nslab_policy_t b = nslab_policy_bind(n0);
-    nslab_region_opts_t lazy = {.prefault = NSLAB_PREFAULT_NONE};
+    nslab_region_opts_t lazy = NSLAB_REGION_OPTS_INIT(.prefault = NSLAB_PREFAULT_NONE);
     errno = 0;
     assert_null(nslab_region_create(big, &b, &lazy));
     assert_int_equal(errno, ENOMEM);
@@ -69,7 +69,7 @@ static void test_claim_counts_and_is_drawn(void **state)
     /* A prefaulted region draws on a claim too, and the claim keeps the rest. */
     c = nslab_claim_create(&one, 64 * MiB, 0);
     assert_non_null(c);
-    nslab_region_opts_t pf = {.claim = c};
+    nslab_region_opts_t pf = NSLAB_REGION_OPTS_INIT(.claim = c);
     r = nslab_region_create(16 * MiB, &b, &pf);
     assert_non_null(r);
     assert_true(nslab_claim_left(c, n0) <= 48 * MiB);
@@ -90,7 +90,7 @@ static void test_lazy_regions_hold_for_life(void **state)
         TEST_SKIP("less than 256 MiB room on node %d", n0);
     size_t s = (size_t)(rm * 6 / 10) & ~(MiB - 1);
     nslab_policy_t b = nslab_policy_bind(n0);
-    nslab_region_opts_t lazy = {.prefault = NSLAB_PREFAULT_NONE};
+    nslab_region_opts_t lazy = NSLAB_REGION_OPTS_INIT(.prefault = NSLAB_PREFAULT_NONE);
     nslab_region_t *r1 = nslab_region_create(s, &b, &lazy);
     assert_non_null(r1);
     assert_true(capacity_held(n0) >= held0 + s);
@@ -100,7 +100,7 @@ static void test_lazy_regions_hold_for_life(void **state)
         fail_msg("two lazy %zu MiB BIND regions on a node with %zu MiB room", s >> 20, rm >> 20);
     assert_int_equal(errno, ENOMEM);
     /* Pools count it too. */
-    nslab_pool_opts_t po = {.elt_size = MiB, .count = 1, .max_count = s / MiB};
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = MiB, .count = 1, .max_count = s / MiB);
     errno = 0;
     assert_null(nslab_pool_create(n0, &po));
     assert_int_equal(errno, ENOMEM);
@@ -141,7 +141,7 @@ static void test_pool_draws_on_claim(void **state)
     nslab_nodeset_t one = nslab_nodeset_of(n0);
     nslab_claim_t *c = nslab_claim_create(&one, 64 * MiB, 0);
     assert_non_null(c);
-    nslab_pool_opts_t po = {.elt_size = 4096, .count = 256, .max_count = 4096, .claim = c};
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 4096, .count = 256, .max_count = 4096, .claim = c);
     nslab_pool_t *p = nslab_pool_create(n0, &po);
     assert_non_null(p);
     nslab_pool_stats_t st = {.size = sizeof st, .version = NSLAB_STATS_VERSION};
@@ -187,9 +187,9 @@ static void test_claim_errors(void **state)
     assert_non_null(r);
     void *not_claim = nslab_region_addr(r);
     memset(not_claim, 0, 64);
-    nslab_region_opts_t o = {.claim = not_claim};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.claim = not_claim);
     EXPECT_NULL(nslab_region_create(MiB, &b, &o), EINVAL);
-    nslab_pool_opts_t po = {.elt_size = 64, .count = 8, .claim = not_claim};
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 64, .count = 8, .claim = not_claim);
     EXPECT_NULL(nslab_pool_create(n0, &po), EINVAL);
     assert_int_equal(nslab_claim_release(not_claim), -EINVAL);
     assert_int_equal(nslab_region_destroy(r), 0);

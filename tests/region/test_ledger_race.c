@@ -1,6 +1,6 @@
 /*
  * tests/region/test_ledger_race.c - reservations that hold across
- * processes (issue 14): the machine-wide ledger (nslab_set_shared_ledger).
+ * processes (issue 14): the machine-wide ledger (nslab_capacity_set_ledger).
  *   - a claim of another process counts here, and is reclaimed once that
  *     process is killed;
  *   - N processes race to build lazy BIND regions on one node that
@@ -44,7 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    nslab_set_shared_ledger(NULL);
+    nslab_capacity_set_ledger(NULL);
     unlink(path);
     return 0;
 }
@@ -60,22 +60,22 @@ static void test_errors(void **state)
 {
     (void)state;
     errno = 0;
-    assert_int_equal(nslab_set_shared_ledger("relative/path"), -EINVAL);
+    assert_int_equal(nslab_capacity_set_ledger("relative/path"), -EINVAL);
     assert_int_equal(errno, EINVAL);
-    assert_int_equal(nslab_set_shared_ledger("/nonexistent-dir-numaslab/ledger"), -ENOENT);
+    assert_int_equal(nslab_capacity_set_ledger("/nonexistent-dir-numaslab/ledger"), -ENOENT);
     char longp[300];
     memset(longp, 'a', sizeof longp - 1);
     longp[0] = '/';
     longp[sizeof longp - 1] = '\0';
-    assert_int_equal(nslab_set_shared_ledger(longp), -EINVAL);
-    assert_int_equal(nslab_set_shared_ledger(NULL), 0);
+    assert_int_equal(nslab_capacity_set_ledger(longp), -EINVAL);
+    assert_int_equal(nslab_capacity_set_ledger(NULL), 0);
 }
 
 /* Another process's claim counts; once it is killed it is reclaimed. */
 static void test_other_process_claim(void **state)
 {
     (void)state;
-    assert_int_equal(nslab_set_shared_ledger(path), 0);
+    assert_int_equal(nslab_capacity_set_ledger(path), 0);
     size_t rm = room(node);
     if (rm < 256 * MiB)
         TEST_SKIP("less than 256 MiB room on node %d", node);
@@ -119,7 +119,7 @@ static void test_other_process_claim(void **state)
     close(up[1]);
     close(down[0]);
     close(down[1]);
-    assert_int_equal(nslab_set_shared_ledger(NULL), 0);
+    assert_int_equal(nslab_capacity_set_ledger(NULL), 0);
 }
 
 struct outcome {
@@ -147,7 +147,7 @@ static int race(size_t size, nslab_prefault_t pf, struct outcome *out, uint64_t 
             if (read(go[0], &x, 1) != 1)
                 _exit(2);
             nslab_policy_t b = nslab_policy_bind(node);
-            nslab_region_opts_t o = {.prefault = pf, .pages = NSLAB_PAGES_NO_THP};
+            nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.prefault = pf, .pages = NSLAB_PAGES_NO_THP);
             nslab_region_t *r = nslab_region_create(size, &b, &o);
             struct outcome oc = {getpid(), r ? 0 : errno, topology_node_free(node)};
             if (write(res[1], &oc, sizeof oc) != sizeof oc)
@@ -207,18 +207,18 @@ static void test_race_lazy(void **state)
     uint64_t free_all;
 
     /* Control: no shared ledger - every racer counts the same free memory. */
-    assert_int_equal(nslab_set_shared_ledger(NULL), 0);
+    assert_int_equal(nslab_capacity_set_ledger(NULL), 0);
     int made = race(size, NSLAB_PREFAULT_NONE, o, &free_all);
     print_race("lazy race, no shared ledger", o, free_all, size);
     assert_int_equal(made, RACERS);
 
-    assert_int_equal(nslab_set_shared_ledger(path), 0);
+    assert_int_equal(nslab_capacity_set_ledger(path), 0);
     made = race(size, NSLAB_PREFAULT_NONE, o, &free_all);
     print_race("lazy race, shared ledger", o, free_all, size);
     assert_int_equal(made, 3);
     for (int i = 0; i < RACERS; i++)
         assert_true(o[i].err == 0 || o[i].err == ENOMEM);
-    assert_int_equal(nslab_set_shared_ledger(NULL), 0);
+    assert_int_equal(nslab_capacity_set_ledger(NULL), 0);
 }
 
 /* Prefaulted regions, really committed (VM only): none OOM-killed, the
@@ -229,7 +229,7 @@ static void test_race_commit(void **state)
     const char *env = getenv("NUMASLAB_TEST_RACE_COMMIT");
     if (!env || strcmp(env, "1") != 0)
         TEST_SKIP("commits most of a node: only with NUMASLAB_TEST_RACE_COMMIT=1 (VM test)");
-    assert_int_equal(nslab_set_shared_ledger(path), 0);
+    assert_int_equal(nslab_capacity_set_ledger(path), 0);
     size_t rm = room(node);
     size_t size = (size_t)(rm * 3 / 10) & ~(MiB - 1);
     struct outcome o[RACERS];
@@ -240,7 +240,7 @@ static void test_race_commit(void **state)
     for (int i = 0; i < RACERS; i++)
         assert_true(o[i].err == 0 || o[i].err == ENOMEM);
     assert_true(free_all >= capacity_default_reserve());
-    assert_int_equal(nslab_set_shared_ledger(NULL), 0);
+    assert_int_equal(nslab_capacity_set_ledger(NULL), 0);
 }
 
 int main(void)

@@ -2,7 +2,7 @@
  * tests/region/test_policy_api.c - the whole policy API (issue 14):
  * DEFAULT ("no binding") and what NULL means, the set constructors,
  * nslab_policy_node_set, NUMA_BALANCING, the thread policy calls,
- * nslab_policy_check_cpus and nslab_locality, with every documented error
+ * nslab_policy_check_cpus and nslab_range_locality, with every documented error
  * that one node can show.  In the 4-node guest the same file checks that
  * DEFAULT follows the thread's BIND and that check_cpus counts remote CPUs;
  * run as `test_policy_api membind=N` under `numactl --membind=N` it checks
@@ -30,7 +30,7 @@ static int membind_node = -1; /* argv "membind=N": numactl --membind=N runs us *
 
 static nslab_region_t *make(size_t size, const nslab_policy_t *pol, nslab_prefault_t pf)
 {
-    nslab_region_opts_t o = {.prefault = pf, .pages = NSLAB_PAGES_NO_THP};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.prefault = pf, .pages = NSLAB_PAGES_NO_THP);
     nslab_region_t *r = nslab_region_create(size, pol, &o);
     if (!r)
         fail_msg("region_create: %s", strerror(errno));
@@ -439,31 +439,31 @@ static void test_locality(void **state)
     nslab_nodeset_t want = nslab_nodeset_of(n0), none;
     nslab_nodeset_zero(&none);
     double f = -1;
-    assert_int_equal(nslab_locality(p, 8 * MiB, &want, 1.0, &f), 1);
+    assert_int_equal(nslab_range_locality(p, 8 * MiB, &want, 1.0, &f), 1);
     assert_true(f == 1.0);
-    assert_int_equal(nslab_locality(p, 8 * MiB, &none, 0.5, &f), 0);
+    assert_int_equal(nslab_range_locality(p, 8 * MiB, &none, 0.5, &f), 0);
     assert_true(f == 0.0);
-    assert_int_equal(nslab_locality(p, 8 * MiB, &none, 0.0, NULL), 1);
+    assert_int_equal(nslab_range_locality(p, 8 * MiB, &none, 0.0, NULL), 1);
     /* Errors. */
     errno = 0;
-    assert_int_equal(nslab_locality(NULL, 1, &want, 0.5, &f), -EINVAL);
+    assert_int_equal(nslab_range_locality(NULL, 1, &want, 0.5, &f), -EINVAL);
     assert_int_equal(errno, EINVAL);
-    assert_int_equal(nslab_locality(p, 0, &want, 0.5, &f), -EINVAL);
-    assert_int_equal(nslab_locality(p, 4096, NULL, 0.5, &f), -EINVAL);
-    assert_int_equal(nslab_locality(p, 4096, &want, 1.5, &f), -EINVAL);
-    assert_int_equal(nslab_locality(p, 4096, &want, -0.1, &f), -EINVAL);
-    assert_int_equal(nslab_locality(p, 4096, &want, NAN, &f), -EINVAL);
-    assert_int_equal(nslab_locality(p, SIZE_MAX, &want, 0.5, &f), -EINVAL);
+    assert_int_equal(nslab_range_locality(p, 0, &want, 0.5, &f), -EINVAL);
+    assert_int_equal(nslab_range_locality(p, 4096, NULL, 0.5, &f), -EINVAL);
+    assert_int_equal(nslab_range_locality(p, 4096, &want, 1.5, &f), -EINVAL);
+    assert_int_equal(nslab_range_locality(p, 4096, &want, -0.1, &f), -EINVAL);
+    assert_int_equal(nslab_range_locality(p, 4096, &want, NAN, &f), -EINVAL);
+    assert_int_equal(nslab_range_locality(p, SIZE_MAX, &want, 0.5, &f), -EINVAL);
     assert_int_equal(nslab_region_destroy(r), 0);
     /* Nothing present yet. */
     r = make(4 * MiB, &b, NSLAB_PREFAULT_NONE);
     p = nslab_region_addr(r);
     errno = 0;
-    assert_int_equal(nslab_locality(p, 4 * MiB, &want, 0.5, &f), -ENOENT);
+    assert_int_equal(nslab_range_locality(p, 4 * MiB, &want, 0.5, &f), -ENOENT);
     assert_int_equal(errno, ENOENT);
     /* Half touched: the fraction counts present pages only. */
     memset(p, 1, 2 * MiB);
-    assert_int_equal(nslab_locality(p, 4 * MiB, &want, 1.0, &f), 1);
+    assert_int_equal(nslab_range_locality(p, 4 * MiB, &want, 1.0, &f), 1);
     assert_int_equal(nslab_region_destroy(r), 0);
 }
 

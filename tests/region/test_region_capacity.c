@@ -41,7 +41,7 @@ static void test_bind_larger_than_node_is_enomem(void **state)
         /* Any prefault: even first touch would be fatal later. */
         nslab_prefault_t modes[] = {NSLAB_PREFAULT_POPULATE, NSLAB_PREFAULT_NONE};
         for (unsigned i = 0; i < 2; i++) {
-            nslab_region_opts_t o = {.prefault = modes[i]};
+            nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.prefault = modes[i]);
             errno = 0;
             assert_null(nslab_region_create(size, &p, &o));
             assert_int_equal(errno, ENOMEM);
@@ -55,7 +55,7 @@ static void test_bind_larger_than_node_is_enomem(void **state)
     }
 }
 
-/* opts.reserve and nslab_set_reserve() both keep memory back.  Each reserve
+/* opts.reserve and nslab_capacity_set_reserve() both keep memory back.  Each reserve
  * is set from the free memory read just before its create: tests running
  * side by side move free memory by hundreds of MiB within this test (seen:
  * a room meant to be 2S came out below S under ctest -j3), while within
@@ -74,7 +74,7 @@ static void test_reserve_honoured(void **state)
     nslab_policy_t p = nslab_policy_bind(n);
 
     /* Room = F - (F - S/2) = S/2 < S: refused. */
-    nslab_region_opts_t o = {.reserve = (size_t)topology_node_free(n) - S / 2};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.reserve = (size_t)topology_node_free(n) - S / 2);
     assert_null(nslab_region_create(S, &p, &o));
     assert_int_equal(errno, ENOMEM);
     /* Room = F - (F - 2S) = 2S >= S: fits. */
@@ -85,16 +85,16 @@ static void test_reserve_honoured(void **state)
 
     /* The process-wide reserve, used when opts.reserve is 0. */
     size_t low = (size_t)topology_node_free(n) - S / 2;
-    size_t old = nslab_set_reserve(low);
+    size_t old = nslab_capacity_set_reserve(low);
     assert_null(nslab_region_create(S, &p, NULL));
     assert_int_equal(errno, ENOMEM);
     size_t high = (size_t)topology_node_free(n) - 2 * S;
-    assert_int_equal(nslab_set_reserve(high), low);
+    assert_int_equal(nslab_capacity_set_reserve(high), low);
     r = nslab_region_create(S, &p, NULL);
     assert_non_null(r);
     assert_int_equal(nslab_region_destroy(r), 0);
-    nslab_set_reserve(old);
-    assert_int_equal(nslab_set_reserve(old), old);
+    nslab_capacity_set_reserve(old);
+    assert_int_equal(nslab_capacity_set_reserve(old), old);
 }
 
 /* Bytes reserved in the ledger are not counted again by a region. */

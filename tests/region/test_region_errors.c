@@ -158,17 +158,17 @@ static void test_bad_flags_and_modes(void **state)
     p.mode = (nslab_policy_mode_t)77;
     expect_fail(MiB, &p, NULL, EINVAL, "mode 77");
 
-    nslab_region_opts_t o = {.prefault = (nslab_prefault_t)9};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.prefault = (nslab_prefault_t)9);
     expect_fail(MiB, NULL, &o, EINVAL, "prefault 9");
-    o = (nslab_region_opts_t){.pages = (nslab_pages_t)9};
+    o = (nslab_region_opts_t)NSLAB_REGION_OPTS_INIT(.pages = (nslab_pages_t)9);
     expect_fail(MiB, NULL, &o, EINVAL, "pages 9");
-    o = (nslab_region_opts_t){.flags = 0x80};
+    o = (nslab_region_opts_t)NSLAB_REGION_OPTS_INIT(.flags = 0x80);
     expect_fail(MiB, NULL, &o, EINVAL, "region flag 0x80");
     /* A hugetlb memfd bound to a node without free huge pages: ENOMEM at
      * creation (per-node free huge pages), not SIGBUS at the prefault. */
     if (hugetlb_free_pages() == 0) {
         nslab_policy_t b = nslab_policy_bind(node0);
-        o = (nslab_region_opts_t){.pages = NSLAB_PAGES_HUGETLB, .flags = NSLAB_REGION_MEMFD};
+        o = (nslab_region_opts_t)NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_HUGETLB, .flags = NSLAB_REGION_MEMFD);
         expect_fail(MiB, &b, &o, ENOMEM, "HUGETLB|MEMFD, no huge pages");
     }
 
@@ -243,24 +243,24 @@ static void test_placement_bad_input(void **state)
     (void)state;
     nslab_placement_t pl;
     char x = 0;
-    assert_int_equal(nslab_placement(NULL, 10, &pl), -EINVAL);
-    assert_int_equal(nslab_placement(&x, 0, &pl), -EINVAL);
-    assert_int_equal(nslab_placement(&x, 1, NULL), -EINVAL);
-    assert_int_equal(nslab_placement(&x, SIZE_MAX, &pl), -EINVAL);
+    assert_int_equal(nslab_range_placement(NULL, 10, &pl), -EINVAL);
+    assert_int_equal(nslab_range_placement(&x, 0, &pl), -EINVAL);
+    assert_int_equal(nslab_range_placement(&x, 1, NULL), -EINVAL);
+    assert_int_equal(nslab_range_placement(&x, SIZE_MAX, &pl), -EINVAL);
     /* A range with nothing mapped. */
     long ps = sysconf(_SC_PAGESIZE);
     char *m = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(m != MAP_FAILED);
     munmap(m, 4 * ps);
     errno = 0;
-    assert_int_equal(nslab_placement(m, 4 * ps, &pl), -EFAULT);
+    assert_int_equal(nslab_range_placement(m, 4 * ps, &pl), -EFAULT);
     assert_int_equal(errno, EFAULT);
     assert_int_equal(pl.errors, 4);
     /* Mapped, never touched: not present. */
     m = mmap(NULL, 4 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     assert_true(m != MAP_FAILED);
     m[ps] = 1;
-    assert_int_equal(nslab_placement(m, 4 * ps, &pl), 0);
+    assert_int_equal(nslab_range_placement(m, 4 * ps, &pl), 0);
     assert_int_equal(pl.pages, 4);
     assert_int_equal(pl.not_present + pl.errors, 3);
     assert_int_equal(placement_sum(&pl), 1);

@@ -243,12 +243,12 @@ static void test_move_capacity_counts_untouched(void **state)
     if (F < 2 * S)
         TEST_SKIP("node %d has %llu MiB free: too little", n0, (unsigned long long)(F >> 20));
     nslab_policy_t p = nslab_policy_bind(n0);
-    nslab_region_opts_t o = {.prefault = NSLAB_PREFAULT_NONE, .pages = NSLAB_PAGES_NO_THP};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.prefault = NSLAB_PREFAULT_NONE, .pages = NSLAB_PAGES_NO_THP);
     nslab_region_t *r = nslab_region_create(S, &p, &o);
     assert_non_null(r);
-    size_t old = nslab_set_reserve((size_t)topology_node_free(n0) - S / 2);
+    size_t old = nslab_capacity_set_reserve((size_t)topology_node_free(n0) - S / 2);
     expect_fail(r, &p, ENOMEM, "first-touch region, room for half");
-    nslab_set_reserve(old);
+    nslab_capacity_set_reserve(old);
     assert_int_equal(nslab_region_move(r, &p, &pl), 0);
     /* Untouched pages read -ENOENT, or -EFAULT on 6.1 (FOLL_DUMP). */
     assert_int_equal(placement_sum(&pl), pl.on_node[n0]);
@@ -321,11 +321,11 @@ static void test_move_into_full_node_is_enomem(void **state)
         TEST_SKIP("nodes %d/%d have %llu/%llu MiB free: too little", t, a,
                   (unsigned long long)(ti.mem_free >> 20), (unsigned long long)(ai.mem_free >> 20));
     nslab_policy_t pt = nslab_policy_bind(t), pa = nslab_policy_bind(a);
-    nslab_region_opts_t fo = {.reserve = 8 * MiB};
+    nslab_region_opts_t fo = NSLAB_REGION_OPTS_INIT(.reserve = 8 * MiB);
     nslab_region_t *filler =
         nslab_region_create(((size_t)ti.mem_free - left) & ~(MiB - 1), &pt, &fo);
     assert_non_null(filler);
-    nslab_region_opts_t o = {.pages = NSLAB_PAGES_NO_THP};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_NO_THP);
     nslab_region_t *r = nslab_region_create(S, &pa, &o);
     assert_non_null(r);
     fill(r, 5);
@@ -357,7 +357,7 @@ static void test_move_partial_pinned(void **state)
     if (pick(&a, &b))
         TEST_SKIP("one node with memory: nowhere to move to");
     nslab_policy_t pa = nslab_policy_bind(a), pb = nslab_policy_bind(b);
-    nslab_region_opts_t o = {.pages = NSLAB_PAGES_NO_THP};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_NO_THP);
     nslab_region_t *r = nslab_region_create(16 * MiB, &pa, &o);
     assert_non_null(r);
     fill(r, 9);
@@ -400,7 +400,7 @@ static void test_move_partial_shared_memfd(void **state)
     if (pick(&a, &b))
         TEST_SKIP("one node with memory: nowhere to move to");
     nslab_policy_t pa = nslab_policy_bind(a), pb = nslab_policy_bind(b);
-    nslab_region_opts_t o = {.pages = NSLAB_PAGES_NO_THP, .flags = NSLAB_REGION_MEMFD};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_NO_THP, .flags = NSLAB_REGION_MEMFD);
     nslab_region_t *r = nslab_region_create(8 * MiB, &pa, &o);
     assert_non_null(r);
     fill(r, 3);
@@ -439,7 +439,7 @@ static void test_move_to_interleave(void **state)
         TEST_SKIP("fewer than 3 nodes with memory");
     int a = testutil_memory_node(0), b = testutil_memory_node(1), c = testutil_memory_node(2);
     nslab_policy_t pa = nslab_policy_bind(a);
-    nslab_region_opts_t o = {.pages = NSLAB_PAGES_NO_THP};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_NO_THP);
     nslab_region_t *r = nslab_region_create(16 * MiB, &pa, &o);
     assert_non_null(r);
     fill(r, 11);
@@ -468,7 +468,7 @@ static void test_move_to_emulated_weighted(void **state)
     if (pick(&a, &b))
         TEST_SKIP("one node with memory: a weighted spread needs two");
     nslab_policy_t pa = nslab_policy_bind(a);
-    nslab_region_opts_t o = {.pages = NSLAB_PAGES_NO_THP};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_NO_THP);
     nslab_region_t *r = nslab_region_create(16 * MiB, &pa, &o);
     assert_non_null(r);
     fill(r, 13);

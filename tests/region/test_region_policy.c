@@ -173,7 +173,7 @@ static void interleave_spread(nslab_pages_t pages, size_t tol_pages, const char 
     nslab_nodeset_t mem;
     int k = testutil_memory_nodes(&mem);
     const size_t size = 64 * MiB;
-    nslab_region_opts_t o = {.pages = pages};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = pages);
     nslab_policy_t p = nslab_policy_interleave(&mem);
     nslab_region_t *r = nslab_region_create(size, &p, &o);
     assert_non_null(r);
@@ -233,7 +233,7 @@ static void test_malloc_interleaved_all(void **state)
     assert_int_equal(rep.enforced, NSLAB_ENFORCE_INTERLEAVE);
     assert_true(memcmp(&rep.nodes, &mem, sizeof mem) == 0);
     nslab_placement_t pl;
-    assert_int_equal(nslab_placement(p, size, &pl), 0);
+    assert_int_equal(nslab_range_placement(p, size, &pl), 0);
     assert_int_equal(placement_sum(&pl), pl.pages);
     int used = 0;
     for (int n = 0; n < NSLAB_MAX_NODES; n++) {
@@ -308,7 +308,7 @@ static void test_weighted_follows_weights(void **state)
     const size_t size = 64 * MiB;
     nslab_policy_t p = {.mode = NSLAB_POLICY_WEIGHTED_INTERLEAVE, .nodes = mem, .weights = w,
                         .nweights = (size_t)k};
-    nslab_region_opts_t o = {0};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT();
     nslab_region_t *r = nslab_region_create(size, &p, &o);
     assert_non_null(r);
     nslab_region_report_t rep;

@@ -30,7 +30,7 @@ static nslab_region_t *make(size_t size, nslab_prefault_t pf, nslab_pages_t page
                             unsigned flags)
 {
     nslab_policy_t p = nslab_policy_bind(node0);
-    nslab_region_opts_t o = {.prefault = pf, .pages = pages, .flags = flags};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.prefault = pf, .pages = pages, .flags = flags);
     nslab_region_t *r = nslab_region_create(size, &p, &o);
     if (!r)
         fail_msg("region_create(prefault %d, pages %d): %s", pf, pages, strerror(errno));
@@ -143,7 +143,7 @@ static void test_hugetlb(void **state)
     (void)state;
     long free_hp = hugetlb_free_pages();
     nslab_policy_t p = nslab_policy_bind(node0);
-    nslab_region_opts_t o = {.pages = NSLAB_PAGES_HUGETLB};
+    nslab_region_opts_t o = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_HUGETLB);
     struct leak_snap before;
     leak_snap(&before);
     nslab_region_t *r = nslab_region_create(4 * MiB, &p, &o);

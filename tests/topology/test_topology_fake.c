@@ -122,10 +122,10 @@ static void test_four_nodes_asymmetric(void **state)
     assert_int_equal(nslab_node_count(), 4);
     for (int a = 0; a < 4; a++)
         for (int b = 0; b < 4; b++)
-            assert_int_equal(nslab_distance(a, b), dist4v[a][b]);
-    assert_int_equal(nslab_distance(4, 0), -EINVAL);
+            assert_int_equal(nslab_node_distance(a, b), dist4v[a][b]);
+    assert_int_equal(nslab_node_distance(4, 0), -EINVAL);
     assert_int_equal(errno, EINVAL);
-    assert_int_equal(nslab_distance(0, -1), -EINVAL);
+    assert_int_equal(nslab_node_distance(0, -1), -EINVAL);
     nslab_node_info_t info;
     assert_int_equal(nslab_node_info(2, &info), 0);
     assert_int_equal(info.node, 2);
@@ -236,13 +236,13 @@ static void test_eight_nodes_memoryless_memory_only(void **state)
     assert_int_equal(nslab_node_info(7, &info), 0);
     assert_int_equal(info.local_node, -1);
     assert_int_equal(info.mem_free, 131072ULL * 1024);
-    assert_int_equal(nslab_distance(5, 6), 20);
-    assert_int_equal(nslab_distance(6, 5), 11);
+    assert_int_equal(nslab_node_distance(5, 6), 20);
+    assert_int_equal(nslab_node_distance(6, 5), 11);
     /* A thread cannot be bound to a node without CPUs. */
-    assert_int_equal(nslab_bind_thread(7), -ENODEV);
+    assert_int_equal(nslab_thread_bind(7), -ENODEV);
     assert_int_equal(errno, ENODEV);
-    assert_int_equal(nslab_bind_thread(8), -EINVAL);
-    assert_int_equal(nslab_bind_thread(-2), -EINVAL);
+    assert_int_equal(nslab_thread_bind(8), -EINVAL);
+    assert_int_equal(nslab_thread_bind(-2), -EINVAL);
 
     /* The report names each class. */
     char *text = NULL;
@@ -340,14 +340,14 @@ static void test_128_possible_sparse_online(void **state)
     assert_int_equal(nslab_node_info(0, NULL), -EINVAL);
     assert_int_equal(nslab_node_info(127, &info), 0);
     assert_int_equal(info.mem_free, 8192ULL * 1024);
-    assert_int_equal(nslab_distance(64, 127), 20);
-    assert_int_equal(nslab_distance(0, 5), -EINVAL);
+    assert_int_equal(nslab_node_distance(64, 127), 20);
+    assert_int_equal(nslab_node_distance(0, 5), -EINVAL);
     nslab_nodeset_t s;
     assert_int_equal(nslab_nodes(NSLAB_NODES_ONLINE, &s), 4);
     assert_set(&s, "0-1,64,127");
     assert_int_equal(nslab_nodes(NSLAB_NODES_MEMORY_ONLY, &s), 1);
     assert_set(&s, "127");
-    assert_int_equal(nslab_bind_thread(100), -ENODEV);
+    assert_int_equal(nslab_thread_bind(100), -ENODEV);
     fakesys_cleanup(&f);
 }
 
@@ -393,7 +393,7 @@ static void test_restricted_cpuset(void **state)
     assert_int_equal(nslab_node_info(3, &info), 0);
     assert_int_equal(info.allowed, 0);
     /* Node 2's CPUs (4-5) are outside Cpus_allowed_list (0-3). */
-    assert_int_equal(nslab_bind_thread(2), -EXDEV);
+    assert_int_equal(nslab_thread_bind(2), -EXDEV);
     assert_int_equal(errno, EXDEV);
 
     char *text = NULL;

@@ -117,7 +117,7 @@ static void test_queries(void **state)
     assert_int_equal(r, 0);
     NO_ALLOC(r = nslab_node_of_cpu(0));
     NO_ALLOC(r = nslab_node_cpus(0, cpus, 64));
-    NO_ALLOC(r = nslab_distance(0, 0));
+    NO_ALLOC(r = nslab_node_distance(0, 0));
     NO_ALLOC(r = nslab_current_node());
     NO_ALLOC(r = nslab_local_node());
     NO_ALLOC(r = nslab_nodeset_parse("0-3,64,1000-1023", &s));

@@ -98,13 +98,13 @@ static void test_distances_match_libnuma(void **state)
     nslab_nodes(NSLAB_NODES_ONLINE, &online);
     for (int a = nslab_nodeset_next(&online, 0); a >= 0;
          a = nslab_nodeset_next(&online, a + 1)) {
-        assert_int_equal(nslab_distance(a, a), 10);
+        assert_int_equal(nslab_node_distance(a, a), 10);
         for (int b = nslab_nodeset_next(&online, 0); b >= 0;
              b = nslab_nodeset_next(&online, b + 1))
-            assert_int_equal(nslab_distance(a, b), numa_distance(a, b));
+            assert_int_equal(nslab_node_distance(a, b), numa_distance(a, b));
     }
-    assert_int_equal(nslab_distance(-1, 0), -EINVAL);
-    assert_int_equal(nslab_distance(0, nslab_node_count()), -EINVAL);
+    assert_int_equal(nslab_node_distance(-1, 0), -EINVAL);
+    assert_int_equal(nslab_node_distance(0, nslab_node_count()), -EINVAL);
 }
 
 /* Sizes come from the same meminfo files; memory can be hot-(un)plugged or
@@ -289,12 +289,12 @@ static void test_bind_thread(void **state)
     const struct topology *t = topology_get();
     cpu_set_t old, now;
     assert_int_equal(sched_getaffinity(0, sizeof old, &old), 0);
-    assert_int_equal(nslab_bind_thread(-2), -EINVAL);
-    assert_int_equal(nslab_bind_thread(NSLAB_NODE_LOCAL), -EINVAL);
-    assert_int_equal(nslab_bind_thread(t->nr_nodes), -EINVAL);
+    assert_int_equal(nslab_thread_bind(-2), -EINVAL);
+    assert_int_equal(nslab_thread_bind(NSLAB_NODE_LOCAL), -EINVAL);
+    assert_int_equal(nslab_thread_bind(t->nr_nodes), -EINVAL);
     int bound = 0;
     for (int n = 0; n < t->nr_nodes; n++) {
-        int r = nslab_bind_thread(n);
+        int r = nslab_thread_bind(n);
         if (!t->node[n].online || !t->node[n].has_cpus) {
             assert_int_equal(r, -ENODEV);
             continue;
