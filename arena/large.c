@@ -61,6 +61,7 @@
 #include <string.h>
 
 #include "os.h"
+#include "debug.h"
 
 static size_t large_room(const struct nslab_region *r)
 {
@@ -86,11 +87,30 @@ static int large_populate(struct nslab_region *r)
     return e;
 }
 
+#if NSLAB_DEBUG_LEVEL >= 3
+/* The cache's totals are its entries' sums, each entry a cached region
+ * (what the audit checks of the large cache).  Under large_lock. */
+static int large_cache_consistent(const struct arena *a)
+{
+    uint64_t bytes = 0, dirty = 0;
+    for (unsigned i = 0; i < a->nlarge_cached; i++) {
+        const struct large_entry *e = &a->large_cache[i];
+        if (!(e->r->flags & LARGE_F_CACHED) || e->res > e->r->hdr.map_size)
+            return 0;
+        bytes += e->r->hdr.map_size;
+        dirty += e->res;
+    }
+    return bytes == a->large_cached_bytes && dirty == a->large_cached_dirty;
+}
+#endif
+
 /* Remove entry i of the cache, keeping the others oldest first.  Under
  * large_lock. */
 static void cache_remove(struct arena *a, unsigned i)
 {
     struct large_entry *e = &a->large_cache[i];
+    NSLAB_ASSERT_INTERNAL(i < a->nlarge_cached && a->large_cached_dirty >= e->res &&
+                          a->large_cached_bytes >= e->r->hdr.map_size);
     a->large_cached_dirty -= e->res;
     a->large_cached_bytes -= e->r->hdr.map_size;
     unsigned n = a->nlarge_cached - 1;
@@ -194,6 +214,9 @@ static int cache_put(struct arena *a, struct nslab_region *r)
         a->large_cached_dirty += res;
         kept = 1;
     }
+    NSLAB_ASSERT_INTERNAL(a->nlarge_cached <= ARENA_LARGE_CACHE &&
+                          a->large_cached_dirty <= ARENA_LARGE_CACHE_DIRTY);
+    NSLAB_ASSERT_EXPENSIVE(large_cache_consistent(a));
     pthread_mutex_unlock(&a->large_lock);
     for (unsigned i = 0; i < ndrop; i++) {
         /* no stale poison for whatever is mapped there next */

@@ -25,6 +25,7 @@
  * whether a chunk page is resident or not.
  */
 #include "region-internal.h"
+#include "debug.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -122,7 +123,10 @@ static int take(int node, size_t bytes, size_t reserve)
 static void give(int node, size_t bytes)
 {
     if (node >= 0 && node < NSLAB_MAX_NODES && bytes) {
-        __atomic_fetch_sub(&ledger[node], bytes, __ATOMIC_ACQ_REL);
+        uint64_t was = __atomic_fetch_sub(&ledger[node], bytes, __ATOMIC_ACQ_REL);
+        /* a hold gives back only what it took: the ledger never underflows */
+        NSLAB_ASSERT_INTERNAL(was >= bytes);
+        (void)was;
         if (ledger_lock()) {
             ledger_publish(node, __atomic_load_n(&ledger[node], __ATOMIC_RELAXED));
             ledger_unlock();

@@ -117,7 +117,8 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     r->lazy = keep;
     r->topo_gen = __atomic_load_n(&topology_generation, __ATOMIC_ACQUIRE);
     /* the invariants region_valid checks (region.c's header comment) */
-    NSLAB_ASSERT_INTERNAL(r->data_off + r->size <= r->hdr.map_size && r->data_off < SEG_SIZE);
+    NSLAB_ASSERT_INTERNAL(r->data_off + r->size <= r->hdr.map_size && r->data_off <= SEG_SIZE);
+    NSLAB_ASSERT_INTERNAL(r->data_off < SEG_SIZE || r->hdr.map_size > SEG_SIZE); /* over-aligned */
     NSLAB_ASSERT_INTERNAL(((uintptr_t)r & SEG_MASK) == 0 && r->hdr.kind == SEG_REGION);
     seg_register(&r->hdr); /* last: the header is complete */
     *out = r;
