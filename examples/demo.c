@@ -3,7 +3,8 @@
  * this machine, each placement claim checked with move_pages(2) and marked
  * PASS or FAIL.  Sections run in the order of the table below; see demo.h
  * for how to add one.  Exit status: 0 if every claim passed, 1 otherwise,
- * 2 if the library could not start.
+ * 2 if the library could not start or an argument names no section.  A
+ * section that cannot run on this machine says why on one SKIP line.
  *
  * Usage: numaslab-demo [SECTION...]   (section numbers or names; default all)
  */
@@ -25,7 +26,8 @@ static const struct {
     {"arena", demo_arena},             /* 4. numa_malloc_on on every node */
     {"pools", demo_pools},             /* 5. a pool per worker (pool_demo.c) */
     {"move", demo_move},               /* 6. a region moved between nodes */
-    {"compare", demo_compare},         /* 7. side by side with libc malloc */
+    {"layout", demo_layout},           /* 7. the cpuset changes under a process */
+    {"compare", demo_compare},         /* 8. side by side with libc malloc */
 };
 #define NSECTIONS (sizeof sections / sizeof sections[0])
 
@@ -42,20 +44,38 @@ int demo_claim(struct demo *d, int ok, const char *fmt, ...)
     return ok;
 }
 
+/* One "nodeN COUNT (PCT%)" column per allowed node with memory and per node
+ * with a nonzero count; a zero is printed bare, so that eight columns fit. */
+static void columns(struct demo *d, const size_t *count, size_t total)
+{
+    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
+        if (!count[n] && !nslab_nodeset_has(&d->nodes, n))
+            continue;
+        if (count[n])
+            fprintf(d->out, " node%d %zu (%.1f%%)", n, count[n],
+                    total ? 100.0 * (double)count[n] / (double)total : 0.0);
+        else
+            fprintf(d->out, " node%d 0", n);
+    }
+}
+
 void demo_histogram(struct demo *d, const char *prefix, const nslab_placement_t *p)
 {
     fprintf(d->out, "%s", prefix);
-    for (int n = 0; n < NSLAB_MAX_NODES; n++) {
-        if (!p->on_node[n] && !nslab_nodeset_has(&d->nodes, n))
-            continue;
-        fprintf(d->out, " node%d %zu (%.1f%%)", n, p->on_node[n],
-                p->pages ? 100.0 * (double)p->on_node[n] / (double)p->pages : 0.0);
-    }
+    columns(d, p->on_node, p->pages);
     if (p->not_present)
         fprintf(d->out, " not-present %zu", p->not_present);
     if (p->errors)
         fprintf(d->out, " errors %zu", p->errors);
     fprintf(d->out, "  [%zu pages of %zu KiB]\n", p->pages, p->page_size >> 10);
+}
+
+void demo_counts(struct demo *d, const char *prefix, const size_t *count, size_t total,
+                 const char *unit)
+{
+    fprintf(d->out, "%s", prefix);
+    columns(d, count, total);
+    fprintf(d->out, "  [%zu %s]\n", total, unit);
 }
 
 void demo_title(struct demo *d, const char *fmt, ...)
@@ -81,8 +101,32 @@ static int wanted(int argc, char **argv, unsigned i)
     return 0;
 }
 
+/* An argument that names no section: a usage error, not an empty run. */
+static int known(const char *arg)
+{
+    char *end;
+    long k = strtol(arg, &end, 10);
+    if (*end == 0 && k >= 1 && k <= (long)NSECTIONS)
+        return 1;
+    for (unsigned i = 0; i < NSECTIONS; i++)
+        if (strcmp(arg, sections[i].name) == 0)
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "--layout-child") == 0)
+        return demo_layout_child(argc, argv);
+    for (int a = 1; a < argc; a++) {
+        if (!known(argv[a])) {
+            fprintf(stderr, "numaslab-demo: no section '%s'; sections:", argv[a]);
+            for (unsigned i = 0; i < NSECTIONS; i++)
+                fprintf(stderr, " %u %s", i + 1, sections[i].name);
+            fputc('\n', stderr);
+            return 2;
+        }
+    }
     struct demo d = {.out = stdout};
     int e = nslab_init();
     if (e) {
@@ -102,7 +146,9 @@ int main(int argc, char **argv)
             demo_claim(&d, 0, "section %s could not run", sections[i].name);
         fflush(d.out);
     }
-    fprintf(d.out, "\n%d claims, %d passed, %d failed: %s\n", d.claims, d.claims - d.fails,
-            d.fails, d.fails ? "FAIL" : "PASS");
+    fprintf(d.out, "\n%d claims, %d passed, %d failed", d.claims, d.claims - d.fails, d.fails);
+    if (d.skips)
+        fprintf(d.out, ", %d section%s skipped (SKIP above)", d.skips, d.skips == 1 ? "" : "s");
+    fprintf(d.out, ": %s\n", d.fails ? "FAIL" : "PASS");
     return d.fails ? 1 : 0;
 }

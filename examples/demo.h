@@ -17,6 +17,7 @@ struct demo {
     FILE *out;
     int section;      /* number of the section being printed */
     int claims, fails;
+    int skips;        /* sections that could not run here (one SKIP line each) */
     nslab_nodeset_t nodes; /* the allowed nodes with memory */
 };
 
@@ -29,6 +30,11 @@ int demo_claim(struct demo *d, int ok, const char *fmt, ...)
  * prefix is printed first. */
 void demo_histogram(struct demo *d, const char *prefix, const nslab_placement_t *p);
 
+/* The same line for counts of anything per node (blocks, buffers):
+ * count[n] of total, `unit` named at the end. */
+void demo_counts(struct demo *d, const char *prefix, const size_t *count, size_t total,
+                 const char *unit);
+
 /* Print a section title: "== N. <title>". */
 void demo_title(struct demo *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -39,5 +45,9 @@ int demo_interleaved(struct demo *d);
 int demo_arena(struct demo *d);
 int demo_move(struct demo *d);
 int demo_compare(struct demo *d);
+int demo_layout(struct demo *d);
+/* The layout section's child process (demo-layout.c): main() hands it
+ * argv when argv[1] is "--layout-child".  Returns the exit status. */
+int demo_layout_child(int argc, char **argv);
 
 #endif
