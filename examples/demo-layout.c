@@ -117,11 +117,11 @@ static const char *find_cgroup(char *root, size_t rlen, char *self, size_t slen)
 
 static nslab_placement_t one; /* 8 KiB: not on the stack */
 
-/* The node of the page holding p (move_pages through nslab_placement), or
+/* The node of the page holding p (move_pages through nslab_range_placement), or
  * -1 if the page is not present or the call failed. */
 static int page_node(const void *p)
 {
-    if (nslab_placement(p, 1, &one) != 0)
+    if (nslab_range_placement(p, 1, &one) != 0)
         return -1;
     int nn = nslab_node_count();
     for (int n = 0; n < nn; n++)
@@ -188,15 +188,15 @@ static size_t blk_size(int i)
     return i % 3 == 0 ? 64 : i % 3 == 1 ? 512 : 4096;
 }
 
-static void print_drift(struct demo *d, int node, nslab_node_stats_t *st)
+static void print_drift(struct demo *d, int node, nslab_arena_stats_t *st)
 {
     st->size = sizeof *st;
     st->version = NSLAB_STATS_VERSION;
-    if (nslab_stats_node(node, st) != 0) {
-        demo_claim(d, 0, "nslab_stats_node(%d): %s", node, strerror(errno));
+    if (nslab_arena_stats(node, st) != 0) {
+        demo_claim(d, 0, "nslab_arena_stats(%d): %s", node, strerror(errno));
         return;
     }
-    fprintf(d->out, "    node %d's arena (nslab_stats_node): chunks %llu, drift_pages %llu, "
+    fprintf(d->out, "    node %d's arena (nslab_arena_stats): chunks %llu, drift_pages %llu, "
                     "drift_repaired %llu, chunks_retired %llu\n",
             node, (unsigned long long)st->chunks, (unsigned long long)st->drift_pages,
             (unsigned long long)st->drift_repaired, (unsigned long long)st->chunks_retired);
@@ -224,7 +224,7 @@ static void child_run(struct demo *d, const char *cg, int from, int to)
     }
     nslab_policy_t bind_from = nslab_policy_bind(from);
     nslab_region_t *r = nslab_region_create(8 * MiB, &bind_from, NULL);
-    nslab_pool_opts_t po = { .elt_size = 2048, .count = 1024 };
+    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 2048, .count = 1024);
     nslab_pool_t *pool = nslab_pool_create(from, &po);
     int nbuf = pool ? nslab_pool_get_bulk(pool, buf, NBUF) : -1;
     if (!demo_claim(d, failed == 0 && r && pool && nbuf == NBUF,
@@ -240,13 +240,13 @@ static void child_run(struct demo *d, const char *cg, int from, int to)
     tally_print(d, "blocks", &tl);
     demo_claim(d, tl.on[from] == NBLOCKS && tl.wrong == 0,
                "every block's page is on node %d and nslab_node_of says %d", from, from);
-    int off = nslab_node_verify(from, 0, &pl);
+    int off = nslab_arena_verify(from, 0, &pl);
     if (off >= 0) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "    node %d chunks  pages:", from);
         demo_histogram(d, prefix, &pl);
     }
-    demo_claim(d, off == 0, "nslab_node_verify(%d): %d chunk pages off the node", from, off);
+    demo_claim(d, off == 0, "nslab_arena_verify(%d): %d chunk pages off the node", from, off);
     int e = nslab_region_verify(r, &pl);
     if (e == 0)
         demo_histogram(d, "    region         pages:", &pl);
@@ -257,7 +257,7 @@ static void child_run(struct demo *d, const char *cg, int from, int to)
     demo_claim(d, tl.on[from] == NBUF && tl.wrong == 0 && nslab_pool_node(pool) == from,
                "every buffer's page on node %d; nslab_pool_node says %d", from,
                nslab_pool_node(pool));
-    nslab_node_stats_t st;
+    nslab_arena_stats_t st;
     print_drift(d, from, &st);
 
     /* ---- the change ---- */
@@ -324,13 +324,13 @@ static void child_run(struct demo *d, const char *cg, int from, int to)
                "the %u live blocks handed out for node %d between the change and the notice: "
                "nslab_node_of names where each one is (%zu wrong)", nb, from, tl.wrong);
 
-    off = nslab_node_verify(from, 0, &pl);
+    off = nslab_arena_verify(from, 0, &pl);
     if (off >= 0) {
         char prefix[64];
         snprintf(prefix, sizeof prefix, "    node %d chunks  pages:", from);
         demo_histogram(d, prefix, &pl);
     }
-    fprintf(d->out, "    nslab_node_verify(%d): %d chunk pages off node %d (node %d is no longer "
+    fprintf(d->out, "    nslab_arena_verify(%d): %d chunk pages off node %d (node %d is no longer "
                     "allowed: they cannot go back, their chunks are retired)\n",
             from, off, from, from);
     e = nslab_region_verify(r, &pl);
@@ -391,9 +391,9 @@ static void child_run(struct demo *d, const char *cg, int from, int to)
                (unsigned long long)st.drift_pages, (unsigned long long)st.chunks_retired,
                (unsigned long long)st.drift_repaired);
     /* quiet when they pass; what is wrong is printed when they do not */
-    int audits = nslab_audit(NULL) == 0 && nslab_pool_audit(pool, NULL) == 0;
+    int audits = nslab_arena_audit(NULL) == 0 && nslab_pool_audit(pool, NULL) == 0;
     if (!audits) {
-        nslab_audit(d->out);
+        nslab_arena_audit(d->out);
         nslab_pool_audit(pool, d->out);
     }
     demo_claim(d, audits,
@@ -410,7 +410,7 @@ static void child_run(struct demo *d, const char *cg, int from, int to)
     bad += nslab_pool_put_bulk(pool, buf, NBUF) != NBUF;
     nslab_thread_flush();
     print_drift(d, from, &st);
-    demo_claim(d, bad == 0 && st.chunks_retired == 0 && nslab_audit(stderr) == 0,
+    demo_claim(d, bad == 0 && st.chunks_retired == 0 && nslab_arena_audit(stderr) == 0,
                "every block freed (%zu errors); node %d's retired chunks emptied and were "
                "unmapped (chunks_retired %llu)", bad, from, (unsigned long long)st.chunks_retired);
     demo_claim(d, nslab_pool_destroy(pool) == 0 && nslab_region_destroy(r) == 0,
