@@ -377,6 +377,21 @@ static void set_process_policy(const struct menv_policy *p, int balancing, const
  * nodes are the cpuset's nodes with memory (cpu = 0) or with CPUs
  * (cpu = 1).  one = 1: exactly one node (--preferred).  Writes the
  * absolute list ("0,2-3") to out; dies with a message on bad input. */
+/* numactl's list prefixes, in its order: "!" inverts the list, "+" makes
+ * it relative to the allowed set.  Returns the list after them. */
+static const char *list_prefixes(const char *a, int *invert, int *relative)
+{
+    if (*a == '!') {
+        *invert = 1;
+        a++;
+    }
+    if (*a == '+') {
+        *relative = 1;
+        a++;
+    }
+    return a;
+}
+
 static void node_arg(const char *opt, const char *arg, int cpu, int one, char *out, size_t len)
 {
     const struct topology *t = topology_get();
@@ -388,14 +403,7 @@ static void node_arg(const char *opt, const char *arg, int cpu, int one, char *o
         if (t->node[n].online && t->node[n].allowed &&
             (cpu ? t->node[n].has_cpus : t->node[n].has_memory))
             nslab_nodeset_add(&universe, n);
-    if (*a == '!') {
-        invert = 1;
-        a++;
-    }
-    if (*a == '+') {
-        relative = 1;
-        a++;
-    }
+    a = list_prefixes(a, &invert, &relative);
     if (nslab_nodeset_parse(a, &set) != 0)
         die("%s=%s: bad node list (expected all, 1, 0-3, 0,2-3, +0-1, !2)", opt, arg);
     if (strcmp(a, "all") == 0)
@@ -461,14 +469,7 @@ static void bind_physcpus(const char *arg)
     int invert = 0, relative = 0;
     if ((err = os_get_affinity(allowed, sz)) != 0)
         die("reading the CPU affinity: %s", strerror(err));
-    if (*a == '!') {
-        invert = 1;
-        a++;
-    }
-    if (*a == '+') {
-        relative = 1;
-        a++;
-    }
+    a = list_prefixes(a, &invert, &relative);
     if (strcmp(a, "all") == 0) {
         memcpy(want, allowed, sz);
     } else {

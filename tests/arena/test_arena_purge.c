@@ -51,26 +51,38 @@ static uint64_t live_pages(struct arena *a, unsigned cls)
     return v;
 }
 
-static void test_bound_follows_live_blocks(void **state)
+/* NSLABS slabs' worth of BIG blocks on the first node with memory, each
+ * touched, from a flushed thread: the blocks (*n of them, calloc'ed array),
+ * their node and its arena. */
+static char **fill_slabs(int *node, size_t *n, struct arena **a)
 {
-    (void)state;
     nslab_nodeset_t mem;
     assert_true(testutil_memory_nodes(&mem) >= 1);
-    int node = nslab_nodeset_next(&mem, 0);
+    *node = nslab_nodeset_next(&mem, 0);
     assert_int_equal(arena_global_init(), 0); /* the size-class tables */
     nslab_thread_flush();
-    unsigned cls = sc_of(BIG);
-    size_t n = (size_t)NSLABS * sc_capacity[cls];
-    char **b = calloc(n, sizeof *b);
+    *n = (size_t)NSLABS * sc_capacity[sc_of(BIG)];
+    char **b = calloc(*n, sizeof *b);
     assert_non_null(b);
-    for (size_t i = 0; i < n; i++) {
-        b[i] = numa_malloc_on(node, BIG);
+    for (size_t i = 0; i < *n; i++) {
+        b[i] = numa_malloc_on(*node, BIG);
         assert_non_null(b[i]);
         b[i][0] = 1;
     }
     int err;
-    struct arena *a = arena_get(node, &err);
-    assert_non_null(a);
+    *a = arena_get(*node, &err);
+    assert_non_null(*a);
+    return b;
+}
+
+static void test_bound_follows_live_blocks(void **state)
+{
+    (void)state;
+    int node;
+    size_t n;
+    struct arena *a;
+    char **b = fill_slabs(&node, &n, &a);
+    unsigned cls = sc_of(BIG);
     assert_true(live_pages(a, cls) >= (uint64_t)NSLABS * sc_pages[cls]);
 
     /* Free three slabs of every seven a chunk holds (the odd ones), so no
@@ -105,23 +117,10 @@ static void test_bound_follows_live_blocks(void **state)
 static void test_freed_heap_goes_back(void **state)
 {
     (void)state;
-    nslab_nodeset_t mem;
-    assert_true(testutil_memory_nodes(&mem) >= 1);
-    int node = nslab_nodeset_next(&mem, 0);
-    assert_int_equal(arena_global_init(), 0);
-    nslab_thread_flush();
-    unsigned cls = sc_of(BIG);
-    size_t n = (size_t)NSLABS * sc_capacity[cls];
-    char **b = calloc(n, sizeof *b);
-    assert_non_null(b);
-    for (size_t i = 0; i < n; i++) {
-        b[i] = numa_malloc_on(node, BIG);
-        assert_non_null(b[i]);
-        b[i][0] = 1;
-    }
-    int err;
-    struct arena *a = arena_get(node, &err);
-    assert_non_null(a);
+    int node;
+    size_t n;
+    struct arena *a;
+    char **b = fill_slabs(&node, &n, &a);
     /* one block of each chunk's first slab stays; everything else goes */
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
