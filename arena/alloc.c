@@ -94,7 +94,7 @@ static void *alloc_placed(int node, unsigned cls, size_t size, size_t align, int
             return p;
         if (!cls)
             err = errno;
-        if (!local || (err != ENOMEM && err != EXDEV)) {
+        if (!local || (err != ENOMEM && err != EXDEV && err != ENODEV)) {
             arena_count_failure(node);
             errno = err;
             return NULL;

@@ -378,6 +378,8 @@ void arena_fork_child(void)
     fork_multi = 0;
     topology_fork_child();
     arena_layout_fork_child();
+    arena_drain_fork_child();
+    region_drain_fork_child();
     /* initialisation caught half-way by the fork: start it again */
     if (__atomic_load_n(&init_state, __ATOMIC_RELAXED) == 1)
         __atomic_store_n(&init_state, 0, __ATOMIC_RELAXED);

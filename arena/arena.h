@@ -352,6 +352,11 @@ struct arena {
     uint64_t drift_repaired;          /* of those, migrated back */
     uint64_t retired_chunks;          /* live retired chunks (chunk_lock) */
     uint64_t retired_ever;            /* chunks retired, ever */
+    uint32_t drained;                 /* 1 while the node is drained
+                                         (drain.c): written under every
+                                         class lock and large_lock; nothing
+                                         is taken from the arena, no large
+                                         region cached */
     /* Freed large regions kept for reuse (large.c), under large_lock. */
     pthread_mutex_t large_lock;
     unsigned nlarge_cached;
@@ -752,6 +757,11 @@ void arena_layout_refresh(void);
 void arena_layout_fork_child(void);
 /* The owner's half of the poke: flush tc, restore its bound. */
 void tcache_resync(struct tcache *tc);
+/* Make every thread cache miss until its owner flushed it (layout.c): the
+ * poke of a sync, for drain.c too.  No arena lock held. */
+void arena_caches_poke(void);
+/* Fork child of a multi-threaded process: drain.c's lock back. */
+void arena_drain_fork_child(void);
 
 /* On the arenas' slow paths, with no arena lock held: a newer topology
  * means a sync; a poked cache (node_bytes 0 but not the empty cache) is

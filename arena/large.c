@@ -181,6 +181,12 @@ static int cache_put(struct arena *a, struct nslab_region *r)
     struct nslab_region *drop[ARENA_LARGE_CACHE];
     unsigned ndrop = 0;
     pthread_mutex_lock(&a->large_lock);
+    if (__atomic_load_n(&a->drained, __ATOMIC_RELAXED)) {
+        /* a drained node keeps nothing for reuse (drain.c sets the flag
+         * under this lock, then drops the cache) */
+        pthread_mutex_unlock(&a->large_lock);
+        return 0;
+    }
     uint64_t now = ++a->large_tick;
     /* aging: a region no request took while ARENA_LARGE_CACHE_AGE others
      * were freed is not what this program reuses - its pages go back */
@@ -288,6 +294,13 @@ void *large_alloc(int node, size_t size, size_t align, int zero, int populate)
         int e = region_create(size, align, &pol, &opts, REGION_F_LARGE, &r);
         if (e) {
             errno = e;
+            return NULL;
+        }
+        if (__atomic_load_n(&a->drained, __ATOMIC_ACQUIRE)) {
+            /* the node was drained while this was mapped (it passed its
+             * node check before): refuse it as the check now would */
+            region_destroy(r);
+            errno = ENODEV;
             return NULL;
         }
         if (populate)

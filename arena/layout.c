@@ -197,7 +197,7 @@ static int arena_check(struct arena *a, unsigned how, nslab_placement_t *hist, s
 
 /* Make every thread cache miss until its owner flushed it (file comment).
  * After the retire work: the owner that sees the new count sees it. */
-static void caches_poke(void)
+void arena_caches_poke(void)
 {
     __atomic_fetch_add(&arena_sync_count, 1, __ATOMIC_SEQ_CST);
     tcache_registry_lock();
@@ -234,7 +234,7 @@ void arena_layout_sync(void)
             large_cache_drop(a);
         }
         __atomic_store_n(&arena_synced_gen, gen, __ATOMIC_RELEASE);
-        caches_poke();
+        arena_caches_poke();
     }
     pthread_mutex_unlock(&sync_lock);
 }
@@ -273,7 +273,7 @@ NSLAB_API int nslab_arena_verify(int node, unsigned flags, nslab_placement_t *ou
     pthread_mutex_lock(&sync_lock);
     int e = arena_check(a, how, out, &found, &retired);
     if (retired)
-        caches_poke();
+        arena_caches_poke();
     pthread_mutex_unlock(&sync_lock);
     if (e) {
         errno = e;

@@ -256,6 +256,14 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
 
     pthread_mutex_lock(&ac->lock);
     remote_collect_locked(a, ac);
+    if (ARENA_UNLIKELY(a->drained)) {
+        /* drain.c sets it under every class lock: nothing is taken from a
+         * drained node (a caller that passed its node check before) */
+        pthread_mutex_unlock(&ac->lock);
+        *head = *tail = NULL;
+        *err = ENODEV;
+        return 0;
+    }
     while (got < n) {
         struct slab *s = ac->partial;
         if (!s) {

@@ -65,6 +65,7 @@ static void stats_collect(int node, nslab_arena_stats_t *s)
     s->size = sizeof *s;
     s->version = NSLAB_STATS_VERSION;
     s->node = node;
+    s->drained = topology_get()->node[node].drained;
     /* Created if missing: live threads may hold counters for a node whose
      * arena does not exist yet (remote_out of a thread running there). */
     int err;
@@ -161,11 +162,11 @@ NSLAB_API int nslab_arena_stats(int node, nslab_arena_stats_t *out)
 
 static int stats_line(char *buf, size_t len, const nslab_arena_stats_t *s)
 {
-    if (s->drift_pages || s->chunks_retired)
+    if (s->drift_pages || s->chunks_retired || s->drained)
         return snprintf(buf, len,
                         "node %d: mapped %llu committed %llu in_use %llu chunks %llu large %llu "
                         "allocs %llu frees %llu remote_in %llu remote_out %llu fallbacks %llu "
-                        "failures %llu drift %llu repaired %llu retired %llu\n",
+                        "failures %llu drift %llu repaired %llu retired %llu%s\n",
                         s->node, (unsigned long long)s->bytes_mapped,
                         (unsigned long long)s->bytes_committed,
                         (unsigned long long)s->bytes_in_use, (unsigned long long)s->chunks,
@@ -175,7 +176,7 @@ static int stats_line(char *buf, size_t len, const nslab_arena_stats_t *s)
                         (unsigned long long)s->fallbacks, (unsigned long long)s->failures,
                         (unsigned long long)s->drift_pages,
                         (unsigned long long)s->drift_repaired,
-                        (unsigned long long)s->chunks_retired);
+                        (unsigned long long)s->chunks_retired, s->drained ? " drained" : "");
     return snprintf(buf, len,
                     "node %d: mapped %llu committed %llu reserved %llu in_use %llu chunks %llu "
                     "large %llu allocs %llu frees %llu remote_in %llu remote_out %llu "

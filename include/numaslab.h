@@ -215,9 +215,12 @@ typedef enum nslab_nodes_which {
     NSLAB_NODES_ONLINE,       /* online */
     NSLAB_NODES_MEMORY,       /* online nodes with memory */
     NSLAB_NODES_CPU,          /* online nodes with CPUs */
-    NSLAB_NODES_ALLOWED,      /* the cpuset's mems_allowed, with memory */
+    NSLAB_NODES_ALLOWED,      /* the cpuset's mems_allowed, with memory,
+                                 not drained: where the library may
+                                 place memory ("all", the default sets) */
     NSLAB_NODES_MEMORYLESS,   /* CPUs and no memory */
     NSLAB_NODES_MEMORY_ONLY,  /* memory and no CPUs (CXL-like) */
+    NSLAB_NODES_DRAINED,      /* drained by nslab_node_drain */
 } nslab_nodes_which_t;
 
 /* Fill *out with the chosen set.  Returns its node count, or -EINVAL for an
@@ -920,6 +923,127 @@ NSLAB_API int nslab_node_of(const void *ptr);
 #define NSLAB_VERIFY_REPAIR 0x1u
 NSLAB_API int nslab_arena_verify(int node, unsigned flags, nslab_placement_t *out);
 
+/* ---- draining a node ------------------------------------------------- */
+
+/* What nslab_node_drain did.  Set `size` and `version` as for
+ * nslab_arena_stats_t (fields past `size` are not written). */
+typedef struct nslab_drain_report {
+    uint32_t size;
+    uint32_t version;
+    int node;                 /* the node drained */
+    int error;                /* errno of the first region or pool that did
+                                 not move off the node (EIO: moved but some
+                                 pages stayed; ENOMEM: the targets could not
+                                 hold it, nothing moved; EOPNOTSUPP: a
+                                 RELATIVE_NODES policy folding onto the
+                                 node), 0 if none */
+    nslab_nodeset_t to;       /* the target nodes used */
+    uint64_t regions_moved;   /* user regions and interleaved allocations
+                                 that had pages on the node or a policy
+                                 naming it, and have neither now */
+    uint64_t regions_failed;  /* of those, the ones left with pages there */
+    uint64_t pools_moved;     /* pools (pool sets' too) moved off the node */
+    uint64_t pools_failed;
+    uint64_t pages_moved;     /* base pages of regions and pools moved off */
+    uint64_t bytes_moved;
+    uint64_t pages_left;      /* their pages still on the node */
+    const void *failed_region; /* the first region that failed (an
+                                 nslab_region_t *), or NULL */
+    const void *failed_pool;  /* the first pool that failed, or NULL */
+    uint64_t chunks_retired;  /* arena chunks of the node retired by this
+                                 call (no block is handed out from them) */
+    uint64_t chunks_unmapped; /* of the node's chunks, unmapped by this call
+                                 (they were empty, or became so when the
+                                 calling thread's cache was flushed) */
+    uint64_t chunks_left;     /* chunks still mapped: they hold live blocks */
+    uint64_t blocks_left;     /* live small blocks in them: in use, or in
+                                 other threads' caches until those threads'
+                                 next allocation or exit */
+    uint64_t bytes_left;      /* their bytes, plus the large blocks' */
+    uint64_t large_left;      /* live large blocks of the node (arena blocks
+                                 do not move: a block's node is part of its
+                                 identity) */
+} nslab_drain_report_t;
+
+/* Drain `node`: stop placing memory on it, move the regions and pools on it
+ * to `to`, and take its arena out of service so that its chunks are
+ * unmapped as their blocks come back.  For a node to be removed (memory
+ * hot-remove, a CXL device taken away) or emptied for another tenant.
+ * In order:
+ *  1. the node is marked drained (the topology snapshot is republished):
+ *     from then on every request that names it - numa_malloc_on and the
+ *     other arena entry points, nslab_region_create and nslab_region_move
+ *     with a policy naming it (a set that contains it included),
+ *     nslab_pool_create, nslab_pool_move, nslab_claim_create - fails with
+ *     ENODEV, as for a node without memory, and every path that picks a
+ *     node itself skips it: NSLAB_NODE_LOCAL (the node's CPUs get the
+ *     nearest other node, as a memoryless node's do), fallback by
+ *     distance, "all" and NULL node sets (NSLAB_NODES_ALLOWED no longer
+ *     holds it), new pool sets, a pool set's nearest pool, the process
+ *     policy of the malloc replacement;
+ *  2. every user region and interleaved allocation with pages on the node
+ *     or a policy naming it is moved: the node is replaced by `to` in its
+ *     policy's node set (a weighted interleave gives each new node the
+ *     drained node's weight), PREFERRED(node) prefers the node of `to`
+ *     nearest to it, LOCAL(n) is re-resolved, and the region moves as
+ *     with nslab_region_move (capacity checked first: ENOMEM leaves it
+ *     where it was); a policy that does not name the node (DEFAULT,
+ *     LOCAL, PREFERRED elsewhere) is kept, and its pages on the node are
+ *     migrated to the nearest node of `to` (pages it faults later follow
+ *     its policy: under LOCAL, a thread on the node's CPUs now gets the
+ *     nearest other node);
+ *  3. every pool on the node (a pool set's included) is moved to the node
+ *     of `to` nearest to it, as nslab_pool_move does (buffers in use
+ *     keep their addresses and contents);
+ *  4. every arena chunk of the node is retired (as after a layout change,
+ *     nslab_arena_verify): no block is handed out from it again, frees of
+ *     its blocks go straight back to it, and it is unmapped when its last
+ *     block comes back; its kept empty slabs and the node's cached large
+ *     blocks are released now; every thread cache is flushed before its
+ *     thread allocates again (the calling thread's at once).  Arena blocks
+ *     are not moved - a block's node is part of its identity - so live
+ *     ones are reported (blocks_left, large_left) and keep their memory on
+ *     the node until freed.
+ * Draining a node again retries what did not move; nslab_node_undrain
+ * ends the drain.  `to`: NULL = the allowed node with memory nearest to
+ * `node` by distance; else a set of allowed nodes with memory, without
+ * `node`.  flags: 0.  out (may be NULL): what was done.
+ * The node's statistics (nslab_arena_stats_t) then say drained 1,
+ * chunks_retired, chunks, bytes_mapped (0 once every block came back).
+ * Threads: allocations and frees may go on in other threads (one that
+ * passed its node check before the drain may still complete on the node:
+ * its block counts as live).  The drain moves regions and pools other code
+ * owns: it must not run concurrently with nslab_region_move or
+ * nslab_region_report of a region on the node, nor with nslab_pool_move of
+ * a pool on it; creating and destroying regions and pools wait for it.
+ * It takes milliseconds per 4 MiB moved.
+ * Returns the number of live arena blocks (small and large) still on the
+ * node (0: nothing of the library's is left on it), or
+ *   -EIO     a region or a pool kept pages on the node (out->error and
+ *            out->failed_region / failed_pool tell which and why); the node
+ *            stays drained
+ *   -EINVAL  node < 0 or >= nslab_node_count(), unknown flags, out->size <
+ *            8 or an unknown version, `to` empty, holding `node` or a node
+ *            >= nslab_node_count()
+ *   -ENODEV  node offline or without memory; a node of `to` offline,
+ *            without memory or drained
+ *   -EXDEV   a node of `to` outside the cpuset
+ *   -ENOSPC  `to` NULL and no other node may take memory (the only node
+ *            with memory, as on a one-node machine): refused, nothing
+ *            changed - a process with no node left could allocate nothing
+ *   -ENOMEM  no memory for a new topology snapshot (nothing changed)
+ * and sets errno. */
+NSLAB_API int nslab_node_drain(int node, const nslab_nodeset_t *to, unsigned flags,
+                               nslab_drain_report_t *out);
+
+/* End a drain: the node takes memory again (new chunks, regions, pools;
+ * NSLAB_NODE_LOCAL and fallback use it again).  What the drain moved stays
+ * where it went, and the chunks it retired stay retired (unmapped when
+ * empty).  Undraining a node that is not drained does nothing.  Returns 0,
+ * or -EINVAL (node < 0 or >= nslab_node_count()), -ENOMEM (no memory for
+ * a new topology snapshot; still drained), and sets errno. */
+NSLAB_API int nslab_node_undrain(int node);
+
 /* Flush the calling thread's caches back to the arenas (done automatically
  * at thread exit), then give the arenas' idle empty slabs back and every
  * free arena page to the kernel (not done at thread exit). */
@@ -964,9 +1088,12 @@ typedef struct nslab_arena_stats {
     /* Layout changes (nslab_arena_verify, nslab_topology_refresh): */
     uint64_t drift_pages;       /* chunk pages found off the node, ever */
     uint64_t drift_repaired;    /* of those, migrated back to it */
-    uint64_t chunks_retired;    /* live chunks retired (pages off the node;
-                                   counted in `chunks`, draining: no new
-                                   blocks, unmapped when empty) */
+    uint64_t chunks_retired;    /* live chunks retired (pages off the node,
+                                   or the node drained; counted in
+                                   `chunks`, draining: no new blocks,
+                                   unmapped when empty) */
+    uint64_t drained;           /* 1 while the node is drained
+                                   (nslab_node_drain) */
 } nslab_arena_stats_t;
 
 /* Read node's counters (per-thread counters merged on read: a snapshot, not

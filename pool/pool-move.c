@@ -154,6 +154,75 @@ void pool_layout_fork_child(void)
         pthread_mutex_unlock(&layout_lock);
     else
         pthread_mutex_init(&layout_lock, NULL);
+    pool_drain_fork_child();
+}
+
+/* ---- draining a node ------------------------------------------------ */
+
+static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long drain_passes; /* drain_lock */
+
+void pool_drain_lock(void)
+{
+    pthread_mutex_lock(&drain_lock);
+}
+
+void pool_drain_unlock(void)
+{
+    pthread_mutex_unlock(&drain_lock);
+}
+
+void pool_drain_fork_child(void)
+{
+    if (pthread_mutex_trylock(&drain_lock) == 0)
+        pthread_mutex_unlock(&drain_lock);
+    else
+        pthread_mutex_init(&drain_lock, NULL);
+}
+
+/* Pages of p's segments on `node`. */
+static size_t pages_on(const struct nslab_pool *p, int node)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->nsegs; i++)
+        n += region_pages_on(p->segs[i], p->segs[i]->hdr.map_size, node);
+    return n;
+}
+
+void pool_drain(int node, const nslab_nodeset_t *to, int target, nslab_drain_report_t *rep)
+{
+    (void)to; /* a pool lives on one node: the target */
+    size_t ps = topology_get()->page_size;
+    pthread_mutex_lock(&drain_lock);
+    unsigned long pass = ++drain_passes;
+    struct nslab_pool *p;
+    /* One pool at a time, found under registry_lock (grow_lock comes
+     * first in the lock order); destroy waits on drain_lock meanwhile. */
+    while ((p = pool_registry_next_on(node, pass)) != NULL) {
+        pthread_mutex_lock(&p->grow_lock);
+        size_t before = pages_on(p, node);
+        int e = move_locked(p, target); /* a pool set's pool too */
+        if (e == EIO)
+            e = 0; /* the census below says what stayed */
+        size_t after = pages_on(p, node);
+        pthread_mutex_unlock(&p->grow_lock);
+        size_t moved = before > after ? before - after : 0;
+        rep->pages_moved += moved;
+        rep->bytes_moved += (uint64_t)moved * ps;
+        rep->pages_left += after;
+        if (e == 0 && after)
+            e = EIO;
+        if (e) {
+            rep->pools_failed++;
+            if (!rep->error) {
+                rep->error = e;
+                rep->failed_pool = p;
+            }
+        } else {
+            rep->pools_moved++;
+        }
+    }
+    pthread_mutex_unlock(&drain_lock);
 }
 
 int pool_seg_node(struct seg_hdr *h)

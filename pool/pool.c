@@ -262,6 +262,7 @@ static int seg_add(struct nslab_pool *p, uint32_t n)
     struct pool_seg *s = base;
     seg_set_free(SEG_POOL, pool_free_buffer); /* before it is registered */
     seg_set_node(SEG_POOL, pool_seg_node);
+    region_set_drain(SEG_POOL, pool_drain);
     s->hdr.kind = SEG_POOL;
     s->hdr.node = p->node;
     s->hdr.map_size = bytes;
@@ -488,10 +489,12 @@ NSLAB_API int nslab_pool_destroy(nslab_pool_t *p)
 {
     if (pool_check(p))
         return fail_int(EINVAL);
+    pool_drain_lock(); /* a drain moving p finishes first (pool-move.c) */
     pthread_mutex_lock(&p->grow_lock);
     int e = pool_registry_remove_if(p, pool_idle);
     if (e) {
         pthread_mutex_unlock(&p->grow_lock);
+        pool_drain_unlock();
         return fail_int(e);
     }
     p->magic = 0;
@@ -499,6 +502,7 @@ NSLAB_API int nslab_pool_destroy(nslab_pool_t *p)
     capacity_release(p->node, p->reserved);
     p->reserved = 0;
     pthread_mutex_unlock(&p->grow_lock);
+    pool_drain_unlock();
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->grow_lock);
     pthread_cond_destroy(&p->cond);

@@ -22,7 +22,8 @@
  * nslab_pool, the caches, the common stack, the segment table, the debug
  * state bytes) is one region_meta_map()ping, never malloc.
  *
- * Lock order: grow_lock -> registry_lock (slot.c) -> pool->lock.
+ * Lock order: drain_lock (pool-move.c) -> grow_lock -> registry_lock (slot.c)
+ *             -> pool->lock.
  *   registry_lock  the list of live pools and the slot allocator; held by a
  *                  thread's exit destructor while it flushes that thread's
  *                  caches, and by destroy while it checks and unlinks a pool.
@@ -208,6 +209,8 @@ struct nslab_pool {
 
     /* registry of live pools (slot.c), under registry_lock */
     struct nslab_pool *reg_next, *reg_prev;
+    unsigned long drain_pass; /* the last drain walk that took it
+                                 (pool-move.c; registry_lock) */
 };
 
 /* What the calling thread knows about itself. */
@@ -305,6 +308,18 @@ int pool_grow(struct nslab_pool *p, uint32_t need);
 void pool_layout_check(struct nslab_pool *p);
 /* Fork child of a multi-threaded process: pool_layout_check's lock back. */
 void pool_layout_fork_child(void);
+/* Draining a node (pool-move.c): move every pool on `node` to `target`
+ * (registered with region_set_drain).  drain_lock, outermost (drain_lock
+ * -> grow_lock -> registry_lock -> pool->lock), is held for the whole walk
+ * and by nslab_pool_destroy, so no pool is destroyed while it is moved. */
+void pool_drain(int node, const nslab_nodeset_t *to, int target, nslab_drain_report_t *rep);
+void pool_drain_lock(void);
+void pool_drain_unlock(void);
+void pool_drain_fork_child(void);
+/* Under registry_lock: the first live pool on `node` whose drain_pass is
+ * not `pass` (then set to it), or NULL (slot.c). */
+struct nslab_pool *pool_registry_next_on(int node, unsigned long pass);
+
 /* nslab_node_of of a pool segment's memory (registered with seg_set_node). */
 int pool_seg_node(struct seg_hdr *h);
 void *pool_buf_at(const struct nslab_pool *p, uint32_t idx);

@@ -68,6 +68,19 @@ void pool_registry_add(struct nslab_pool *p)
     pthread_mutex_unlock(&registry_lock);
 }
 
+struct nslab_pool *pool_registry_next_on(int node, unsigned long pass)
+{
+    struct nslab_pool *p;
+    pthread_mutex_lock(&registry_lock);
+    for (p = registry; p; p = p->reg_next)
+        if (__atomic_load_n(&p->node, __ATOMIC_RELAXED) == node && p->drain_pass != pass) {
+            p->drain_pass = pass;
+            break;
+        }
+    pthread_mutex_unlock(&registry_lock);
+    return p;
+}
+
 int pool_registry_remove_if(struct nslab_pool *p, int (*fn)(struct nslab_pool *))
 {
     pthread_mutex_lock(&registry_lock);

@@ -65,8 +65,10 @@ NSLAB_API int nslab_nodes(nslab_nodes_which_t which, nslab_nodeset_t *out)
         s = t->cpu;
         break;
     case NSLAB_NODES_ALLOWED:
-        for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
-            s.bits[i] = t->allowed.bits[i] & t->memory.bits[i];
+        s = t->usable; /* allowed, with memory, not drained */
+        break;
+    case NSLAB_NODES_DRAINED:
+        s = t->drained;
         break;
     case NSLAB_NODES_MEMORYLESS:
         for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)

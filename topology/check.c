@@ -12,8 +12,8 @@ int topology_check_node(const struct topology *t, int node)
 {
     if (node < 0 || node >= t->nr_nodes)
         return EINVAL;
-    if (!t->node[node].online || !t->node[node].has_memory)
-        return ENODEV;
+    if (!t->node[node].online || !t->node[node].has_memory || t->node[node].drained)
+        return ENODEV; /* a drained node takes nothing, as an offline one */
     if (!t->node[node].allowed)
         return EXDEV;
     return 0;

@@ -163,7 +163,7 @@ static int classify_local(const struct topology *t, int n)
     const struct topo_node *tn = &t->node[n];
     if (!tn->online || !tn->has_cpus)
         return -1;
-    if (tn->has_memory)
+    if (tn->has_memory && !tn->drained)
         return n;
     const int16_t *near = t->by_distance[n];
     for (int i = 0; i < t->nr_memory_nodes; i++)
@@ -173,15 +173,17 @@ static int classify_local(const struct topology *t, int n)
 }
 
 /* by_distance (topology.h): each row a counting sort of the nodes with
- * memory (ascending ids, so ties keep the lower id) by their key from n:
- * 0 for n itself, else the distance, 255 when unknown (0). */
+ * memory that are not drained (ascending ids, so ties keep the lower id)
+ * by their key from n: 0 for n itself, else the distance, 255 when
+ * unknown (0). */
 static void sort_by_distance(struct topology *t, int nr)
 {
     int16_t mem[NSLAB_MAX_NODES];
     int cnt = 0;
     for (int m = nslab_nodeset_next(&t->memory, 0); m >= 0 && cnt < NSLAB_MAX_NODES;
          m = nslab_nodeset_next(&t->memory, m + 1))
-        mem[cnt++] = (int16_t)m;
+        if (!nslab_nodeset_has(&t->drained, m))
+            mem[cnt++] = (int16_t)m;
     t->nr_memory_nodes = cnt;
     for (int n = 0; n < nr; n++) {
         unsigned start[257] = {0};
@@ -349,14 +351,25 @@ static int discover_locked(struct topology *t, const struct topo_source *src)
     for (int n = 0; n < nr; n++)
         t->node[n].allowed = (uint8_t)nslab_nodeset_has(&t->allowed, n);
 
+    topology_derive(t); /* nothing drained yet (t->drained is clear) */
+    return 0;
+}
+
+void topology_derive(struct topology *t)
+{
+    const int nr = t->nr_nodes < NSLAB_MAX_NODES ? t->nr_nodes : NSLAB_MAX_NODES;
+    for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++) {
+        t->drained.bits[i] &= t->possible.bits[i];
+        t->usable.bits[i] = t->allowed.bits[i] & t->memory.bits[i] & ~t->drained.bits[i];
+    }
+    for (int n = 0; n < nr; n++)
+        t->node[n].drained = (uint8_t)nslab_nodeset_has(&t->drained, n);
     sort_by_distance(t, nr);
     for (int n = 0; n < nr; n++)
         t->node[n].local_node = (int16_t)classify_local(t, n);
     for (int c = 0; c < t->nr_cpus; c++)
         if (t->cpu_node[c] >= 0)
             t->cpu_local[c] = t->node[t->cpu_node[c]].local_node;
-
-    return 0;
 }
 
 int topology_discover(struct topology *t, const struct topo_source *src)

@@ -17,8 +17,7 @@ NSLAB_API int nslab_nodeset_parse(const char *text, nslab_nodeset_t *out)
         goto inval;
     if (strcmp(text, "all") == 0) {
         const struct topology *t = topology_get();
-        for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
-            s.bits[i] = t->allowed.bits[i] & t->memory.bits[i];
+        s = t->usable; /* allowed, with memory, not drained */
         *out = s;
         return 0;
     }

@@ -46,6 +46,8 @@ static void print_class(FILE *out, const struct topology *t, int n)
         fputs("memory-only (never local)", out);
     else
         fputs("no cpus, no memory", out);
+    if (tn->drained)
+        fprintf(out, ", drained (local allocations -> node %d)", tn->local_node);
     if (tn->has_memory && !nslab_nodeset_has(&t->normal_memory, n))
         fputs(", movable memory only", out);
     if (tn->has_memory && !tn->allowed) /* mems_allowed only holds nodes

@@ -25,6 +25,9 @@
  *    malloc, and concurrent first callers wait for it).
  *  - reload_lock serialises reloads and the ring.
  *  - init_error is written under init_once / reload_lock, read racily.
+ *  - drained_nodes (nslab_node_drain's marks, topology_set_drained) is
+ *    written under reload_lock and applied to every snapshot published
+ *    after (a reload rediscovers the machine, not the marks).
  *  - change_hook (set once, before it can matter, by the arena layer) runs
  *    after an explicit nslab_topology_refresh() publishes, outside
  *    reload_lock.
@@ -54,6 +57,7 @@ void (*topology_change_hook)(void);
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static int init_error;
+static nslab_nodeset_t drained_nodes; /* reload_lock (or init_once) */
 
 /* The default source: the real system, unless the environment points
  * elsewhere (tests).  secure_getenv: no allocation, and ignored in setuid
@@ -96,7 +100,7 @@ static void snapshot_fallback(struct topology *t)
     }
     memcpy(t->cpus_allowed, mask, sizeof mask);
     t->possible = t->online = t->memory = t->cpu = t->allowed =
-        t->normal_memory = nslab_nodeset_of(0);
+        t->normal_memory = t->usable = nslab_nodeset_of(0);
     t->node[0] = (struct topo_node){ .online = 1, .has_memory = 1,
                                      .has_cpus = 1, .allowed = 1,
                                      .local_node = 0,
@@ -127,6 +131,10 @@ static int kernel_mems(nslab_nodeset_t *out)
 static int discover(struct topology *t, const struct topo_source *src, int real)
 {
     int err = topology_discover(t, src);
+    if (err == 0 && nslab_nodeset_count(&drained_nodes)) {
+        t->drained = drained_nodes;
+        topology_derive(t);
+    }
     t->real_source = (uint8_t)real;
     t->kernel_mems_ok = (uint8_t)(kernel_mems(&t->kernel_mems) == 0);
     return err;
@@ -220,6 +228,45 @@ int topology_reload(const struct topo_source *src)
     err = reload_locked(src, real);
     pthread_mutex_unlock(&reload_lock);
     return err;
+}
+
+/* Copy the published snapshot into dst: everything but the rows of the
+ * distance matrix and by_distance past nr_nodes (never written, so never
+ * faulted in: topology_clear's rule). */
+static void snapshot_copy(struct topology *dst, const struct topology *src)
+{
+    memcpy(dst, src, offsetof(struct topology, distance));
+    size_t nr = (size_t)(src->nr_nodes < NSLAB_MAX_NODES ? src->nr_nodes : NSLAB_MAX_NODES);
+    memcpy(dst->distance, src->distance, nr * sizeof src->distance[0]);
+    memcpy(dst->by_distance, src->by_distance, nr * sizeof src->by_distance[0]);
+    memcpy((char *)dst + offsetof(struct topology, cpu_node),
+           (const char *)src + offsetof(struct topology, cpu_node),
+           sizeof *dst - offsetof(struct topology, cpu_node));
+}
+
+int topology_set_drained(int node, int on)
+{
+    const struct topology *cur = topology_get();
+    if (node < 0 || node >= cur->nr_nodes || node >= NSLAB_MAX_NODES)
+        return EINVAL;
+    pthread_mutex_lock(&reload_lock);
+    cur = __atomic_load_n(&topology_published, __ATOMIC_ACQUIRE);
+    struct topology *next = ring_slot();
+    if (!next) {
+        pthread_mutex_unlock(&reload_lock);
+        return ENOMEM;
+    }
+    if (on)
+        nslab_nodeset_add(&drained_nodes, node);
+    else
+        nslab_nodeset_del(&drained_nodes, node);
+    snapshot_copy(next, cur);
+    next->drained = drained_nodes;
+    topology_derive(next);
+    ring_next = (ring_next + 1) % TOPO_SNAPSHOTS;
+    publish(next);
+    pthread_mutex_unlock(&reload_lock);
+    return 0;
 }
 
 void topology_fork_child(void)

@@ -27,9 +27,13 @@ struct topo_node {
     uint8_t has_memory;
     uint8_t has_cpus;
     uint8_t allowed;      /* in mems_allowed */
-    int16_t local_node;   /* itself, nearest node with memory and CPUs by
-                             distance[n][m] (ties: lower id), or -1 for
-                             memory-only and offline nodes */
+    uint8_t drained;      /* drained (nslab_node_drain): the library places
+                             nothing on it; local_node and by_distance skip
+                             it, topology_check_node says ENODEV */
+    int16_t local_node;   /* itself (with memory, not drained), else the
+                             nearest such node with CPUs by distance[n][m]
+                             (ties: lower id), or -1 for memory-only and
+                             offline nodes */
     int32_t ncpus;
     uint64_t mem_total;   /* bytes */
 };
@@ -45,14 +49,20 @@ struct topo_source {
 struct topology {
     int nr_nodes;                    /* possible node ids: max possible + 1 */
     int nr_cpus;                     /* possible cpu ids: max possible + 1 */
-    int nr_memory_nodes;             /* members of `memory` (by_distance) */
+    int nr_memory_nodes;             /* members of `memory` not drained
+                                        (by_distance) */
     nslab_nodeset_t possible, online, memory, cpu, allowed;
+    /* Nodes drained by nslab_node_drain (an input kept across reloads,
+     * snapshot.c), and `usable`: allowed, with memory, not drained - the
+     * nodes the library may place memory on ("all", NSLAB_NODES_ALLOWED,
+     * the default node sets, fallback). */
+    nslab_nodeset_t drained, usable;
     struct topo_node node[NSLAB_MAX_NODES];
     uint8_t distance[NSLAB_MAX_NODES][NSLAB_MAX_NODES]; /* [from][to] */
     /* Nodes by distance, the one fallback order of the library (arenas,
      * pool sets, the process policy, local nodes): by_distance[n][0 ..
-     * nr_memory_nodes - 1] are the nodes with memory, nearest to n first -
-     * n itself when it has memory, then by distance[n][m], an unknown
+     * nr_memory_nodes - 1] are the nodes with memory that are not drained,
+     * nearest to n first - n itself when it is one, then by distance[n][m], an unknown
      * distance (0) counting as 255 (the farthest), ties by the lower id.
      * Rows past nr_nodes are not written (so never faulted in). */
     int16_t by_distance[NSLAB_MAX_NODES][NSLAB_MAX_NODES];
@@ -147,7 +157,8 @@ int topology_check_mems(void);
 extern void (*topology_change_hook)(void);
 
 /* Validate a node for an allocation target: 0, or EINVAL (out of range),
- * ENODEV (offline or without memory), EXDEV (not allowed by the cpuset). */
+ * ENODEV (offline, without memory, or drained), EXDEV (not allowed by the
+ * cpuset). */
 int topology_check_node(const struct topology *t, int node);
 
 /* Check a node set the same way (every member), and that it is non-empty:
@@ -161,6 +172,17 @@ int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s);
  * to this release's.  EINVAL: src's size < 8, an unknown version, or a size
  * above dst_size with a non-zero byte past dst_size.  Does not allocate. */
 int topology_opts_import(void *dst, size_t dst_size, const void *src);
+
+/* Recompute what depends on t->drained (node[].drained, usable,
+ * by_distance, nr_memory_nodes, local_node, cpu_local) from the rest of
+ * t.  Discovery ends with it; snapshot.c runs it on a copy to drain. */
+void topology_derive(struct topology *t);
+
+/* Mark `node` drained (on = 1) or not (on = 0) and publish a snapshot that
+ * says so (a copy of the published one, derived again: no sysfs read;
+ * generation + 1).  The mark is kept across later reloads.  0, EINVAL
+ * (node out of range), ENOMEM (no snapshot slot). */
+int topology_set_drained(int node, int on);
 
 /* Read devices/system/node/{online,has_memory} under `root` now.  0 or a
  * positive errno. */

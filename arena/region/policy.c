@@ -56,7 +56,7 @@ static nslab_policy_t set_policy(nslab_policy_mode_t mode, const nslab_nodeset_t
     if (nodes)
         p.nodes = *nodes;
     else
-        allowed_memory(topology_get(), &p.nodes);
+        p.nodes = topology_get()->usable; /* allowed, memory, not drained */
     return p;
 }
 
@@ -137,8 +137,10 @@ static int check_one(const struct topology *t, int node, unsigned flags, int *re
     if (node < 0 || node >= t->nr_nodes)
         return EINVAL;
     if (flags & NSLAB_POLICY_RELATIVE_NODES) {
+        /* the kernel folds relative ids onto the cpuset's nodes, drained
+         * or not: one that lands on a drained node is refused */
         *real = policy_relative_node(t, node);
-        return *real < 0 ? ENODEV : 0;
+        return *real < 0 || t->node[*real].drained ? ENODEV : 0;
     }
     *real = node;
     return topology_check_node(t, node);

@@ -121,6 +121,8 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     NSLAB_ASSERT_INTERNAL(r->data_off < SEG_SIZE || r->hdr.map_size > SEG_SIZE); /* over-aligned */
     NSLAB_ASSERT_INTERNAL(((uintptr_t)r & SEG_MASK) == 0 && r->hdr.kind == SEG_REGION);
     seg_register(&r->hdr); /* last: the header is complete */
+    if (kind_flags & (REGION_F_USER | REGION_F_INTERLEAVED))
+        region_registry_add(r); /* a drain moves it (region-drain.c) */
     *out = r;
     return 0;
 }
@@ -132,6 +134,8 @@ int region_destroy(struct nslab_region *r)
     size_t total = r->hdr.map_size;
     int fd = r->fd;
     struct capacity_hold lazy = r->lazy;
+    if (r->flags & (REGION_F_USER | REGION_F_INTERLEAVED))
+        region_registry_remove(r); /* waits for a drain walking it */
     seg_unregister(&r->hdr);
     if (fd >= 0)
         os_close(fd);

@@ -52,6 +52,9 @@ struct nslab_region {
                                   differs, the kernel may have moved the
                                   pages (a cpuset change), and
                                   nslab_node_of asks where they are */
+    struct nslab_region *reg_next, *reg_prev; /* user and interleaved
+                                  regions: the drain registry
+                                  (region-drain.c, its lock) */
 };
 
 #define REGION_F_LARGE       0x1u  /* a large block of the arena */
@@ -169,5 +172,38 @@ void region_meta_unmap(void *p, size_t bytes);
  * fail bookkeeping, so not strict), and with move = 1 move those already
  * there.  Best effort: nothing is reported. */
 void region_meta_prefer(void *p, size_t bytes, int node, int move);
+
+/* ---- draining a node (region-drain.c) ------------------------------- */
+
+/* The drain registry: user regions and interleaved allocations are added
+ * at creation and removed first thing at destroy (region.c). */
+void region_registry_add(struct nslab_region *r);
+void region_registry_remove(struct nslab_region *r);
+
+/* A layer beside the arena that keeps memory of its own (the pools)
+ * registers, before its first segment of `kind` exists, the function that
+ * moves all of it off `node` to the nodes `to` (`target`: the one of them
+ * nearest to node, for what lives on one node) and adds what it did to
+ * *rep (pools_moved, pools_failed, pages_*, error, failed_pool).  As
+ * seg_set_free: release store, acquire load. */
+typedef void (*region_drain_fn)(int node, const nslab_nodeset_t *to, int target,
+                                nslab_drain_report_t *rep);
+void region_set_drain(enum seg_kind kind, region_drain_fn fn);
+
+/* Move every registered region off `node` (region-drain.c's file comment
+ * says how each policy is rewritten), then run every registered kind's
+ * drain function.  `to`: a checked, non-empty set without `node`.  Adds to
+ * *rep.  Call with no lock of the layers above held. */
+void region_drain(int node, const nslab_nodeset_t *to, nslab_drain_report_t *rep);
+
+/* Pages of [addr, addr + len) on `node` now (0 when the query fails). */
+size_t region_pages_on(const void *addr, size_t len, int node);
+/* Migrate the pages of [addr, addr + len) found on `node` to `target`
+ * (move_pages), whatever the range's policy.  Best effort: the caller
+ * counts what is left (region_pages_on).  0 or os_page_nodes' errno. */
+int region_evacuate(void *addr, size_t len, int node, int target);
+
+/* Fork child of a multi-threaded process: the registry lock back. */
+void region_drain_fork_child(void);
 
 #endif /* NSLAB_REGION_H */

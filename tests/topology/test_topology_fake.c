@@ -33,6 +33,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    (void)topology_set_drained(1, 0); /* test_drained_node's mark, if left */
     free(t);
     t = NULL;
     unsetenv("NUMASLAB_SYSFS_ROOT");
@@ -140,6 +141,68 @@ static void test_four_nodes_asymmetric(void **state)
     assert_int_equal(nslab_node_cpus(4, cpus, 1), -EINVAL);
     assert_int_equal(nslab_node_cpus(0, NULL, 1), -EINVAL);
     assert_int_equal(nslab_node_cpus(0, NULL, 0), 2);
+    fakesys_cleanup(&f);
+}
+
+/* A drained node (nslab_node_drain's mark, topology_set_drained): every
+ * table that picks a node skips it, the check says ENODEV, the facts stay
+ * true, and the mark survives a reload until it is taken off. */
+static void test_drained_node(void **state)
+{
+    struct fakesys f;
+    build4(&f, "0-3", "0-7");
+    assert_int_equal(topology_reload(&f.src), 0);
+    unsigned long gen = topology_generation;
+    assert_int_equal(topology_set_drained(4, 1), EINVAL);
+    assert_int_equal(topology_set_drained(-1, 1), EINVAL);
+    assert_int_equal(topology_set_drained(1, 1), 0);
+    assert_true(topology_generation == gen + 1);
+    for (int pass = 0; pass < 2; pass++) {
+        const struct topology *d = topology_get();
+        assert_int_equal(topology_check_node(d, 1), ENODEV);
+        assert_int_equal(topology_check_node(d, 2), 0);
+        assert_int_equal(d->node[1].drained, 1);
+        assert_int_equal(d->node[1].has_memory, 1); /* still true */
+        assert_set(&d->usable, "0,2-3");
+        assert_set(&d->drained, "1");
+        assert_int_equal(d->nr_memory_nodes, 3);
+        /* row 1: 21 to 0, 22 to 2, 32 to 3; no row holds node 1 */
+        assert_int_equal(d->by_distance[1][0], 0);
+        assert_int_equal(d->by_distance[1][1], 2);
+        assert_int_equal(d->by_distance[1][2], 3);
+        for (int n = 0; n < 4; n++)
+            for (int i = 0; i < d->nr_memory_nodes; i++)
+                assert_int_not_equal(d->by_distance[n][i], 1);
+        /* node 1's CPUs allocate locally on the nearest other node */
+        assert_int_equal(d->node[1].local_node, 0);
+        assert_int_equal(d->cpu_local[2], 0);
+        assert_int_equal(d->cpu_local[3], 0);
+        assert_int_equal(d->cpu_local[4], 2);
+        nslab_nodeset_t nodes = set_of("0-3");
+        assert_int_equal(topology_check_nodes(d, &nodes), ENODEV);
+        assert_int_equal(topology_nearest_in(d, 1, &nodes), 0);
+        assert_int_equal(nslab_nodes(NSLAB_NODES_ALLOWED, &nodes), 3);
+        assert_set(&nodes, "0,2-3");
+        assert_int_equal(nslab_nodes(NSLAB_NODES_DRAINED, &nodes), 1);
+        assert_set(&nodes, "1");
+        assert_int_equal(nslab_nodeset_parse("all", &nodes), 0);
+        assert_set(&nodes, "0,2-3");
+        nslab_node_info_t info;
+        assert_int_equal(nslab_node_info(1, &info), 0);
+        assert_int_equal(info.local_node, 0);
+        assert_int_equal(info.has_memory, 1);
+        /* a rediscovery keeps the mark */
+        assert_int_equal(topology_reload(&f.src), 0);
+    }
+    assert_int_equal(topology_set_drained(1, 0), 0);
+    const struct topology *u = topology_get();
+    assert_int_equal(topology_check_node(u, 1), 0);
+    assert_set(&u->usable, "0-3");
+    assert_int_equal(u->nr_memory_nodes, 4);
+    assert_int_equal(u->by_distance[1][0], 1);
+    assert_int_equal(u->cpu_local[2], 1);
+    nslab_nodeset_t nodes;
+    assert_int_equal(nslab_nodes(NSLAB_NODES_DRAINED, &nodes), 0);
     fakesys_cleanup(&f);
 }
 
@@ -644,6 +707,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_error_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_without_cpuset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broken_trees, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_drained_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_override, setup, teardown),
         cmocka_unit_test_setup_teardown(test_current_node_memoryless, setup, teardown),
     };
