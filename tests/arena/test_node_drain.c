@@ -1,0 +1,361 @@
+/*
+ * tests/arena/test_node_drain.c - draining a node (issue 13):
+ * nslab_node_drain / nslab_node_undrain.  Public header only; placement is
+ * checked with move_pages(2) called here (testutil_pages_on) and through
+ * the library's histograms.
+ *
+ *   test_node_drain        the host-runnable cases: the argument checks,
+ *                          and the only node refused with nothing changed;
+ *                          the VM case skips with a reason
+ *   test_node_drain vm     VM (spec four): node 1 holds a pool with buffers
+ *                          in use, a BIND, an INTERLEAVE and a PREFERRED
+ *                          region and arena blocks; it is drained to node 2
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static const char *mode = "";
+
+static nslab_drain_report_t report_init(void)
+{
+    nslab_drain_report_t r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    r.version = NSLAB_STATS_VERSION;
+    return r;
+}
+
+static nslab_arena_stats_t node_stats(int node)
+{
+    nslab_arena_stats_t s;
+    memset(&s, 0, sizeof s);
+    s.size = sizeof s;
+    s.version = NSLAB_STATS_VERSION;
+    assert_int_equal(nslab_arena_stats(node, &s), 0);
+    return s;
+}
+
+/* ---- host ---------------------------------------------------------------- */
+
+static void test_drain_errors(void **state)
+{
+    (void)state;
+    int count = nslab_node_count();
+    assert_true(count >= 1);
+    int node = testutil_memory_node(0);
+    assert_true(node >= 0);
+    nslab_drain_report_t r = report_init();
+
+    assert_int_equal(nslab_node_drain(-1, NULL, 0, &r), -EINVAL);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(nslab_node_drain(count, NULL, 0, &r), -EINVAL);
+    assert_int_equal(nslab_node_drain(node, NULL, 0x1, &r), -EINVAL);
+    r.size = 4;
+    assert_int_equal(nslab_node_drain(node, NULL, 0, &r), -EINVAL);
+    r = report_init();
+    r.version = NSLAB_STATS_VERSION + 1;
+    assert_int_equal(nslab_node_drain(node, NULL, 0, &r), -EINVAL);
+    r = report_init();
+    nslab_nodeset_t to = nslab_nodeset_of(node); /* holds the node itself */
+    assert_int_equal(nslab_node_drain(node, &to, 0, &r), -EINVAL);
+    nslab_nodeset_zero(&to);                     /* empty */
+    assert_int_equal(nslab_node_drain(node, &to, 0, &r), -EINVAL);
+    to = nslab_nodeset_of(count);                /* out of range */
+    assert_int_equal(nslab_node_drain(node, &to, 0, &r), -EINVAL);
+    assert_int_equal(nslab_node_undrain(-1), -EINVAL);
+    assert_int_equal(nslab_node_undrain(count), -EINVAL);
+    assert_int_equal(nslab_node_undrain(node), 0); /* not drained: nothing */
+
+    nslab_nodeset_t d;
+    assert_int_equal(nslab_nodes(NSLAB_NODES_DRAINED, &d), 0);
+    assert_int_equal(node_stats(node).drained, 0);
+}
+
+/* The only node that may take memory cannot be drained: -ENOSPC, and
+ * nothing changed (allocation on it works, nothing is marked, no chunk
+ * retired). */
+static void test_drain_only_node(void **state)
+{
+    (void)state;
+    nslab_nodeset_t allowed;
+    if (nslab_nodes(NSLAB_NODES_ALLOWED, &allowed) != 1)
+        TEST_SKIP("more than one node may take memory here");
+    int node = nslab_nodeset_next(&allowed, 0);
+    void *p = numa_malloc_on(node, 64);
+    assert_non_null(p);
+    uint64_t retired = node_stats(node).chunks_retired;
+    nslab_drain_report_t r = report_init();
+    r.node = -7;
+    assert_int_equal(nslab_node_drain(node, NULL, 0, &r), -ENOSPC);
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(r.node, -7); /* not written on an error */
+    nslab_nodeset_t d;
+    assert_int_equal(nslab_nodes(NSLAB_NODES_DRAINED, &d), 0);
+    assert_int_equal(nslab_nodes(NSLAB_NODES_ALLOWED, &d), 1);
+    nslab_arena_stats_t s = node_stats(node);
+    assert_int_equal(s.drained, 0);
+    assert_int_equal(s.chunks_retired, retired);
+    void *q = numa_malloc_on(node, 64);
+    assert_non_null(q);
+    assert_int_equal(nslab_free(q), 0);
+    assert_int_equal(nslab_free(p), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
+}
+
+/* ---- VM: drain node 1 of four ------------------------------------------- */
+
+#define NBLOCKS 200
+#define NLARGE 2
+#define NBUFS 64
+#define BUF 4096
+#define REGION (8u << 20)
+
+static void print_hist(const char *when, const char *what, const nslab_placement_t *h)
+{
+    printf("%-6s %-22s pages %6zu:", when, what, h->pages);
+    for (int n = 0; n < 4; n++)
+        printf(" node%d %6zu", n, h->on_node[n]);
+    printf("\n");
+}
+
+/* The pool's buffers' pages, as one histogram (move_pages through the
+ * library's range check, buffer by buffer). */
+static void pool_hist(void **bufs, nslab_placement_t *h)
+{
+    memset(h, 0, sizeof *h);
+    for (int i = 0; i < NBUFS; i++) {
+        nslab_placement_t one;
+        assert_int_equal(nslab_range_placement(bufs[i], BUF, &one), 0);
+        h->pages += one.pages;
+        for (int n = 0; n < 4; n++)
+            h->on_node[n] += one.on_node[n];
+    }
+}
+
+static void *local_on_node1(void *arg)
+{
+    (void)arg;
+    if (nslab_thread_bind(1) != 0)
+        return (void *)-1;
+    return numa_malloc_local(64);
+}
+
+static void test_drain_vm(void **state)
+{
+    (void)state;
+    if (strcmp(mode, "vm") != 0)
+        TEST_SKIP("needs the 4-node VM (argument 'vm', spec four)");
+    nslab_nodeset_t allowed;
+    nslab_nodes(NSLAB_NODES_ALLOWED, &allowed);
+    if (nslab_node_count() < 4 || !nslab_nodeset_has(&allowed, 1) ||
+        !nslab_nodeset_has(&allowed, 2) || !nslab_nodeset_has(&allowed, 0))
+        TEST_SKIP("needs nodes 0, 1 and 2 with memory");
+
+    /* node 1: a pool with buffers in use, three regions, arena blocks */
+    nslab_pool_opts_t po = testutil_pool_opts(BUF, 256, 512);
+    nslab_pool_t *pool = nslab_pool_create(1, &po);
+    assert_non_null(pool);
+    void *bufs[NBUFS];
+    for (int i = 0; i < NBUFS; i++) {
+        bufs[i] = nslab_pool_get(pool);
+        assert_non_null(bufs[i]);
+        testutil_fill(bufs[i], BUF, 100u + (unsigned)i);
+    }
+    nslab_region_opts_t ro = NSLAB_REGION_OPTS_INIT(.pages = NSLAB_PAGES_NO_THP);
+    nslab_policy_t pb = nslab_policy_bind(1);
+    nslab_nodeset_t s01 = nslab_nodeset_of(0);
+    nslab_nodeset_add(&s01, 1);
+    nslab_policy_t pi = nslab_policy_interleave(&s01);
+    nslab_policy_t pp = nslab_policy_preferred(1);
+    nslab_region_t *rg[3] = {
+        nslab_region_create(REGION, &pb, &ro),
+        nslab_region_create(REGION, &pi, &ro),
+        nslab_region_create(REGION, &pp, &ro),
+    };
+    const char *name[3] = { "region bind(1)", "region interleave(0,1)", "region preferred(1)" };
+    for (int k = 0; k < 3; k++) {
+        assert_non_null(rg[k]);
+        testutil_fill(nslab_region_addr(rg[k]), REGION, 7u + (unsigned)k);
+    }
+    void *blk[NBLOCKS], *big[NLARGE];
+    for (int i = 0; i < NBLOCKS; i++) {
+        blk[i] = numa_malloc_on(1, 256);
+        assert_non_null(blk[i]);
+        memset(blk[i], 0x5a, 256);
+    }
+    for (int i = 0; i < NLARGE; i++) {
+        big[i] = numa_malloc_on(1, 1u << 20);
+        assert_non_null(big[i]);
+        memset(big[i], 0xa5, 1u << 20);
+    }
+
+    nslab_placement_t h;
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(nslab_region_verify(rg[k], &h), 0);
+        print_hist("before", name[k], &h);
+        assert_true(h.on_node[1] > 0);
+    }
+    pool_hist(bufs, &h);
+    print_hist("before", "pool buffers in use", &h);
+    assert_int_equal(h.on_node[1], h.pages);
+    nslab_arena_stats_t s = node_stats(1);
+    printf("before node 1: chunks %llu large %llu mapped %llu\n", (unsigned long long)s.chunks,
+           (unsigned long long)s.large, (unsigned long long)s.bytes_mapped);
+    assert_true(s.chunks >= 1);
+
+    /* drain node 1 to node 2 */
+    nslab_nodeset_t to = nslab_nodeset_of(2);
+    nslab_drain_report_t rep = report_init();
+    int left = nslab_node_drain(1, &to, 0, &rep);
+    printf("drain: returned %d; regions moved %llu failed %llu, pools moved %llu failed %llu, "
+           "pages moved %llu left %llu, chunks retired %llu unmapped %llu left %llu, "
+           "blocks left %llu (%llu bytes), large left %llu, error %d\n",
+           left, (unsigned long long)rep.regions_moved, (unsigned long long)rep.regions_failed,
+           (unsigned long long)rep.pools_moved, (unsigned long long)rep.pools_failed,
+           (unsigned long long)rep.pages_moved, (unsigned long long)rep.pages_left,
+           (unsigned long long)rep.chunks_retired, (unsigned long long)rep.chunks_unmapped,
+           (unsigned long long)rep.chunks_left, (unsigned long long)rep.blocks_left,
+           (unsigned long long)rep.bytes_left, (unsigned long long)rep.large_left, rep.error);
+    assert_int_equal(left, NBLOCKS + NLARGE); /* arena blocks do not move */
+    assert_int_equal(rep.node, 1);
+    assert_true(nslab_nodeset_has(&rep.to, 2) && nslab_nodeset_count(&rep.to) == 1);
+    assert_int_equal(rep.regions_moved, 3);
+    assert_int_equal(rep.regions_failed, 0);
+    assert_int_equal(rep.pools_moved, 1);
+    assert_int_equal(rep.pools_failed, 0);
+    assert_int_equal(rep.pages_left, 0);
+    assert_int_equal(rep.error, 0);
+    assert_null(rep.failed_region);
+    assert_true(rep.pages_moved > 0);
+    assert_int_equal(rep.bytes_moved, rep.pages_moved * 4096);
+    assert_true(rep.chunks_retired >= 1);
+    assert_true(rep.chunks_left >= 1);
+    assert_int_equal(rep.blocks_left, NBLOCKS);
+    assert_int_equal(rep.large_left, NLARGE);
+    assert_true(rep.bytes_left >= NBLOCKS * 256 + NLARGE * (1u << 20));
+
+    /* no page of the regions or the pool is on node 1; contents kept */
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(nslab_region_verify(rg[k], &h), 0);
+        print_hist("after", name[k], &h);
+        assert_int_equal(h.on_node[1], 0);
+        assert_int_equal(h.pages, REGION / 4096);
+        size_t total;
+        assert_int_equal(testutil_pages_on(nslab_region_addr(rg[k]), REGION, 1, &total), 0);
+        assert_true(testutil_check(nslab_region_addr(rg[k]), REGION, 7u + (unsigned)k));
+    }
+    nslab_region_report_t rr;
+    assert_int_equal(nslab_region_report(rg[0], &rr), 0);
+    assert_true(nslab_nodeset_has(&rr.nodes, 2) && nslab_nodeset_count(&rr.nodes) == 1);
+    assert_int_equal(nslab_region_verify(rg[0], &h), 0);
+    assert_int_equal(h.on_node[2], h.pages); /* BIND(1) became BIND(2) */
+    assert_int_equal(nslab_region_report(rg[1], &rr), 0);
+    assert_true(nslab_nodeset_has(&rr.nodes, 0) && nslab_nodeset_has(&rr.nodes, 2) &&
+                !nslab_nodeset_has(&rr.nodes, 1));
+    pool_hist(bufs, &h);
+    print_hist("after", "pool buffers in use", &h);
+    assert_int_equal(h.on_node[1], 0);
+    assert_int_equal(h.on_node[2], h.pages);
+    for (int i = 0; i < NBUFS; i++) {
+        size_t total;
+        assert_int_equal(testutil_pages_on(bufs[i], BUF, 1, &total), 0);
+        assert_true(testutil_check(bufs[i], BUF, 100u + (unsigned)i));
+    }
+    assert_int_equal(nslab_pool_node(pool), 2);
+
+    /* nothing new on node 1: explicit requests get ENODEV, local ones of
+     * node 1's CPUs go elsewhere */
+    errno = 0;
+    assert_null(numa_malloc_on(1, 64));
+    assert_int_equal(errno, ENODEV);
+    errno = 0;
+    assert_null(numa_malloc_on(1, 1u << 20));
+    assert_int_equal(errno, ENODEV);
+    errno = 0;
+    assert_null(nslab_region_create(REGION, &pb, &ro));
+    assert_int_equal(errno, ENODEV);
+    errno = 0;
+    assert_null(nslab_pool_create(1, &po));
+    assert_int_equal(errno, ENODEV);
+    assert_int_equal(nslab_pool_move(pool, 1, NULL), -ENODEV);
+    nslab_nodeset_t d;
+    assert_int_equal(nslab_nodes(NSLAB_NODES_DRAINED, &d), 1);
+    assert_true(nslab_nodeset_has(&d, 1));
+    assert_int_equal(nslab_nodes(NSLAB_NODES_ALLOWED, &d), 3);
+    assert_false(nslab_nodeset_has(&d, 1));
+    pthread_t th;
+    void *lp = NULL;
+    assert_int_equal(pthread_create(&th, NULL, local_on_node1, NULL), 0);
+    assert_int_equal(pthread_join(th, &lp), 0);
+    assert_true(lp != NULL && lp != (void *)-1);
+    size_t total;
+    assert_int_equal(testutil_pages_on(lp, 64, 1, &total), 0);
+    assert_int_not_equal(nslab_node_of(lp), 1);
+    assert_int_equal(nslab_free(lp), 0);
+
+    /* the arena blocks stayed, named truthfully; audits pass */
+    for (int i = 0; i < NBLOCKS; i += 50)
+        assert_int_equal(nslab_node_of(blk[i]), 1);
+    s = node_stats(1);
+    assert_int_equal(s.drained, 1);
+    assert_true(s.chunks_retired >= 1);
+    assert_int_equal(s.large, NLARGE);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
+    assert_int_equal(nslab_pool_audit(pool, stderr), 0);
+
+    /* as the blocks come back, the node's chunks go */
+    for (int i = 0; i < NBLOCKS; i++)
+        assert_int_equal(nslab_free(blk[i]), 0);
+    for (int i = 0; i < NLARGE; i++)
+        assert_int_equal(nslab_free(big[i]), 0);
+    s = node_stats(1);
+    printf("after the frees node 1: chunks %llu retired %llu large %llu mapped %llu drained %llu\n",
+           (unsigned long long)s.chunks, (unsigned long long)s.chunks_retired,
+           (unsigned long long)s.large, (unsigned long long)s.bytes_mapped,
+           (unsigned long long)s.drained);
+    assert_int_equal(s.chunks, 0);
+    assert_int_equal(s.chunks_retired, 0);
+    assert_int_equal(s.large, 0);
+    assert_int_equal(s.bytes_mapped, 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
+
+    /* draining again: nothing left */
+    rep = report_init();
+    assert_int_equal(nslab_node_drain(1, NULL, 0, &rep), 0);
+    assert_int_equal(rep.regions_moved, 0);
+    assert_int_equal(rep.pools_moved, 0);
+    assert_int_equal(rep.chunks_left, 0);
+
+    /* undrain: node 1 takes memory again */
+    assert_int_equal(nslab_node_undrain(1), 0);
+    void *p = numa_malloc_on(1, 64);
+    assert_non_null(p);
+    assert_int_equal(testutil_pages_on(p, 64, 1, &total), 1);
+    assert_int_equal(nslab_free(p), 0);
+    assert_int_equal(node_stats(1).drained, 0);
+
+    for (int i = 0; i < NBUFS; i++)
+        assert_int_equal(nslab_pool_put(pool, bufs[i]), 0);
+    assert_int_equal(nslab_pool_audit(pool, stderr), 0);
+    assert_int_equal(nslab_pool_destroy(pool), 0);
+    for (int k = 0; k < 3; k++)
+        assert_int_equal(nslab_region_destroy(rg[k]), 0);
+    assert_int_equal(nslab_arena_audit(stderr), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        mode = argv[1];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_drain_errors),
+        cmocka_unit_test(test_drain_only_node),
+        cmocka_unit_test(test_drain_vm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
