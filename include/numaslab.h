@@ -459,8 +459,9 @@ typedef struct nslab_claim nslab_claim_t;
  * value) minus what is already claimed or held.  A single node:
  * nslab_nodeset_of(node).  Released by nslab_claim_release, or when the
  * process exits.  Errors (NULL, errno): EINVAL (NULL nodes, empty set,
- * bytes 0, a node out of range), ENODEV (offline or no memory), EXDEV
- * (outside the cpuset), ENOMEM (the nodes cannot hold it). */
+ * bytes 0, a node out of range), ENODEV (offline, no memory, or drained:
+ * nslab_node_drain), EXDEV (outside the cpuset), ENOMEM (the nodes cannot
+ * hold it). */
 NSLAB_API nslab_claim_t *nslab_claim_create(const nslab_nodeset_t *nodes, size_t bytes,
                                             size_t reserve);
 /* Give back what is left of a claim; the handle is gone.  0, or -EINVAL
@@ -529,7 +530,8 @@ typedef struct nslab_region nslab_region_t;
  *           asked as LOCAL); node < 0 (other than NSLAB_NODE_LOCAL where
  *           allowed) or >= nslab_node_count(); bad opts (unknown prefault
  *           or pages value, unknown flag)
- *   ENODEV  a node that is not online, or has no memory
+ *   ENODEV  a node that is not online, has no memory, or is drained
+ *           (nslab_node_drain; a set holding it too)
  *   EXDEV   a node outside the cpuset's allowed memory nodes (checked
  *           before the kernel is asked)
  *   ENOMEM  size too large (overflow); capacity check failed; mmap failed;
@@ -845,7 +847,8 @@ NSLAB_API nslab_arena_prefault_t nslab_arena_prefault(void);
  * 4 KiB for power-of-two sizes.
  * Errors (NULL, errno):
  *   EINVAL  size 0; node < 0 other than NSLAB_NODE_LOCAL; node >= count
- *   ENODEV  node not online or without memory (memoryless / memory-less)
+ *   ENODEV  node not online or without memory (memoryless / memory-less),
+ *           or drained (nslab_node_drain)
  *   EXDEV   node outside the cpuset's allowed memory nodes
  *   ENOMEM  size too large; the node cannot hold a new chunk (or, for a
  *           size above 64 KiB, the block)
@@ -1172,7 +1175,7 @@ typedef struct nslab_pool_opts {
  * opts->claim not a live claim,
  * max_count < count, cache_size > 1024, unknown flags or prefault; node < 0
  * other than NSLAB_NODE_LOCAL, node >= nslab_node_count()), ENODEV (node
- * offline or without memory), EXDEV (node outside the cpuset), ENOMEM (the
+ * offline, without memory or drained), EXDEV (node outside the cpuset), ENOMEM (the
  * node cannot hold max_count buffers; more than 2^32-1 buffers; size
  * overflow). */
 NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opts);
@@ -1263,7 +1266,7 @@ NSLAB_API int nslab_pool_node(const nslab_pool_t *p);
  *   -EINVAL p NULL or not a live pool; a pool of a pool set (the set
  *           serves each node from its own pool: move the workers instead);
  *           node < 0 other than NSLAB_NODE_LOCAL, node >= nslab_node_count()
- *   -ENODEV node offline or without memory (or no local node)
+ *   -ENODEV node offline, without memory or drained (or no local node)
  *   -EXDEV  node outside the cpuset
  *   -ENOMEM the node cannot hold the pool (nothing moved)
  *   -EPERM, -ENOSYS  from move_pages(2) (the page check could not run)

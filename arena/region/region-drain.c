@@ -18,7 +18,7 @@
  *    with nslab_region_move (capacity check, strict migration, check);
  *  - a policy that does not name it (DEFAULT, LOCAL, PREFERRED elsewhere)
  *    is kept; its pages found on the node are migrated to the target
- *    nearest to the node (move_pages), as are pages a move left there;
+ *    nearest to the node (os_page_move), as are pages a move left there;
  *  - a RELATIVE_NODES policy whose ids fold onto the node cannot be
  *    rewritten without changing what it means: it fails with EOPNOTSUPP.
  * The outcome is counted in the caller's report: pages on the node

@@ -199,7 +199,7 @@ void region_drain(int node, const nslab_nodeset_t *to, nslab_drain_report_t *rep
 /* Pages of [addr, addr + len) on `node` now (0 when the query fails). */
 size_t region_pages_on(const void *addr, size_t len, int node);
 /* Migrate the pages of [addr, addr + len) found on `node` to `target`
- * (move_pages), whatever the range's policy.  Best effort: the caller
+ * (os_page_move), whatever the range's policy.  Best effort: the caller
  * counts what is left (region_pages_on).  0 or os_page_nodes' errno. */
 int region_evacuate(void *addr, size_t len, int node, int target);
 
