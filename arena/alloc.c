@@ -175,21 +175,21 @@ int arena_thread_node_miss(void)
      * thread's next refill or flush, so it can lag a migration until
      * then. */
     if (tc != &tcache_empty && node >= 0 && arena_node_override == 0) {
-        tc->cpu = TC_NO_CPU;
+        __atomic_store_n(&tc->cpu, TC_NO_CPU, __ATOMIC_RELAXED);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         size_t off = arena_node_off(node);
-        if (off >= tc->node_bytes)
+        if (off >= __atomic_load_n(&tc->node_bytes, __ATOMIC_RELAXED))
             return node; /* a node the cache does not cover: not cached */
         tc->local_node = node;
         tc->local_off = off;
         tc->local_bins = (char *)tc + off;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        tc->cpu = cpu;
+        __atomic_store_n(&tc->cpu, cpu, __ATOMIC_RELAXED);
         /* a layout sync may have poked the cache meanwhile (layout.c):
          * its TC_NO_CPU must win over our cpu */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         if (ARENA_UNLIKELY(__atomic_load_n(&tc->node_bytes, __ATOMIC_RELAXED) == 0))
-            tc->cpu = TC_NO_CPU;
+            __atomic_store_n(&tc->cpu, TC_NO_CPU, __ATOMIC_RELAXED);
     }
     return node;
 }

@@ -211,7 +211,7 @@ void arena_test_set_thread_node(int node)
     arena_node_override = node >= 0 ? node + 1 : 0;
     struct tcache *tc = arena_tls;
     if (tc != &tcache_empty)
-        tc->cpu = TC_NO_CPU; /* forget the cached node */
+        __atomic_store_n(&tc->cpu, TC_NO_CPU, __ATOMIC_RELAXED); /* forget the cached node */
 }
 
 /* ---- fork ---------------------------------------------------------------

@@ -83,6 +83,60 @@
 #define ARENA_TLS __attribute__((tls_model("initial-exec")))
 #define ARENA_CACHELINE 64
 
+/* Relaxed atomic reads of a word another thread may store (a thread
+ * cache's node_bytes and cpu: caches_poke, layout.c; a page's bin_base:
+ * a chunk's retirement), folded into the instruction that uses them.  GCC
+ * does not fold an __atomic load into a compare or an add, which cost the
+ * fast paths one instruction each; on x86-64 the asm forms are the same
+ * single aligned load, which the hardware makes atomic, as part of the
+ * cmp or add.  ThreadSanitizer builds (and other targets) use the
+ * __atomic loads, which TSan sees. */
+#if defined(__SANITIZE_THREAD__)
+#define ARENA_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ARENA_TSAN 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && !defined(ARENA_TSAN)
+#define ARENA_FOLD_ASM 1
+#endif
+
+/* x < *bound */
+static inline int arena_below_relaxed(size_t x, const size_t *bound)
+{
+#ifdef ARENA_FOLD_ASM
+    int below;
+    __asm__("cmpq %[b], %[x]" : "=@ccb"(below) : [b] "m"(*bound), [x] "r"(x));
+    return below;
+#else
+    return x < __atomic_load_n(bound, __ATOMIC_RELAXED);
+#endif
+}
+
+/* x == *p */
+static inline int arena_equal_relaxed(int x, const int *p)
+{
+#ifdef ARENA_FOLD_ASM
+    int eq;
+    __asm__("cmpl %[p], %[x]" : "=@cce"(eq) : [p] "m"(*p), [x] "r"(x));
+    return eq;
+#else
+    return x == __atomic_load_n(p, __ATOMIC_RELAXED);
+#endif
+}
+
+/* x + *p */
+static inline uint64_t arena_add_relaxed(uint64_t x, const uint64_t *p)
+{
+#ifdef ARENA_FOLD_ASM
+    __asm__("addq %[p], %[x]" : [x] "+r"(x) : [p] "m"(*p) : "cc");
+    return x;
+#else
+    return x + __atomic_load_n(p, __ATOMIC_RELAXED);
+#endif
+}
+
 /* ---- chunks and slabs ------------------------------------------------- */
 
 #define ARENA_PAGE_SHIFT 16
@@ -142,40 +196,60 @@ struct slab {
 
 /* page_off of a page that holds no blocks: fails every cache's bound. */
 #define CHUNK_NO_BIN UINT32_MAX
+/* bin_base of a page whose frees take the slow path (no blocks, a retired
+ * chunk, no multiplier found): base + anything the product can add (below
+ * 2^(64 - CHUNK_TEST_SHIFT)) fails every cache's bound, whatever mul the
+ * page holds. */
+#define CHUNK_NO_BASE ((uint64_t)1 << 63)
+/* The shift of the free fast path's block test (struct chunk_pg). */
+#define CHUNK_TEST_SHIFT 24
 
 /* The header at the start of every chunk (kind SEG_CHUNK).
  * Per-page tables: pages not in a slab (header page, free pages) have
- * page_off (pg[].bin_off) == CHUNK_NO_BIN and cls == 0.  A block page's page_off is the
- * byte offset of its bin from the start of a thread cache, node and class
- * folded into one number (hdr.node * sizeof(struct tc_node) +
- * sc_binoff(class)), so the free fast path does one load and one compare
- * against the cache's bound.  page_off/cls/head of a slab's pages
- * are written under its class lock when the slab is carved or released;
- * the free fast path reads them without a lock (the block it frees was
- * handed to it through a lock or an acquire, after the write); the same
- * holds for pg[].start_lo and pg[].mul.
+ * bin_off == CHUNK_NO_BIN, bin_base == CHUNK_NO_BASE and cls == 0.  A
+ * block page's bin_off is the byte offset of its bin from the start of a
+ * thread cache, node and class folded into one number (hdr.node *
+ * sizeof(struct tc_node) + sc_binoff(class)).  The page's entries (pg[],
+ * cls, head) are written under its class lock when the slab is carved or
+ * released (bin_base with a relaxed atomic store, also when the chunk is
+ * retired); the free fast path reads them without a lock (the block it
+ * frees was handed to it through a lock or an acquire, after the write).
  * used_pages / committed_pages / aged_pages / free_pages / next / prev:
  * arena->chunk_lock. */
-/* What the free fast path reads of a page, in one 32-byte entry (one
- * address computation): the bin offset, and the block-start test of the
- * page's slab.  A pointer a of the page is a block start exactly when
- *     a * mul - start_mul < mul    (mod 2^64)
- * with mul = UINT64_MAX / size + 1 and start_mul = start * mul, start the
- * slab's first block: that is (a - start) * mul < mul, the divisibility
- * test n % d == 0 <=> n * ceil(2^64 / d) < ceil(2^64 / d) of Lemire, Kaser
- * and Kurz ("Faster remainder by direct computation"), exact for every n <
- * 2^32, and n = a - start < 2^19 for a pointer of the slab's pages.  Five
- * instructions (copy, multiply, subtract, compare, branch).  Pages without
- * blocks: bin_off CHUNK_NO_BIN (their test is never reached). */
+/* What the free fast path reads of a page, in one 32-byte entry: a bin
+ * offset that is the page's bin_off exactly when the pointer a is a block
+ * start of the page's slab, and fails every cache's bound otherwise:
+ *     off(a) = bin_base + ((a * mul mod 2^64) >> CHUNK_TEST_SHIFT)
+ * Four instructions (copy, multiply, shift, add), the block-start test
+ * and the bin offset load in one; the bound check that follows is the one
+ * the free path always made.  Why it holds (L = CHUNK_TEST_SHIFT, d the
+ * class size <= 2^16, S <= 2^19 the slab's bytes, start its first block):
+ *   mul = ceil(j 2^64 / d) for a j < d coprime with d, so d mul = j 2^64
+ *   + eps with 0 <= eps < d.  For a = start + q d + r (0 <= r < d):
+ *   a mul = s + X (mod 2^64), s = start mul mod 2^64, X = q eps < S when
+ *   r == 0, and X in [2^64 / d, 2^64 - 2^64 / d + d + S), so X >= 2^48
+ *   and 2^64 - X > 2^47, when r != 0 (r j mod d is not 0).
+ *   The slab's mul is picked (slab.c, slab_test_mul) so that
+ *   (s mod 2^L) + (capacity - 1) eps < 2^L: then every block start gives
+ *   (a mul) >> L == s >> L, and bin_base = bin_off - (s >> L) (mod 2^64)
+ *   gives bin_off; any other a is moved by at least 2^(48 - L) - 1 = 2^24
+ *   - 1 up or down from bin_off, past every cache's bound (at most
+ *   NSLAB_MAX_NODES * 4096 = 2^22).  Power-of-two classes take j = 1,
+ *   eps = 0, s = 0 (a slab starts on a 64 KiB boundary).
+ * The slow path's exact test (chunk_block_start) is a mul - start_mul <
+ * 2^32 with the same mul: it holds for a retired chunk's pages too, whose
+ * bin_base is CHUNK_NO_BASE. */
 struct chunk_pg {
-    uint32_t bin_off;   /* the page's bin offset in a cache (the page_off of
-                           the comment above), or CHUNK_NO_BIN */
-    uint32_t reserved;
-    uint64_t mul;       /* UINT64_MAX / sc_size[cls] + 1 */
+    uint64_t bin_base;  /* bin_off - (start_mul >> CHUNK_TEST_SHIFT), or
+                           CHUNK_NO_BASE */
+    uint64_t mul;       /* the slab's multiplier (above); 0 without blocks */
     uint64_t start_mul; /* (uint64_t)slab start * mul */
-    uint64_t reserved2;
+    uint32_t bin_off;   /* the page's bin offset in a cache, or CHUNK_NO_BIN */
+    uint32_t reserved;
 };
 _Static_assert(sizeof(struct chunk_pg) == 32, "the free path shifts by 5");
+_Static_assert(((uint64_t)1 << (48 - CHUNK_TEST_SHIFT)) > 2 * (uint64_t)NSLAB_MAX_NODES * 4096 + 2,
+               "a non-block-start moves past every cache's bound");
 
 struct chunk {
     struct seg_hdr hdr;                /* kind SEG_CHUNK, node */
@@ -245,11 +319,43 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
     return &c->slabs[c->head[chunk_page(p)]];
 }
 
-/* Is p the start of a block of its slab (class cls, from its page)? */
+/* Is p the start of a block of its slab (a page with blocks)?  The
+ * struct chunk_pg comment says why: a block start leaves less than 2^19,
+ * anything else at least 2^47 either side. */
 static inline int chunk_block_start(const struct chunk *c, const void *p)
 {
     const struct chunk_pg *pg = &c->pg[chunk_page(p)];
-    return (uint64_t)(uintptr_t)p * pg->mul - pg->start_mul < pg->mul;
+    return (uint64_t)(uintptr_t)p * pg->mul - pg->start_mul < ((uint64_t)1 << 32);
+}
+
+/* The free fast path's bin offset for a, a pointer of the page at byte
+ * po of chunk cb's pg[] (po = page * 32): the page's bin_off when a is a
+ * block start of its slab, else above every cache's bound (struct
+ * chunk_pg).  bin_base is read relaxed (a chunk's retirement rewrites it
+ * while frees run).  On x86-64 the test is one asm statement that
+ * addresses both fields as chunk + po + displacement: in C, GCC computes
+ * their common address into a register first, and does not fold an
+ * __atomic load into the add (two instructions more). */
+static inline size_t chunk_test_off(const char *cb, uintptr_t po, uintptr_t a)
+{
+    const struct chunk_pg *pg =
+        (const struct chunk_pg *)(cb + offsetof(struct chunk, pg) + po);
+#ifdef ARENA_FOLD_ASM
+    uint64_t x;
+    __asm__("imulq %c[mul](%[cb],%[po]), %[x]\n\t"
+            "shrq %[sh], %[x]\n\t"
+            "addq %c[base](%[cb],%[po]), %[x]"
+            : [x] "=r"(x)
+            : "0"((uint64_t)a), [cb] "r"(cb), [po] "r"(po),
+              [mul] "i"(offsetof(struct chunk, pg) + offsetof(struct chunk_pg, mul)),
+              [base] "i"(offsetof(struct chunk, pg) + offsetof(struct chunk_pg, bin_base)),
+              [sh] "i"(CHUNK_TEST_SHIFT), "m"(*pg)
+            : "cc");
+    return x;
+#else
+    return __atomic_load_n(&pg->bin_base, __ATOMIC_RELAXED) +
+           (((uint64_t)a * pg->mul) >> CHUNK_TEST_SHIFT);
+#endif
 }
 
 /* ---- per-node arenas -------------------------------------------------- */
@@ -394,6 +500,9 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
  * word, NULL-terminated or stopped after n) to the arena's slabs; collects
  * the remote stack too. `remote` counts them as remote frees in. */
 void arena_put_list(struct arena *a, unsigned cls, void *head, unsigned n, int remote);
+/* The multiplier of the free fast path's block test for a slab of class
+ * cls at start (struct chunk_pg), or 0 when none fits (slab.c). */
+uint64_t slab_test_mul(uintptr_t start, unsigned cls);
 /* Return blocks to their slabs, class lock held (slab.c). */
 void slab_put_locked(struct arena *a, struct arena_class *ac, void *p);
 /* Collect the class's remote stack into its slabs, class lock held.
@@ -475,7 +584,10 @@ _Static_assert(sizeof(struct tc_node) == 4096, "tc_node is a power of two");
  * After a layout change another thread sets a live cache's node_bytes to 0
  * and its cpu to TC_NO_CPU (layout.c, seq_cst stores): its owner then
  * misses on every fast path and flushes it on its next slow path
- * (arena_layout_check); those two fields are otherwise the owner's. */
+ * (arena_layout_check); those two fields are otherwise the owner's.  So
+ * every access to them is atomic: the owner's with relaxed loads and
+ * stores (the fast paths' through arena_below_relaxed and
+ * arena_equal_relaxed, which cost no instruction), the poke's seq_cst. */
 struct tcache {
     size_t node_bytes;
     int nr_nodes;
@@ -556,7 +668,7 @@ static inline int arena_rseq_cpu(void)
 static inline int arena_thread_node(void)
 {
     struct tcache *tc = arena_tls;
-    if (ARENA_LIKELY(arena_rseq_cpu() == tc->cpu))
+    if (ARENA_LIKELY(arena_equal_relaxed(arena_rseq_cpu(), &tc->cpu)))
         return tc->local_node;
     return arena_thread_node_miss();
 }
@@ -588,7 +700,7 @@ struct tcache *tcache_registry_first(void);
  * uncached path).  A free that finds it is a double free (the slow path
  * confirms it).  Random per process (arena_global_init, from AT_RANDOM), so
  * user data holds it only by copying a freed block.  Cost: a load, a
- * compare and a store on free, a store on allocation. */
+ * compare, a branch and a store on free, a store on allocation. */
 extern uintptr_t arena_free_key __attribute__((visibility("hidden")));
 
 /* The key a free block p holds (per block in hardened builds). */
@@ -836,7 +948,7 @@ static inline void *arena_bin_pop(char *base, size_t off)
 static inline void *arena_alloc_tc(struct tcache *tc, size_t noff, size_t size, int local)
 {
     size_t off;
-    if (ARENA_LIKELY(noff < tc->node_bytes && sc_lookup_binoff(size, &off))) {
+    if (ARENA_LIKELY(arena_below_relaxed(noff, &tc->node_bytes) && sc_lookup_binoff(size, &off))) {
         void *b = arena_bin_pop((char *)tc, noff + off);
         if (ARENA_LIKELY(b != NULL))
             return b;
@@ -871,7 +983,8 @@ static inline void *arena_alloc_local_hit_x(size_t size, int cpu_xor)
 {
     struct tcache *tc = arena_tls;
     size_t off;
-    if (ARENA_LIKELY((arena_rseq_cpu() ^ cpu_xor) == tc->cpu && sc_lookup_binoff(size, &off)))
+    if (ARENA_LIKELY(arena_equal_relaxed(arena_rseq_cpu() ^ cpu_xor, &tc->cpu) &&
+                     sc_lookup_binoff(size, &off)))
         return arena_bin_pop(tc->local_bins, off);
     return NULL;
 }
@@ -894,12 +1007,28 @@ static inline void *arena_alloc_local_inline(size_t size)
 }
 
 
+/* Push p, a block start that is not free (its verdict is OK), into tc's
+ * bin at offset off (the page's bin_off, below tc->node_bytes). */
+static inline void arena_free_push(struct tcache *tc, size_t off, void *p)
+{
+    struct tc_bin *bin = (struct tc_bin *)((char *)tc + off);
+    void **w = (void **)p;
+    /* two plain stores (relaxed: not merged into a vector store) */
+    __atomic_store_n(&w[1], (void *)arena_key_of(p), __ATOMIC_RELAXED);
+    arena_link_set(p, bin->head);
+    bin->head = p;
+    arena_asan_freed(p);
+    arena_vg_freed(p);
+    if (ARENA_UNLIKELY(--bin->room < 0))
+        tcache_overflow(tc, bin);
+}
+
 /* The free hit path, without its slow path: push p into the calling
  * thread's bin and return 1 when p is a block start of a chunk whose node
  * the thread's cache covers and is not free already; else 0, nothing
- * touched.  Chunk map, page entry (bin offset: node and class in one
- * number; the block-start test), TLS, one bound check, the block-start
- * test, the free key, push, count. */
+ * touched.  Chunk map, the page's entry (the bin offset and the
+ * block-start test in one: struct chunk_pg), TLS, one bound check, the
+ * free key, push, count. */
 static inline int arena_free_hit(void *p)
 {
     /* NULL: segment 0 is never a chunk, so it needs no test of its own */
@@ -910,31 +1039,19 @@ static inline int arena_free_hit(void *p)
     if (ARENA_LIKELY(i < CHUNK_MAP_ENTRIES && chunk_map[i] != 0)) {
         /* the page's entry of pg[], addressed as bytes:
          * ((a >> 16) & 63) * 32 == (a >> 11) & 0x7e0 */
+        uintptr_t po = (a >> (ARENA_PAGE_SHIFT - 5)) & ((ARENA_PAGES - 1) * 32);
         /* the chunk, from i (shifting i back saves a copy of a; the empty
          * asm keeps the compiler from turning it into a mask of a) */
         uintptr_t ci = i;
         __asm__("" : "+r"(ci));
-        const struct chunk_pg *pg =
-            (const struct chunk_pg *)((const char *)(ci << SEG_SHIFT) +
-                                      offsetof(struct chunk, pg) +
-                                      ((a >> (ARENA_PAGE_SHIFT - 5)) & ((ARENA_PAGES - 1) * 32)));
-        size_t off = __atomic_load_n(&pg->bin_off, __ATOMIC_RELAXED);
+        /* the page's bin offset if p is a block start, else past every
+         * bound (struct chunk_pg) */
+        size_t off = chunk_test_off((const char *)(ci << SEG_SHIFT), po, a);
         struct tcache *tc = arena_tls;
-        if (ARENA_LIKELY(off < tc->node_bytes)) {
-            uintptr_t key = arena_key_of(p);
-            void **w = (void **)p;
-            if (ARENA_UNLIKELY((uint64_t)a * pg->mul - pg->start_mul >= pg->mul ||
-                               (uintptr_t)w[1] == key))
-                return 0; /* not a block start, or free already: slow path */
-            struct tc_bin *bin = (struct tc_bin *)((char *)tc + off);
-            /* two plain stores (relaxed: not merged into a vector store) */
-            __atomic_store_n(&w[1], (void *)key, __ATOMIC_RELAXED);
-            arena_link_set(p, bin->head);
-            bin->head = p;
-            arena_asan_freed(p);
-            arena_vg_freed(p);
-            if (ARENA_UNLIKELY(--bin->room < 0))
-                tcache_overflow(tc, bin);
+        if (ARENA_LIKELY(arena_below_relaxed(off, &tc->node_bytes))) {
+            if (ARENA_UNLIKELY((uintptr_t)((void **)p)[1] == arena_key_of(p)))
+                return 0; /* free already (or user data that holds the key): slow path */
+            arena_free_push(tc, off, p);
             return 1;
         }
     }

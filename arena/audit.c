@@ -167,7 +167,7 @@ static void audit_chunks(struct audit *au)
             if (c->free_pages == ARENA_PAGES - 1)
                 bad(au, "chunk %p: retired and empty but still mapped", (void *)c);
             for (unsigned i = 0; i < ARENA_PAGES; i++)
-                if (c->pg[i].bin_off != CHUNK_NO_BIN)
+                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->pg[i].bin_base != CHUNK_NO_BASE)
                     bad(au, "chunk %p page %u: retired but frees still go to caches",
                         (void *)c, i);
         } else if (c->free_pages == ARENA_PAGES - 1) {
@@ -176,7 +176,8 @@ static void audit_chunks(struct audit *au)
         for (unsigned i = 0; i < ARENA_PAGES; i++) {
             int inuse = (c->used_pages >> i) & 1;
             if (i == 0 || !inuse) {
-                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->cls[i])
+                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->pg[i].bin_base != CHUNK_NO_BASE ||
+                    c->cls[i])
                     bad(au, "chunk %p page %u: free or header page with class %u", (void *)c, i,
                         c->cls[i]);
             } else if ((c->abandoned_pages >> i) & 1) {
@@ -216,11 +217,18 @@ static void audit_class(struct audit *au, unsigned cls)
                 continue;
             unsigned f = c->head[i];
             struct slab *s = &c->slabs[f];
+            uintptr_t start = (uintptr_t)((char *)c + (size_t)f * ARENA_PAGE_SIZE);
+            uint64_t mul = slab_test_mul(start, cls);
+            uint32_t bin_off = a->node_off + sc_binoff(cls);
+            uint64_t base = mul && !c->retired
+                                ? bin_off - (((uint64_t)start * mul) >> CHUNK_TEST_SHIFT)
+                                : CHUNK_NO_BASE;
+            if (!mul)
+                mul = UINT64_MAX / sc_size[cls] + 1;
             if (f < 1 || f > i || s->cls != cls || i >= f + s->npages ||
-                c->pg[i].bin_off != (c->retired ? CHUNK_NO_BIN : a->node_off + sc_binoff(cls)) ||
-                c->pg[i].mul != UINT64_MAX / sc_size[cls] + 1 ||
-                c->pg[i].start_mul !=
-                    (uint64_t)(uintptr_t)((char *)c + (size_t)f * ARENA_PAGE_SIZE) * c->pg[i].mul) {
+                c->pg[i].bin_off != (c->retired ? CHUNK_NO_BIN : bin_off) ||
+                c->pg[i].mul != mul || c->pg[i].bin_base != base ||
+                c->pg[i].start_mul != (uint64_t)start * mul) {
                 bad(au, "chunk %p page %u: page tables disagree with slab at page %u",
                     (void *)c, i, f);
                 continue;

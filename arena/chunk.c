@@ -195,8 +195,12 @@ static int chunk_new(struct arena *a, struct chunk **out)
     c->held = held == SEG_SIZE;
     if (held)
         capacity_release(a->node, c->held ? ARENA_PAGE_SIZE : held); /* the header page */
-    for (unsigned i = 0; i < ARENA_PAGES; i++)
+    for (unsigned i = 0; i < ARENA_PAGES; i++) {
+        c->pg[i].bin_base = CHUNK_NO_BASE;
         c->pg[i].bin_off = CHUNK_NO_BIN;
+        c->pg[i].mul = 0;
+        c->pg[i].start_mul = 0;
+    }
     c->used_pages = 1; /* the header page */
     c->committed_pages = 1;
     c->aged_pages = 0;

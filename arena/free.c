@@ -157,8 +157,11 @@ int arena_free_slow(void *p)
         if (arena_chunk_verdict(c, p) != ARENA_FREE_OK)
             return einval();
         struct tcache *tc = tcache_get();
-        if (tc && c->pg[chunk_page(p)].bin_off < tc->node_bytes)
-            return arena_free_inline(p); /* now with a cache */
+        size_t off = __atomic_load_n(&c->pg[chunk_page(p)].bin_off, __ATOMIC_RELAXED);
+        if (tc && off < __atomic_load_n(&tc->node_bytes, __ATOMIC_RELAXED)) {
+            arena_free_push(tc, off, p); /* now with a cache */
+            return 0;
+        }
         return free_direct(c, p);
     }
     case SEG_REGION: {

@@ -60,6 +60,41 @@ static void partial_del(struct arena_class *ac, struct slab *s)
     s->in_partial = 0;
 }
 
+static uint64_t gcd64(uint64_t x, uint64_t y)
+{
+    while (y) {
+        uint64_t t = x % y;
+        x = y;
+        y = t;
+    }
+    return x;
+}
+
+/* The multiplier of the free fast path's block test for a slab of class
+ * cls starting at `start` (arena.h, struct chunk_pg): mul = ceil(j 2^64 /
+ * d) for the first j coprime with d = sc_size[cls] such that (start * mul
+ * mod 2^L) + (capacity - 1) * (d * mul mod 2^64) < 2^L; 0 when none of
+ * the first tries fits (then the slab's frees take the slow path).  A
+ * power-of-two class fits at j = 1; another fails one j with probability
+ * below 2^19 / 2^L = 1/32, independently enough that no slab of the test
+ * suite or the benchmarks has needed a third. */
+uint64_t slab_test_mul(uintptr_t start, unsigned cls)
+{
+    uint64_t d = sc_size[cls], cap = sc_capacity[cls];
+    const uint64_t lim = (uint64_t)1 << CHUNK_TEST_SHIFT;
+    for (uint64_t j = 1, tries = 0; j < d && tries < 64; j++) {
+        if (gcd64(j, d) != 1)
+            continue;
+        tries++;
+        uint64_t mul = (uint64_t)((((unsigned __int128)j << 64) + d - 1) / d);
+        uint64_t eps = d * mul; /* mod 2^64: below d */
+        uint64_t s = (uint64_t)start * mul;
+        if ((s & (lim - 1)) + (cap - 1) * eps < lim)
+            return mul;
+    }
+    return 0;
+}
+
 static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
 {
     struct chunk *c;
@@ -83,13 +118,20 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
     s->cls = (uint8_t)cls;
     s->npages = (uint8_t)np;
     s->first = (uint8_t)first;
-    uint64_t mul = UINT64_MAX / sc_size[cls] + 1;
+    uint32_t bin_off = a->node_off + sc_binoff(cls);
+    uint64_t mul = slab_test_mul((uintptr_t)s->start, cls);
+    uint64_t base = CHUNK_NO_BASE; /* no multiplier: frees take the slow path */
+    if (mul)
+        base = bin_off - (((uint64_t)(uintptr_t)s->start * mul) >> CHUNK_TEST_SHIFT);
+    else
+        mul = UINT64_MAX / sc_size[cls] + 1; /* for chunk_block_start */
     for (unsigned i = first; i < first + np; i++) {
         c->head[i] = (uint8_t)first;
         c->cls[i] = (uint8_t)cls;
         c->pg[i].mul = mul;
         c->pg[i].start_mul = (uint64_t)(uintptr_t)s->start * mul;
-        __atomic_store_n(&c->pg[i].bin_off, a->node_off + sc_binoff(cls), __ATOMIC_RELAXED);
+        __atomic_store_n(&c->pg[i].bin_off, bin_off, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->pg[i].bin_base, base, __ATOMIC_RELAXED);
     }
     partial_add(ac, s);
     ac->slabs++;
@@ -105,7 +147,10 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
     ARENA_VG_ACCESSIBLE(s->start, (size_t)np * ARENA_PAGE_SIZE);
     partial_del(ac, s);
     for (unsigned i = first; i < first + np; i++) {
+        __atomic_store_n(&c->pg[i].bin_base, CHUNK_NO_BASE, __ATOMIC_RELAXED);
         __atomic_store_n(&c->pg[i].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);
+        c->pg[i].mul = 0;
+        c->pg[i].start_mul = 0;
         c->cls[i] = 0;
         c->head[i] = 0;
     }
@@ -181,8 +226,10 @@ void slab_retire_chunk(struct arena *a, struct chunk *c)
             continue;
         struct slab *s = &c->slabs[i];
         struct arena_class *ac = &a->cls[s->cls];
-        for (unsigned k = i; k < i + s->npages; k++)
+        for (unsigned k = i; k < i + s->npages; k++) {
+            __atomic_store_n(&c->pg[k].bin_base, CHUNK_NO_BASE, __ATOMIC_RELAXED);
             __atomic_store_n(&c->pg[k].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);
+        }
         if (s->kept) {
             kept[nkept++] = i;
             kept_pages += s->npages;

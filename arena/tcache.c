@@ -219,8 +219,8 @@ struct tcache *tcache_get(void)
 /* Without rseq, the cached local node lives until the next slow path. */
 static inline void tcache_forget_node(struct tcache *tc)
 {
-    if (tc->cpu < 0)
-        tc->cpu = TC_NO_CPU;
+    if (__atomic_load_n(&tc->cpu, __ATOMIC_RELAXED) < 0)
+        __atomic_store_n(&tc->cpu, TC_NO_CPU, __ATOMIC_RELAXED);
 }
 
 void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err)

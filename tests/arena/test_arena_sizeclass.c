@@ -1,11 +1,16 @@
 /*
  * tests/arena/test_arena_sizeclass.c - size-class boundaries and shapes
  * (arena/sizeclass.h), and that the public API hands out exactly the class
- * a size maps to: usable size, the small/large threshold, alignment.
+ * a size maps to: usable size, the small/large threshold, alignment.  And
+ * the free fast path's block test (arena.h, struct chunk_pg): for every
+ * class and many slab addresses, every block start gives the page's bin
+ * offset and every other address of the slab one past every cache's
+ * bound.
  */
 #include "testutil.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "arena.h"
@@ -123,6 +128,77 @@ static void test_public_boundaries(void **state)
     assert_int_equal(nslab_arena_audit(stdout), 0);
 }
 
+/* The free fast path's bin offset (chunk_test_off, the code the fast path
+ * runs) for addresses of slabs of every class, at chunk addresses spread
+ * over the 47-bit user space and at every page a slab of the class can
+ * start on: a block start gives exactly the page's bin offset, any other
+ * 16-byte aligned address of the slab's pages (and a few unaligned ones)
+ * an offset at or above 2^23, past the largest cache's bound. */
+static void test_block_test(void **state)
+{
+    (void)state;
+    struct chunk *c = calloc(1, sizeof(struct chunk));
+    assert_non_null(c);
+    const uint64_t bound = (uint64_t)NSLAB_MAX_NODES * sizeof(struct tc_node);
+    unsigned long long seed = 0x9e3779b97f4a7c15ULL, nomul = 0, slabs = 0;
+    for (unsigned cls = 1; cls < SC_COUNT; cls++) {
+        uint64_t d = sc_size[cls], cap = sc_capacity[cls];
+        unsigned np = sc_pages[cls];
+        for (int k = 0; k < 24; k++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            /* a chunk address below 2^47 (k 0 and 1: the lowest and the
+             * highest), a first page 1 .. ARENA_PAGES - np */
+            uint64_t chunk = k == 0 ? SEG_SIZE
+                             : k == 1 ? (((uint64_t)1 << 47) - SEG_SIZE)
+                                      : ((seed >> 17) & (((uint64_t)1 << 47) - 1)) & ~(uint64_t)SEG_MASK;
+            if (chunk < SEG_SIZE)
+                chunk = SEG_SIZE;
+            unsigned first = 1 + (unsigned)((seed >> 7) % (ARENA_PAGES - np));
+            uintptr_t start = (uintptr_t)chunk + (uintptr_t)first * ARENA_PAGE_SIZE;
+            uint64_t mul = slab_test_mul(start, cls);
+            slabs++;
+            if (!mul) {
+                nomul++; /* its frees take the slow path: allowed, rare */
+                continue;
+            }
+            /* the node's offset: node 0 or the largest node */
+            uint32_t bin_off = (uint32_t)((k & 1 ? NSLAB_MAX_NODES - 1 : 0) *
+                                          sizeof(struct tc_node)) + sc_binoff(cls);
+            for (unsigned i = first; i < first + np; i++) {
+                c->pg[i].mul = mul;
+                c->pg[i].bin_base = bin_off - (((uint64_t)start * mul) >> CHUNK_TEST_SHIFT);
+            }
+            for (uint64_t n = 0; n < (uint64_t)np * ARENA_PAGE_SIZE; n += 16) {
+                for (unsigned u = 0; u < (n % 4096 == 0 ? 3u : 1u); u++) {
+                    uint64_t a = start + n + (u == 0 ? 0 : u == 1 ? 8 : 1);
+                    uintptr_t po = (uintptr_t)(((a >> ARENA_PAGE_SHIFT) & (ARENA_PAGES - 1)) * 32);
+                    size_t off = chunk_test_off((const char *)c, po, (uintptr_t)a);
+                    int is_start = u == 0 && n % d == 0 && n / d < cap;
+                    /* not covered: the slab's unused tail, shorter than a
+                     * block, starts at a multiple of the size (capacity *
+                     * size) when the size does not divide the slab; it
+                     * passes the test like a block start (as it passed the
+                     * exact division test before it) */
+                    if (u == 0 && n == cap * d)
+                        continue;
+                    if (is_start ? off != bin_off : off < 2 * bound)
+                        fail_msg("class %u (size %llu) slab at %#llx: address +%llu gives bin "
+                                 "offset %#llx (page's %#x)",
+                                 cls, (unsigned long long)d, (unsigned long long)start,
+                                 (unsigned long long)(a - start), (unsigned long long)off, bin_off);
+                }
+            }
+        }
+    }
+    /* at most one slab in 1000 without a multiplier (none expected) */
+    assert_true(nomul * 1000 <= slabs);
+    /* a page without blocks: every address past the bound */
+    c->pg[0].mul = 0;
+    c->pg[0].bin_base = CHUNK_NO_BASE;
+    assert_true(chunk_test_off((const char *)c, 0, (uintptr_t)SEG_SIZE) >= 2 * bound);
+    free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -130,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_waste_bound),
         cmocka_unit_test(test_align_classes),
         cmocka_unit_test(test_public_boundaries),
+        cmocka_unit_test(test_block_test),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
