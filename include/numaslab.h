@@ -982,8 +982,9 @@ typedef struct nslab_drain_report {
  *     node itself skips it: NSLAB_NODE_LOCAL (the node's CPUs get the
  *     nearest other node, as a memoryless node's do), fallback by
  *     distance, "all" and NULL node sets (NSLAB_NODES_ALLOWED no longer
- *     holds it), new pool sets, a pool set's nearest pool, the process
- *     policy of the malloc replacement;
+ *     holds it), new pool sets, a pool set's nearest pool; the malloc
+ *     replacement's process policy (NUMASLAB_POLICY) uses its other nodes,
+ *     and one that names only this node fails as numa_malloc_on does;
  *  2. every user region and interleaved allocation with pages on the node
  *     or a policy naming it is moved: the node is replaced by `to` in its
  *     policy's node set (a weighted interleave gives each new node the
@@ -1013,9 +1014,11 @@ typedef struct nslab_drain_report {
  * `node`.  flags: 0.  out (may be NULL): what was done.
  * The node's statistics (nslab_arena_stats_t) then say drained 1,
  * chunks_retired, chunks, bytes_mapped (0 once every block came back).
- * Threads: allocations and frees may go on in other threads (one that
- * passed its node check before the drain may still complete on the node:
- * its block counts as live).  The drain moves regions and pools other code
+ * Threads: allocations and frees may go on in other threads (an arena
+ * allocation that passed its node check before the drain may still
+ * complete on the node: its block counts as live; a region or pool being
+ * created on the node meanwhile is refused with ENODEV, or moved).  The
+ * drain moves regions and pools other code
  * owns: it must not run concurrently with nslab_region_move or
  * nslab_region_report of a region on the node, nor with nslab_pool_move of
  * a pool on it; creating and destroying regions and pools wait for it.

@@ -471,6 +471,13 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
         return fail_null(e);
     }
     pool_registry_add(p);
+    /* A drain that began after the node check above and walked the pools
+     * before this one joined did not move it; its snapshot is visible
+     * here (registry_lock orders them): refuse as the check would now. */
+    if (topology_get()->node[node].drained) {
+        (void)nslab_pool_destroy(p);
+        return fail_null(ENODEV);
+    }
     return p;
 }
 

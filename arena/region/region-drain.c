@@ -117,6 +117,17 @@ int region_evacuate(void *addr, size_t len, int node, int target)
     return 0;
 }
 
+/* Does a set of relative node ids fold onto `node` (the kernel's mapping
+ * onto the cpuset's nodes, which a drain does not change)? */
+static int relative_names(const nslab_nodeset_t *rel, int node)
+{
+    const struct topology *t = topology_get();
+    for (int m = nslab_nodeset_next(rel, 0); m >= 0; m = nslab_nodeset_next(rel, m + 1))
+        if (policy_relative_node(t, m) == node)
+            return 1;
+    return 0;
+}
+
 /* The policy r gets: the node replaced by `to` (file comment).  Returns 1
  * when r's policy names the node (*out set), 0 when it does not, or a
  * negative errno when it cannot be rewritten. */
@@ -131,7 +142,7 @@ static int drained_policy(const struct nslab_region *r, int node, const nslab_no
     case NSLAB_POLICY_INTERLEAVE:
     case NSLAB_POLICY_WEIGHTED_INTERLEAVE:
         if (p->flags & NSLAB_POLICY_RELATIVE_NODES)
-            return nslab_nodeset_has(&r->report.nodes, node) ? -EOPNOTSUPP : 0;
+            return relative_names(&p->nodes, node) ? -EOPNOTSUPP : 0;
         if (!nslab_nodeset_has(&p->nodes, node))
             return 0;
         nslab_nodeset_del(&out->nodes, node);
@@ -152,11 +163,12 @@ static int drained_policy(const struct nslab_region *r, int node, const nslab_no
         }
         return 1;
     case NSLAB_POLICY_PREFERRED:
-        if ((p->flags & NSLAB_POLICY_RELATIVE_NODES) || p->node != node)
-            return (p->flags & NSLAB_POLICY_RELATIVE_NODES) &&
-                           nslab_nodeset_has(&r->report.nodes, node)
-                       ? -EOPNOTSUPP
-                       : 0;
+        if (p->flags & NSLAB_POLICY_RELATIVE_NODES) {
+            nslab_nodeset_t one = nslab_nodeset_of(p->node);
+            return relative_names(&one, node) ? -EOPNOTSUPP : 0;
+        }
+        if (p->node != node)
+            return 0;
         out->node = target;
         return 1;
     case NSLAB_POLICY_LOCAL:

@@ -121,8 +121,17 @@ int region_create(size_t size, size_t align, const nslab_policy_t *pol,
     NSLAB_ASSERT_INTERNAL(r->data_off < SEG_SIZE || r->hdr.map_size > SEG_SIZE); /* over-aligned */
     NSLAB_ASSERT_INTERNAL(((uintptr_t)r & SEG_MASK) == 0 && r->hdr.kind == SEG_REGION);
     seg_register(&r->hdr); /* last: the header is complete */
-    if (kind_flags & (REGION_F_USER | REGION_F_INTERLEAVED))
+    if (kind_flags & (REGION_F_USER | REGION_F_INTERLEAVED)) {
         region_registry_add(r); /* a drain moves it (region-drain.c) */
+        /* A drain that began after the policy check above and walked the
+         * registry before this region joined it did not see it; the
+         * snapshot it published is visible here (the registry lock
+         * orders them): refuse as the check would now. */
+        if (!pl.nobind && region_names_drained(&pl.nodes)) {
+            region_destroy(r);
+            return ENODEV;
+        }
+    }
     *out = r;
     return 0;
 }

@@ -20,6 +20,7 @@
 
 #include "numaslab.h"
 #include "segment.h"
+#include "topology.h"
 
 /* Largest number of sub-ranges an emulated weighted interleave uses. */
 #define REGION_MAX_SUBRANGES 256
@@ -195,6 +196,16 @@ void region_set_drain(enum seg_kind kind, region_drain_fn fn);
  * drain function.  `to`: a checked, non-empty set without `node`.  Adds to
  * *rep.  Call with no lock of the layers above held. */
 void region_drain(int node, const nslab_nodeset_t *to, nslab_drain_report_t *rep);
+
+/* Does `nodes` hold a node the published snapshot marks drained? */
+static inline int region_names_drained(const nslab_nodeset_t *nodes)
+{
+    const nslab_nodeset_t *d = &topology_get()->drained;
+    for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
+        if (nodes->bits[i] & d->bits[i])
+            return 1;
+    return 0;
+}
 
 /* Pages of [addr, addr + len) on `node` now (0 when the query fails). */
 size_t region_pages_on(const void *addr, size_t len, int node);
