@@ -190,6 +190,17 @@ NSLAB_API int nslab_init(void);
  * (a get_mempolicy call every 64 cache refills of a thread and before
  * every chunk, region or pool mapping; the nodes online and with memory
  * every 16th such check), so this call only makes the notice immediate.
+ * A request that names a node the snapshot refuses with ENODEV or EXDEV
+ * (numa_malloc_on and the other placing calls, nslab_pool_create, a policy
+ * checked for a region, a range or a file) first looks at the layout again
+ * (one get_mempolicy call, two sysfs reads; at most once a millisecond in
+ * the process, so polling for a node that never comes stays cheap): a node
+ * that gained memory (hot-added, a CXL expander onlined) or joined the
+ * cpuset is served at the first request for it, and from then on has the
+ * promises of a node present at start (its CPUs' local node, the
+ * distance order and the allowed nodes are those of the new snapshot).
+ * Pool sets keep the pools they were made with (a node that gains memory
+ * later is served by the nearest of them; a set made after has its pool).
  * After a change (see nslab_arena_verify for the mechanism): arena chunks
  * whose pages the kernel moved are migrated back where their node is still
  * allowed, else retired (no block is handed out from them again; their

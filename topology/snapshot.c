@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #if defined(__has_include)
 #if __has_include(<sys/single_threaded.h>)
@@ -304,7 +305,9 @@ static int layout_changed(const struct topology *t)
     return !nodeset_equal(&online, &t->online) || !nodeset_equal(&memory, &t->memory);
 }
 
-int topology_check_mems(void)
+/* The change check; force: look at sysfs on this call (not every
+ * TOPO_LAYOUT_EVERY-th). */
+static int check_mems(int force)
 {
     const struct topology *t = topology_get();
     nslab_nodeset_t now;
@@ -312,7 +315,7 @@ int topology_check_mems(void)
         return 0;
     int stale = !nodeset_equal(&now, &t->kernel_mems);
     if (!stale) {
-        unsigned k = __atomic_add_fetch(&layout_ticks, 1, __ATOMIC_RELAXED);
+        unsigned k = force ? 0 : __atomic_add_fetch(&layout_ticks, 1, __ATOMIC_RELAXED);
         if (k % TOPO_LAYOUT_EVERY != 0 || !layout_changed(t))
             return 0;
     }
@@ -327,4 +330,37 @@ int topology_check_mems(void)
     }
     pthread_mutex_unlock(&reload_lock);
     return changed;
+}
+
+int topology_check_mems(void)
+{
+    return check_mems(0);
+}
+
+/* When the last refused-request look began (CLOCK_MONOTONIC ns; relaxed:
+ * two threads may both look at once, which costs only the second look). */
+static uint64_t recheck_last_ns;
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int topology_recheck_refused(int err)
+{
+    if (err != ENODEV && err != EXDEV)
+        return 0;
+    const struct topology *t = topology_get();
+    if (!t->real_source)
+        return 0;
+    uint64_t now = monotonic_ns(),
+             last = __atomic_load_n(&recheck_last_ns, __ATOMIC_RELAXED);
+    if (now && last && now - last < TOPO_RECHECK_NS)
+        return 0;
+    __atomic_store_n(&recheck_last_ns, now, __ATOMIC_RELAXED);
+    (void)check_mems(1);
+    return __atomic_load_n(&topology_published, __ATOMIC_ACQUIRE) != t;
 }

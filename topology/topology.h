@@ -152,6 +152,20 @@ extern unsigned long topology_generation;
  * a test source.  Safe from any thread, while others allocate. */
 int topology_check_mems(void);
 
+/* A request was refused with `err` by the published snapshot's checks
+ * (topology_check_node / _nodes or a policy resolved against it).  For
+ * ENODEV and EXDEV, look at the layout now (as topology_check_mems with
+ * the sysfs look forced: one get_mempolicy call, two sysfs reads) and say
+ * whether a new snapshot is published since: 1 = check again against
+ * topology_get() (a node that gained memory or joined the cpuset is usable
+ * at the first request for it, not only after some other slow path
+ * noticed), 0 = err stands.  At most one such look per TOPO_RECHECK_NS in
+ * the process, so a caller polling for a node that never comes costs a
+ * bounded rate of file reads; 0 for other errors, a test source, or within
+ * that time of the last look. */
+#define TOPO_RECHECK_NS 1000000u /* 1 ms */
+int topology_recheck_refused(int err);
+
 /* Called by nslab_topology_refresh() after it published (set by the arena
  * layer at its initialisation: it re-checks what it placed). */
 extern void (*topology_change_hook)(void);

@@ -268,7 +268,7 @@ static int resolve_default(const struct topology *t, unsigned f, struct policy_p
     return 0;
 }
 
-int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
+static int policy_resolve_once(const nslab_policy_t *pol, struct policy_plan *out)
 {
     const struct topology *t = topology_get();
     nslab_policy_t dflt;
@@ -413,6 +413,16 @@ int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
     out->enforced = NSLAB_ENFORCE_EMULATED;
     out->strict = 1;
     return 0;
+}
+
+int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out)
+{
+    int e = policy_resolve_once(pol, out);
+    /* a node that gained memory or joined the cpuset since the snapshot:
+     * usable at this first request for it */
+    if (e && topology_recheck_refused(e))
+        e = policy_resolve_once(pol, out);
+    return e;
 }
 
 int policy_check(const nslab_policy_t *pol)

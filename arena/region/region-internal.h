@@ -40,7 +40,9 @@ struct policy_plan {
 };
 
 /* Validate `pol` (NULL = local) and resolve it.  0 or a positive errno
- * (the list of nslab_region_create).  Reads the topology snapshot only. */
+ * (the list of nslab_region_create).  Reads the topology snapshot; a node
+ * refused with ENODEV or EXDEV is looked up again in the kernel's layout
+ * now (topology_recheck_refused) and may publish a new snapshot. */
 int policy_resolve(const nslab_policy_t *pol, struct policy_plan *out);
 
 /* The real node a relative node id means under the cpuset (the kernel's

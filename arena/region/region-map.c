@@ -211,10 +211,10 @@ static int segment_map(size_t total, size_t head, size_t skew, const nslab_polic
         return e;
     /* every mapping is a slow path: has the cpuset changed?  (one system
      * call; a change publishes a new snapshot, checked against below) */
-    if (topology_check_mems())
-        t = topology_get();
+    (void)topology_check_mems();
     if ((e = policy_resolve(pol, &pl)) != 0)
         return e;
+    t = topology_get(); /* either may have published a new snapshot */
 
     int hugetlb = opts->pages == NSLAB_PAGES_HUGETLB;
     size_t page = hugetlb ? hugetlb_size(t) : t->page_size;

@@ -9,8 +9,9 @@
  *
  *   test_layout_hotadd           skips (needs the VM)
  *   test_layout_hotadd hotadd    VM: node 3 (no CPU, no memory: offline at
- *                                boot) appears with 256 MiB and the library
- *                                notices by itself; node 2 (memoryless, its
+ *                                boot) appears with 256 MiB and the first
+ *                                numa_malloc_on(3) after it succeeds, with
+ *                                no refresh; node 2 (memoryless, its
  *                                CPU's local node is 0) gains 256 MiB and an
  *                                explicit refresh makes it local to its CPU;
  *                                node 1 grows by 128 MiB
@@ -20,8 +21,10 @@
  *                                not change: only the library's periodic
  *                                look at the nodes with memory sees it) and
  *                                gives EXDEV; node 2 gains memory inside it
- *                                and becomes usable
+ *                                and the first BIND(2) region after it
+ *                                succeeds, with no refresh
  */
+#include <time.h>
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -247,15 +250,30 @@ static void test_hotadd(void **state)
     for (int i = 0; i < 200; i++)
         assert_non_null(old0[i] = numa_malloc_on(0, 256));
 
+    /* what a refused request costs (the library looks at the layout
+     * again at most once a millisecond) */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 20000; i++)
+        assert_null(numa_malloc_on(3, 64));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("numa_malloc_on(3) while node 3 is offline: %.2f us a call (20000 calls)\n",
+           ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 20000 /
+               1e3);
+
     assert_int_equal(hotadd(3, "256M", "online"), 0);
-    /* no explicit refresh: the library notices on its slow paths (the
-     * allowed nodes on each check: outside a cgroup the kernel adds the
-     * new node to them; the nodes with memory every 16th check) */
-    int rounds = drive_until_noticed(0, 3);
-    printf("node 3 noticed without a refresh after %d rounds of 600 allocations on node 0\n",
-           rounds);
+    /* no refresh, nothing else in between: the first request for the new
+     * node looks at the layout again and is served */
+    void *first = numa_malloc_on(3, 64);
+    printf("first numa_malloc_on(3) after the hot-add: %s\n",
+           first ? "served" : strerror(errno));
+    assert_non_null(first);
+    memset(first, 1, 64);
+    assert_int_equal(page_node(first), 3);
+    assert_int_equal(nslab_node_of(first), 3);
+    assert_int_equal(nslab_free(first), 0);
     print_layout("after hot-adding 256 MiB to node 3:");
-    assert_true(rounds >= 0);
+    assert_true(has_memory(3));
     assert_int_equal(nslab_node_info(3, &info), 0);
     assert_int_equal(info.online, 1);
     assert_int_equal(info.has_memory, 1);
@@ -389,9 +407,18 @@ static void test_hotadd_cpuset(void **state)
     assert_int_equal(nslab_nodes(NSLAB_NODES_ALLOWED, &allowed), 2);
     expect_exdev(3);
 
-    /* node 2 gains memory inside the cpuset: allowed and usable */
+    /* node 2 gains memory inside the cpuset: the first request for it (a
+     * BIND region: the policy layer's check) is served, no refresh */
     assert_int_equal(hotadd(2, "256M", "online"), 0);
-    assert_int_equal(nslab_topology_refresh(), 0);
+    nslab_policy_t bind2 = nslab_policy_bind(2);
+    nslab_region_t *r = nslab_region_create((size_t)4 << 20, &bind2, NULL);
+    printf("first BIND(2) region after the hot-add: %s\n", r ? "made" : strerror(errno));
+    assert_non_null(r);
+    memset(nslab_region_addr(r), 5, nslab_region_size(r));
+    nslab_placement_t pl;
+    assert_int_equal(nslab_region_verify(r, &pl), 0);
+    assert_int_equal(pl.on_node[2], pl.pages);
+    assert_int_equal(nslab_region_destroy(r), 0);
     assert_int_equal(nslab_nodes(NSLAB_NODES_ALLOWED, &allowed), 3);
     nslab_nodeset_format(&allowed, a, sizeof a);
     print_layout("after hot-adding 256 MiB to node 2:");
