@@ -155,7 +155,7 @@ int topology_check_mems(void);
 /* A request was refused with `err` by the published snapshot's checks
  * (topology_check_node / _nodes or a policy resolved against it).  For
  * ENODEV and EXDEV, look at the layout now (as topology_check_mems with
- * the sysfs look forced: one get_mempolicy call, two sysfs reads) and say
+ * the sysfs look forced: one os_allowed_nodes call, two sysfs reads) and say
  * whether a new snapshot is published since: 1 = check again against
  * topology_get() (a node that gained memory or joined the cpuset is usable
  * at the first request for it, not only after some other slow path
