@@ -1000,9 +1000,10 @@ typedef struct nslab_drain_report {
  *     or a policy naming it is moved: the node is replaced by `to` in its
  *     policy's node set (a weighted interleave gives each new node the
  *     drained node's weight), PREFERRED(node) prefers the node of `to`
- *     nearest to it, LOCAL(n) is re-resolved, and the region moves as
- *     with nslab_region_move (capacity checked first: ENOMEM leaves it
- *     where it was); a policy that does not name the node (DEFAULT,
+ *     nearest to it, LOCAL(n) is re-resolved (to the node n's CPUs now
+ *     use: the nearest other node, which need not be in `to`), and the
+ *     region moves as with nslab_region_move (capacity checked first:
+ *     ENOMEM leaves it where it was); a policy that does not name the node (DEFAULT,
  *     LOCAL, PREFERRED elsewhere) is kept, and its pages on the node are
  *     migrated to the nearest node of `to` (pages it faults later follow
  *     its policy: under LOCAL, a thread on the node's CPUs now gets the

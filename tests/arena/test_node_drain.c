@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "testutil.h"
 
@@ -114,7 +115,7 @@ static void test_drain_only_node(void **state)
 #define NBUFS 64
 #define BUF 4096
 #define REGION (8u << 20)
-#define NREG 4
+#define NREG 6
 
 static void print_hist(const char *when, const char *what, const nslab_placement_t *h)
 {
@@ -177,14 +178,23 @@ static void test_drain_vm(void **state)
     nslab_nodeset_add(&s13, 3);
     static const unsigned char w13[2] = { 2, 1 };
     nslab_policy_t pw = nslab_policy_weighted(&s13, w13, 2);
+    nslab_policy_t pl = nslab_policy_local();
+    pl.node = 1; /* the local memory of node 1's CPUs */
     nslab_region_t *rg[NREG] = {
         nslab_region_create(REGION, &pb, &ro),
         nslab_region_create(REGION, &pi, &ro),
         nslab_region_create(REGION, &pp, &ro),
         nslab_region_create(REGION, &pw, &ro),
+        nslab_region_create(REGION, &pl, &ro),
+        NULL,
     };
+    /* DEFAULT (no binding of its own): placed by this thread's policy */
+    assert_int_equal(nslab_thread_set_policy(&pb), 0);
+    rg[5] = nslab_region_create(REGION, NULL, &ro);
+    assert_int_equal(nslab_thread_set_policy(NULL), 0);
     const char *name[NREG] = { "region bind(1)", "region interleave(0,1)",
-                               "region preferred(1)", "region weighted(1:2,3:1)" };
+                               "region preferred(1)", "region weighted(1:2,3:1)",
+                               "region local(node 1)", "region default (thread 1)" };
     /* a pool set: its node-1 pool has a buffer out */
     nslab_pool_opts_t so = testutil_pool_opts(256, 64, 64);
     nslab_poolset_t *ps = nslab_poolset_create(&so);
@@ -418,6 +428,101 @@ static void test_drain_vm_failure(void **state)
     assert_int_equal(nslab_arena_audit(stderr), 0);
 }
 
+/* A drain while other threads allocate on the node (numa_malloc_on(1)) and
+ * locally on its CPU: once the drain has returned, no allocation a thread
+ * starts gets node 1 (cached blocks included: the thread caches were
+ * poked), the blocks it handed out before stay valid, audits pass. */
+#define NTHREADS 3
+static int drain_done;      /* set (release) after nslab_node_drain returned */
+static int stop_threads;
+
+struct worker_out {
+    size_t before, after, after_on1, after_bad, refused;
+};
+
+static void *drain_worker(void *arg)
+{
+    struct worker_out *o = arg;
+    int local = o->before == 1; /* the first worker allocates locally on node 1's CPU */
+    o->before = 0;
+    if (local && nslab_thread_bind(1) != 0)
+        return (void *)-1;
+    void *ring[64] = { 0 };
+    unsigned k = 0;
+    while (!__atomic_load_n(&stop_threads, __ATOMIC_ACQUIRE)) {
+        int done = __atomic_load_n(&drain_done, __ATOMIC_ACQUIRE);
+        void *p = local ? numa_malloc_local(64) : numa_malloc_on(1, 64);
+        if (p) {
+            memset(p, 0x11, 64);
+            if (!done) {
+                o->before++;
+            } else {
+                o->after++;
+                size_t total;
+                if (testutil_pages_on(p, 64, 1, &total) != 0 || nslab_node_of(p) == 1)
+                    o->after_on1++;
+                if (!local)
+                    o->after_bad++; /* numa_malloc_on(1) must fail now */
+            }
+        } else if (done && errno == ENODEV) {
+            o->refused++;
+        }
+        if (ring[k % 64])
+            nslab_free(ring[k % 64]);
+        ring[k++ % 64] = p;
+    }
+    for (unsigned i = 0; i < 64; i++)
+        nslab_free(ring[i]);
+    return NULL;
+}
+
+static void test_drain_vm_concurrent(void **state)
+{
+    (void)state;
+    if (strcmp(mode, "vm") != 0)
+        TEST_SKIP("needs the 4-node VM (argument 'vm', spec four)");
+    nslab_nodeset_t allowed;
+    if (nslab_nodes(NSLAB_NODES_ALLOWED, &allowed) < 3 || !nslab_nodeset_has(&allowed, 1))
+        TEST_SKIP("needs node 1 with memory, and two more");
+    pthread_t th[NTHREADS];
+    struct worker_out out[NTHREADS];
+    memset(out, 0, sizeof out);
+    out[0].before = 1; /* the local one */
+    __atomic_store_n(&drain_done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&stop_threads, 0, __ATOMIC_RELAXED);
+    for (int i = 0; i < NTHREADS; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, drain_worker, &out[i]), 0);
+    struct timespec ts = { 0, 200 * 1000000L };
+    nanosleep(&ts, NULL);
+    nslab_drain_report_t rep = report_init();
+    int left = nslab_node_drain(1, NULL, 0, &rep);
+    assert_true(left >= 0);
+    __atomic_store_n(&drain_done, 1, __ATOMIC_RELEASE);
+    nanosleep(&ts, NULL);
+    __atomic_store_n(&stop_threads, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < NTHREADS; i++) {
+        void *ret;
+        assert_int_equal(pthread_join(th[i], &ret), 0);
+        assert_null(ret);
+        printf("worker %d (%s): %zu blocks before the drain; after it %zu served, %zu of "
+               "them on node 1, %zu refused with ENODEV\n", i,
+               i == 0 ? "numa_malloc_local on node 1's CPU" : "numa_malloc_on(1)",
+               out[i].before, out[i].after, out[i].after_on1, out[i].refused);
+        assert_int_equal(out[i].after_on1, 0);
+        assert_int_equal(out[i].after_bad, 0);
+    }
+    assert_true(out[1].before > 0 && out[1].refused > 0);
+    assert_true(out[0].before > 0 && out[0].after > 0); /* local goes elsewhere */
+    assert_int_equal(nslab_arena_audit(stderr), 0);
+    /* every block came back: the node's chunks are gone */
+    nslab_arena_stats_t s = node_stats(1);
+    printf("after the workers node 1: chunks %llu mapped %llu\n", (unsigned long long)s.chunks,
+           (unsigned long long)s.bytes_mapped);
+    assert_int_equal(s.chunks, 0);
+    assert_int_equal(s.bytes_mapped, 0);
+    assert_int_equal(nslab_node_undrain(1), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -427,6 +532,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_drain_only_node),
         cmocka_unit_test(test_drain_vm),
         cmocka_unit_test(test_drain_vm_failure),
+        cmocka_unit_test(test_drain_vm_concurrent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
