@@ -173,7 +173,13 @@ void *process_alloc(size_t size, size_t align, int zero)
         break;
     case MENV_INTERLEAVE:
         if (size >= PROCESS_INTERLEAVE_MIN && align <= topology_get()->page_size) {
-            r = numa_malloc_interleaved(size, &cfg.policy.nodes);
+            /* over the members that may take memory now (a drained one
+             * would refuse the whole set) */
+            const struct topology *t = topology_get();
+            nslab_nodeset_t nodes = cfg.policy.nodes;
+            for (unsigned i = 0; i < NSLAB_MAX_NODES / 64; i++)
+                nodes.bits[i] &= ~t->drained.bits[i];
+            r = nslab_nodeset_count(&nodes) ? numa_malloc_interleaved(size, &nodes) : NULL;
             if (r) {
                 /* zero: a region is a fresh mapping, but say it plainly */
                 if (zero)

@@ -218,6 +218,39 @@ static int child_main(const char *name)
         }
         return 0;
     }
+    if (strcmp(name, "interleave-drained") == 0) {
+        /* a member drained (nslab_node_drain): small blocks and the large
+         * interleaved block spread over the others, none on it */
+        int gone = nslab_nodeset_next(&mem_nodes, first_node + 1);
+        CHILD_CHECK(nslab_node_drain(gone, NULL, 0, NULL) >= 0, "drain node %d: %d", gone, errno);
+        static size_t per_node[NSLAB_MAX_NODES];
+        const size_t count = 3000;
+        spread(count, 64, per_node);
+        for (int n = first_node; n >= 0; n = nslab_nodeset_next(&mem_nodes, n + 1)) {
+            printf("node %d%s: %zu of %zu small blocks\n", n, n == gone ? " (drained)" : "",
+                   per_node[n], count);
+            if (n == gone)
+                CHILD_CHECK(per_node[n] == 0, "drained node %d got %zu blocks", n, per_node[n]);
+            else
+                CHILD_CHECK(per_node[n] * (size_t)n_mem >= count / 2,
+                            "node %d got only %zu small blocks", n, per_node[n]);
+        }
+        size_t len = 16u << 20;
+        unsigned char *big = malloc_fn(len);
+        CHILD_CHECK(big && nslab_region_of(big) != NULL, "large block is not a region");
+        memset(big, 1, len);
+        for (int n = first_node; n >= 0; n = nslab_nodeset_next(&mem_nodes, n + 1)) {
+            size_t total, on = testutil_pages_on(big, len, n, &total);
+            printf("node %d: %zu of %zu pages of the large block\n", n, on, total);
+            if (n == gone)
+                CHILD_CHECK(on == 0, "drained node %d has %zu pages", n, on);
+            else
+                CHILD_CHECK(on * n_mem * 2 >= total, "node %d has %zu of %zu pages", n, on,
+                            total);
+        }
+        free_fn(big);
+        return 0;
+    }
     return 99;
 }
 
@@ -303,6 +336,16 @@ static void test_interleave(void **state)
         TEST_SKIP("one memory node: the spread needs the VM");
 }
 
+/* NUMASLAB_POLICY=interleave:all with one member drained: the others take
+ * it all (the large block's interleaved region too). */
+static void test_interleave_drained(void **state)
+{
+    (void)state;
+    if (n_mem < 3)
+        TEST_SKIP("fewer than three memory nodes: the VM has four");
+    assert_int_equal(run_child("interleave-drained", "interleave:all"), 0);
+}
+
 static void test_weighted(void **state)
 {
     (void)state;
@@ -330,6 +373,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bind_nearest),
         cmocka_unit_test(test_preferred),
         cmocka_unit_test(test_interleave),
+        cmocka_unit_test(test_interleave_drained),
         cmocka_unit_test(test_weighted),
         cmocka_unit_test(test_large_lazy),
     };
