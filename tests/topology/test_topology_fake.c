@@ -191,6 +191,15 @@ static void test_drained_node(void **state)
         assert_int_equal(nslab_node_info(1, &info), 0);
         assert_int_equal(info.local_node, 0);
         assert_int_equal(info.has_memory, 1);
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mf = open_memstream(&text, &len);
+        assert_non_null(mf);
+        assert_int_equal(nslab_topology_print(mf), 0);
+        fclose(mf);
+        assert_non_null(strstr(text, "node 1 class: normal, drained (local allocations -> node 0)"));
+        assert_null(strstr(text, "node 2 class: normal, drained"));
+        free(text);
         /* a rediscovery keeps the mark */
         assert_int_equal(topology_reload(&f.src), 0);
     }
