@@ -10,8 +10,11 @@
  *   test_layout_hotadd           skips (needs the VM)
  *   test_layout_hotadd hotadd    VM: node 3 (no CPU, no memory: offline at
  *                                boot) appears with 256 MiB and the first
- *                                numa_malloc_on(3) after it succeeds, with
- *                                no refresh; node 2 (memoryless, its
+ *                                numa_malloc_on(3), nslab_pool_create(3) and
+ *                                BIND(3) region after it succeed, with no
+ *                                refresh (the last two in child processes
+ *                                forked before, so each meets the old
+ *                                snapshot); node 2 (memoryless, its
  *                                CPU's local node is 0) gains 256 MiB and an
  *                                explicit refresh makes it local to its CPU;
  *                                node 1 grows by 128 MiB
@@ -220,6 +223,79 @@ static void expect_usable(int node, const char *what)
     assert_int_equal(nslab_arena_audit(stderr), 0);
 }
 
+/* A child process, forked while `node` has no memory, that makes one
+ * first request for it once told to (a byte on its pipe): each process has
+ * its own snapshot, so every kind of first request meets a stale one. */
+enum first_kind { FIRST_POOL, FIRST_REGION };
+
+struct first_child {
+    pid_t pid;
+    int go; /* write end of its pipe */
+};
+
+static int first_request(enum first_kind kind, int node)
+{
+    if (kind == FIRST_POOL) {
+        nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 4096, .count = 256);
+        nslab_pool_t *p = nslab_pool_create(node, &po);
+        if (!p) {
+            printf("first nslab_pool_create(%d) after the hot-add: %s\n", node, strerror(errno));
+            return 1;
+        }
+        void *b = nslab_pool_get(p);
+        if (!b)
+            return 2;
+        memset(b, 1, 4096);
+        int on = page_node(b);
+        printf("first nslab_pool_create(%d) after the hot-add: made, buffer on node %d\n", node,
+               on);
+        return on == node && nslab_pool_node(p) == node ? 0 : 3;
+    }
+    nslab_policy_t bind = nslab_policy_bind(node);
+    nslab_region_t *r = nslab_region_create((size_t)2 << 20, &bind, NULL);
+    if (!r) {
+        printf("first BIND(%d) region after the hot-add: %s\n", node, strerror(errno));
+        return 1;
+    }
+    memset(nslab_region_addr(r), 1, nslab_region_size(r));
+    nslab_placement_t pl;
+    if (nslab_region_verify(r, &pl) != 0)
+        return 2;
+    printf("first BIND(%d) region after the hot-add: made, %zu of %zu pages on node %d\n", node,
+           pl.on_node[node], pl.pages, node);
+    return pl.on_node[node] == pl.pages ? 0 : 3;
+}
+
+static struct first_child first_child_start(enum first_kind kind, int node)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char c;
+        close(fd[1]);
+        if (read(fd[0], &c, 1) != 1)
+            _exit(9);
+        int rc = first_request(kind, node);
+        fflush(stdout);
+        _exit(rc);
+    }
+    close(fd[0]);
+    return (struct first_child){ pid, fd[1] };
+}
+
+/* Tell the child to go; its exit status. */
+static int first_child_run(struct first_child c)
+{
+    assert_int_equal(write(c.go, "g", 1), 1);
+    close(c.go);
+    int ws;
+    assert_int_equal(waitpid(c.pid, &ws, 0), c.pid);
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 static void pin_to_cpu(int cpu)
 {
     cpu_set_t set;
@@ -261,7 +337,14 @@ static void test_hotadd(void **state)
            ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 20000 /
                1e3);
 
+    /* processes that hold this snapshot (node 3 offline) and make their
+     * first request for node 3 after the hot-add: a pool, a region */
+    struct first_child pool_child = first_child_start(FIRST_POOL, 3);
+    struct first_child region_child = first_child_start(FIRST_REGION, 3);
+
     assert_int_equal(hotadd(3, "256M", "online"), 0);
+    assert_int_equal(first_child_run(pool_child), 0);
+    assert_int_equal(first_child_run(region_child), 0);
     /* no refresh, nothing else in between: the first request for the new
      * node looks at the layout again and is served */
     void *first = numa_malloc_on(3, 64);
