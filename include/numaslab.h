@@ -1007,7 +1007,10 @@ typedef struct nslab_drain_report {
  *     LOCAL, PREFERRED elsewhere) is kept, and its pages on the node are
  *     migrated to the nearest node of `to` (pages it faults later follow
  *     its policy: under LOCAL, a thread on the node's CPUs now gets the
- *     nearest other node);
+ *     nearest other node; under DEFAULT the faulting thread's policy
+ *     decides, and the kernel's automatic NUMA balancing may migrate its
+ *     pages back towards threads running on the node's CPUs - the kernel
+ *     does not know of the drain: drain again, or give it a policy);
  *  3. every pool on the node (a pool set's included) is moved to the node
  *     of `to` nearest to it, as nslab_pool_move does (buffers in use
  *     keep their addresses and contents);

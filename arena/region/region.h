@@ -207,7 +207,10 @@ static inline int region_names_drained(const nslab_nodeset_t *nodes)
     return 0;
 }
 
-/* Pages of [addr, addr + len) on `node` now (0 when the query fails). */
+/* Pages of [addr, addr + len) on `node` now (0 when the query fails).
+ * A page the kernel answers EFAULT for (a NUMA-balancing hint on a
+ * mapping without a policy: present all the same) is read and asked
+ * again, here and in region_evacuate: the range must be readable whole. */
 size_t region_pages_on(const void *addr, size_t len, int node);
 /* Migrate the pages of [addr, addr + len) found on `node` to `target`
  * (os_page_move), whatever the range's policy.  Best effort: the caller
