@@ -158,7 +158,7 @@ ptrdiff_t arena_rseq_cpu_off;
 
 /* The thread's node, cached with the local hit paths' invariant
  * (arena.h): the node is cached only when the cache covers it,
- * with local_bins; cpu is written last, after a signal fence, so the
+ * with its local table; cpu is written last, after a signal fence, so the
  * record is never half-written for the thread's own reads (compiler order;
  * no other thread reads it).  This does not make allocation
  * async-signal-safe: the bins and the slow paths' locks are not re-entrant
@@ -187,7 +187,8 @@ int arena_thread_node_miss(void)
             return node; /* a node the cache does not cover: not cached */
         tc->local_node = node;
         tc->local_off = off;
-        tc->local_bins = (char *)tc + off;
+        if (tc->tab_off != off)
+            tcache_local_fill(tc, off);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         __atomic_store_n(&tc->cpu, cpu, __ATOMIC_RELAXED);
         /* a layout sync may have poked the cache meanwhile (layout.c):

@@ -61,7 +61,7 @@
  * Fast-path cost: counted by callgrind over a 64-byte pair
  * (bench/fastpath.c; the figures and their history are in
  * bench/analysis.md).  Leaf functions: no frame, no saved register on the
- * hit path.  The shape of struct tcache (local_bins),
+ * hit path.  The shape of struct tcache (its local table),
  * struct chunk, chunk_map and sc_table is tuned for it (see the comments
  * at each).
  */
@@ -101,6 +101,25 @@
 #if defined(__x86_64__) && defined(__GCC_ASM_FLAG_OUTPUTS__) && !defined(ARENA_TSAN)
 #define ARENA_FOLD_ASM 1
 #endif
+
+/* An empty asm that makes the compiler forget what it knows of x's value,
+ * so that it does not keep a sum with x in a register across it: the
+ * accesses on either side each use x in their addressing mode. */
+#define ARENA_NO_CSE(x) __asm__("" : "+r"(x))
+
+/* --*p < 0, the decrement addressed as the caller wrote it (GCC computes
+ * an indexed address into a register first for a read-modify-write whose
+ * flags it uses: one instruction). */
+static inline int arena_dec_negative(int32_t *p)
+{
+#ifdef ARENA_FOLD_ASM
+    int neg;
+    __asm__("subl $1, %[p]" : [p] "+m"(*p), "=@ccs"(neg));
+    return neg;
+#else
+    return --*p < 0;
+#endif
+}
 
 /* x < *bound */
 static inline int arena_below_relaxed(size_t x, const size_t *bound)
@@ -600,11 +619,34 @@ struct tcache {
     size_t local_off;  /* arena_node_off(local_node) */
     size_t map_bytes;
     struct tcache *reg_next, *reg_prev; /* registry (tcache_registry_lock) */
-    char *local_bins;  /* (char *)this + local_off, valid with `cpu`: the
-                          local hit paths add a class's bin offset to it */
+    size_t tab_off;    /* the local_off the cache's local table holds
+                          (TC_NO_TAB: none yet) */
     struct tc_node nodes[];
 };
 #define TC_NO_CPU (-3) /* never an rseq cpu_id (>= 0, -1, -2) */
+#define TC_NO_TAB SIZE_MAX
+
+/* The local table: in front of every mapped cache, for sizes below
+ * TC_LOCAL_SIZES, the offset from the cache of the local node's bin of the
+ * size's class (local_off + sc_table[size]), so the local hit paths find
+ * their bin with one load indexed by the size (the shared sc_table needs
+ * its address in a register first and the node's offset added: two
+ * instructions more).  Written by the owner when it caches a new local
+ * node (arena_thread_node_miss, before it publishes the cpu), read only
+ * while `cpu` matches (never for the static empty cache, which has none).
+ * It fills the space the mapping's page rounding left over anyway:
+ * TC_TAB_BYTES + the header is one page, so nodes[] starts on the
+ * second page and a cache still maps nr_nodes + 1 pages.  Sizes from
+ * TC_LOCAL_SIZES to SC_TABLE_MAX are in the class of SC_TABLE_MAX, which
+ * sc_table_mid finds (sizeclass.h; test_arena_sizeclass checks it). */
+#define TC_LOCAL_SIZES 1008
+#define TC_TAB_BYTES (TC_LOCAL_SIZES * sizeof(uint32_t))
+_Static_assert(TC_TAB_BYTES + SC_BIN_BASE == 4096, "the local table fills the first page");
+
+static inline uint32_t *tcache_local_tab(struct tcache *tc)
+{
+    return (uint32_t *)((char *)tc - TC_TAB_BYTES);
+}
 
 _Static_assert(offsetof(struct tcache, nodes) == SC_BIN_BASE, "sc_binoff's base");
 /* One bound serves both fast paths: node * 4096 < node_bytes for
@@ -630,7 +672,7 @@ static inline int arena_thread_node_uncached(void)
 /* arena_thread_node()'s miss (alloc.c): finds the thread's node and caches
  * it, keeping the invariant the local hit paths rely on instead of a node
  * bound: while tc->cpu caches a cpu (!= TC_NO_CPU), tc->local_off <
- * tc->node_bytes and tc->local_bins == (char *)tc + tc->local_off (a node
+ * tc->node_bytes and the local table holds tc->local_off (a node
  * the cache does not cover, after a topology reload, is not cached: every
  * local allocation then takes the slow path, as the bound made it do).
  * It also sets arena_rseq_cpu_off before it caches a cpu. */
@@ -681,11 +723,14 @@ void arena_test_set_thread_node(int node);
  * have one (being created, or the thread is exiting): callers then go to
  * the arena directly. */
 struct tcache *tcache_get(void);
+/* Fill tc's local table for the local node at offset local_off (the
+ * owner, with no cpu cached). */
+void tcache_local_fill(struct tcache *tc, size_t local_off);
 /* Pop a block of (node, cls) for the calling thread, refilling the bin
  * from the arena; NULL with *err on failure.  tc non-NULL, node valid. */
 void *tcache_alloc_refill(struct tcache *tc, int node, unsigned cls, int *err);
 /* Called by the free fast path when a push made bin->room negative. */
-void tcache_overflow(struct tcache *tc, struct tc_bin *bin);
+void tcache_overflow(struct tcache *tc, size_t off);
 /* Return everything the thread caches to the arenas. */
 void tcache_flush_all(struct tcache *tc);
 /* Registry walk for stats/audit: lock, iterate, unlock. */
@@ -920,25 +965,36 @@ enum arena_free_verdict arena_chunk_verdict(const struct chunk *c, const void *p
 enum arena_free_verdict arena_free_verdict(const void *p);
 
 /* Pop a block from the bin at `base` + `off` (base: a thread cache, off:
- * a node's offset plus a class's sc_binoff; or a cache's local_bins, off:
- * sc_binoff): NULL when empty. */
+ * a node's offset plus a class's sc_binoff): NULL when empty. */
 static inline void *arena_bin_pop(char *base, size_t off)
 {
-    struct tc_bin *bin = (struct tc_bin *)(base + off);
-    void *b = bin->head;
+#define ARENA_BIN(f) (((struct tc_bin *)(base + off))->f)
+    void *b = ARENA_BIN(head);
+#ifdef ARENA_FOLD_ASM
+    /* the block in the return register from its load on (else the
+     * compiler loads it elsewhere and copies it there at the end) */
+    __asm__("" : "+a"(b));
+#endif
     if (ARENA_LIKELY(b != NULL)) {
 #ifdef NSLAB_HARDENED
         if (ARENA_UNLIKELY(((uintptr_t *)b)[1] != arena_key_of(b)))
             arena_corrupt("corrupted free block", b);
 #endif
-        bin->head = arena_link_get(b);
+        /* each access addresses the bin as base + off (the empty asm
+         * keeps the compiler from adding them into a register first: one
+         * instruction) */
+        ARENA_NO_CSE(off);
+        ARENA_BIN(head) = arena_link_get(b);
         ((void **)b)[1] = NULL; /* no longer free (arena_free_key) */
-        bin->room++;
-        bin->allocs++;
+        ARENA_NO_CSE(off);
+        ARENA_BIN(room)++;
+        ARENA_NO_CSE(off);
+        ARENA_BIN(allocs)++;
         arena_asan_handed(b);
         arena_vg_handed(b);
     }
     return b;
+#undef ARENA_BIN
 }
 
 /* Allocate size bytes on node (local != 0: NSLAB_NODE_LOCAL resolved to
@@ -983,9 +1039,16 @@ static inline void *arena_alloc_local_hit_x(size_t size, int cpu_xor)
 {
     struct tcache *tc = arena_tls;
     size_t off;
-    if (ARENA_LIKELY(arena_equal_relaxed(arena_rseq_cpu() ^ cpu_xor, &tc->cpu) &&
-                     sc_lookup_binoff(size, &off)))
-        return arena_bin_pop(tc->local_bins, off);
+    if (ARENA_LIKELY(arena_equal_relaxed(arena_rseq_cpu() ^ cpu_xor, &tc->cpu))) {
+        if (ARENA_LIKELY(size < TC_LOCAL_SIZES))
+            off = tcache_local_tab(tc)[size];
+        else if (size <= SC_SMALL_MAX)
+            off = tc->local_off +
+                  sc_table_mid[(size + ((size_t)1 << SC_MID_SHIFT) - 1) >> SC_MID_SHIFT];
+        else
+            return NULL;
+        return arena_bin_pop((char *)tc, off);
+    }
     return NULL;
 }
 
@@ -1011,16 +1074,20 @@ static inline void *arena_alloc_local_inline(size_t size)
  * bin at offset off (the page's bin_off, below tc->node_bytes). */
 static inline void arena_free_push(struct tcache *tc, size_t off, void *p)
 {
-    struct tc_bin *bin = (struct tc_bin *)((char *)tc + off);
+#define ARENA_BIN(f) (((struct tc_bin *)((char *)tc + off))->f)
     void **w = (void **)p;
     /* two plain stores (relaxed: not merged into a vector store) */
     __atomic_store_n(&w[1], (void *)arena_key_of(p), __ATOMIC_RELAXED);
-    arena_link_set(p, bin->head);
-    bin->head = p;
+    arena_link_set(p, ARENA_BIN(head));
+    /* each access addresses the bin as tc + off (arena_bin_pop) */
+    ARENA_NO_CSE(off);
+    ARENA_BIN(head) = p;
     arena_asan_freed(p);
     arena_vg_freed(p);
-    if (ARENA_UNLIKELY(--bin->room < 0))
-        tcache_overflow(tc, bin);
+    ARENA_NO_CSE(off);
+    if (ARENA_UNLIKELY(arena_dec_negative(&ARENA_BIN(room))))
+        tcache_overflow(tc, off);
+#undef ARENA_BIN
 }
 
 /* The free hit path, without its slow path: push p into the calling

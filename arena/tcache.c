@@ -119,6 +119,20 @@ static void registry_del_locked(struct tcache *tc)
     tc->reg_next = tc->reg_prev = NULL;
 }
 
+/* Unmap a cache (its local table in front of it included). */
+static void tcache_unmap(struct tcache *tc)
+{
+    os_unmap(tcache_local_tab(tc), tc->map_bytes);
+}
+
+void tcache_local_fill(struct tcache *tc, size_t local_off)
+{
+    uint32_t *tab = tcache_local_tab(tc);
+    for (size_t s = 0; s < TC_LOCAL_SIZES; s++)
+        tab[s] = (uint32_t)(local_off + sc_table[s]);
+    tc->tab_off = local_off;
+}
+
 /* The node count a new cache covers. */
 static int tcache_nr_nodes(void)
 {
@@ -144,7 +158,7 @@ static struct tcache *tcache_reuse(int nr)
     if (!tc)
         return NULL;
     if (tc->nr_nodes != nr) { /* the topology changed: not this one */
-        os_unmap(tc, tc->map_bytes);
+        tcache_unmap(tc);
         return NULL;
     }
     for (int n = 0; n < nr; n++) {
@@ -154,8 +168,7 @@ static struct tcache *tcache_reuse(int nr)
     }
     tc->cpu = TC_NO_CPU;
     tc->local_node = -1;
-    tc->local_off = 0;
-    tc->local_bins = NULL;
+    tc->local_off = 0; /* tab_off stays: the table still holds it */
     tc->reg_next = tc->reg_prev = NULL;
     return tc;
 }
@@ -168,13 +181,14 @@ static struct tcache *tcache_create(void)
     if (tc)
         return tc;
     size_t page = t->page_size;
-    size_t bytes = sizeof(struct tcache) + (size_t)nr * sizeof(struct tc_node);
+    size_t bytes = TC_TAB_BYTES + sizeof(struct tcache) + (size_t)nr * sizeof(struct tc_node);
     bytes = (bytes + page - 1) & ~(page - 1);
     void *mem;
     if (os_map(bytes, page, 0, -1, &mem) != 0)
         return NULL;
     __atomic_fetch_add(&tcache_maps, 1, __ATOMIC_RELAXED);
-    tc = mem;
+    tc = (struct tcache *)((char *)mem + TC_TAB_BYTES);
+    tc->tab_off = TC_NO_TAB;
     tc->nr_nodes = nr;
     tc->cpu = TC_NO_CPU;
     tc->local_node = -1;
@@ -207,7 +221,7 @@ struct tcache *tcache_get(void)
         pthread_mutex_lock(&registry_lock);
         registry_del_locked(tc);
         pthread_mutex_unlock(&registry_lock);
-        os_unmap(tc, tc->map_bytes);
+        tcache_unmap(tc);
         tc_state = TC_DEAD;
         return NULL;
     }
@@ -292,8 +306,9 @@ static void count_remote_out(struct tcache *tc, int here, unsigned n)
         tc->nodes[here].remote_out += n;
 }
 
-void tcache_overflow(struct tcache *tc, struct tc_bin *bin)
+void tcache_overflow(struct tcache *tc, size_t off)
 {
+    struct tc_bin *bin = (struct tc_bin *)((char *)tc + off);
     int node, err;
     unsigned cls;
     bin_where(tc, bin, &node, &cls);
@@ -398,7 +413,7 @@ static void tcache_release(struct tcache *tc)
     }
     pthread_mutex_unlock(&registry_lock);
     if (!keep)
-        os_unmap(tc, tc->map_bytes);
+        tcache_unmap(tc);
 }
 
 static void tcache_destroy(void *arg)
@@ -440,7 +455,7 @@ void tcache_fork_child(void)
                 dead = tc;
                 ndead++;
             } else {
-                os_unmap(tc, tc->map_bytes);
+                tcache_unmap(tc);
             }
         }
         tc = next;

@@ -199,6 +199,39 @@ static void test_block_test(void **state)
     free(c);
 }
 
+/* numa_malloc_local's hit path looks sizes below TC_LOCAL_SIZES up in the
+ * thread cache's own table and the others in sc_table_mid (arena.h): both
+ * give every size its class.  Each size is allocated twice (the second
+ * allocation is a hit on a cache that caches the thread's node), freed and
+ * allocated again from the bin. */
+static void test_local_table(void **state)
+{
+    (void)state;
+    for (size_t s = TC_LOCAL_SIZES; s <= SC_TABLE_MAX; s++)
+        assert_int_equal(sc_table_mid[(s + ((size_t)1 << SC_MID_SHIFT) - 1) >> SC_MID_SHIFT],
+                         sc_table[s]);
+    for (size_t s = 1; s <= SC_TABLE_MAX + 300; s++) {
+        void *p = numa_malloc_local(s), *q = numa_malloc_local(s);
+        assert_non_null(p);
+        assert_non_null(q);
+        assert_int_equal(nslab_usable_size(p), sc_size[sc_of(s)]);
+        assert_int_equal(nslab_usable_size(q), sc_size[sc_of(s)]);
+        memset(q, 0x5a, s);
+        assert_int_equal(nslab_free(q), 0);
+        void *r = numa_malloc_local(s); /* from the bin q went to */
+        assert_ptr_equal(r, q);
+        assert_int_equal(nslab_free(r), 0);
+        assert_int_equal(nslab_free(p), 0);
+    }
+    struct tcache *tc = arena_tls;
+    assert_true(tc != &tcache_empty);
+    if (tc->cpu != TC_NO_CPU) { /* a node cached: its table holds it */
+        assert_int_equal(tc->tab_off, tc->local_off);
+        for (size_t s = 0; s < TC_LOCAL_SIZES; s++)
+            assert_int_equal(tcache_local_tab(tc)[s], tc->local_off + sc_table[s]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_align_classes),
         cmocka_unit_test(test_public_boundaries),
         cmocka_unit_test(test_block_test),
+        cmocka_unit_test(test_local_table),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
