@@ -619,12 +619,18 @@ struct tcache {
     size_t local_off;  /* arena_node_off(local_node) */
     size_t map_bytes;
     struct tcache *reg_next, *reg_prev; /* registry (tcache_registry_lock) */
-    size_t tab_off;    /* the local_off the cache's local table holds
+    uint32_t tab_off;  /* the local_off the cache's local table holds
                           (TC_NO_TAB: none yet) */
+    int policy_xor;    /* the owner's copy of process_cpu_xor (process.h):
+                          malloc's hit path folds it into its cpu compare
+                          from here, an operand of the xor, instead of
+                          loading the global (one instruction).  Set when
+                          the cache is made or reused, and by malloc's
+                          slow path under the local policy; owner only */
     struct tc_node nodes[];
 };
 #define TC_NO_CPU (-3) /* never an rseq cpu_id (>= 0, -1, -2) */
-#define TC_NO_TAB SIZE_MAX
+#define TC_NO_TAB UINT32_MAX
 
 /* The local table: in front of every mapped cache, for sizes below
  * TC_LOCAL_SIZES, the offset from the cache of the local node's bin of the
@@ -1050,6 +1056,14 @@ static inline void *arena_alloc_local_hit_x(size_t size, int cpu_xor)
         return arena_bin_pop((char *)tc, off);
     }
     return NULL;
+}
+
+/* arena_alloc_local_hit_x() with the cache's policy_xor folded in (the
+ * malloc replacement's hit path: a miss unless the process policy is
+ * local). */
+static inline void *arena_alloc_local_hit_policy(size_t size)
+{
+    return arena_alloc_local_hit_x(size, arena_tls->policy_xor);
 }
 
 /* arena_alloc_local_hit_x() with nothing folded in. */

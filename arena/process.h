@@ -67,7 +67,10 @@ extern int process_mode __attribute__((visibility("hidden")));
 /* 0 once the local policy is published, else ARENA_CPU_MISS: malloc's hit
  * path folds "the policy is local" into its cpu compare with it (arena.h,
  * arena_alloc_local_hit_x).  Written once (relaxed: the hit path reads no
- * configuration). */
+ * configuration).  Each thread cache holds a copy (struct tcache,
+ * policy_xor: set when the cache is made, and to 0 by malloc's slow path
+ * under the local policy), so a change other than this one, from
+ * ARENA_CPU_MISS to 0, would have to reach every cache. */
 extern int process_cpu_xor __attribute__((visibility("hidden")));
 
 /* Read the configuration if the environment exists and nobody has yet;

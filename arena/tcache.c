@@ -43,6 +43,7 @@
  */
 #include "arena.h"
 #include "os.h"
+#include "process.h"
 
 #include <errno.h>
 #include <string.h>
@@ -130,7 +131,7 @@ void tcache_local_fill(struct tcache *tc, size_t local_off)
     uint32_t *tab = tcache_local_tab(tc);
     for (size_t s = 0; s < TC_LOCAL_SIZES; s++)
         tab[s] = (uint32_t)(local_off + sc_table[s]);
-    tc->tab_off = local_off;
+    tc->tab_off = (uint32_t)local_off;
 }
 
 /* The node count a new cache covers. */
@@ -169,6 +170,7 @@ static struct tcache *tcache_reuse(int nr)
     tc->cpu = TC_NO_CPU;
     tc->local_node = -1;
     tc->local_off = 0; /* tab_off stays: the table still holds it */
+    tc->policy_xor = __atomic_load_n(&process_cpu_xor, __ATOMIC_RELAXED);
     tc->reg_next = tc->reg_prev = NULL;
     return tc;
 }
@@ -189,6 +191,7 @@ static struct tcache *tcache_create(void)
     __atomic_fetch_add(&tcache_maps, 1, __ATOMIC_RELAXED);
     tc = (struct tcache *)((char *)mem + TC_TAB_BYTES);
     tc->tab_off = TC_NO_TAB;
+    tc->policy_xor = __atomic_load_n(&process_cpu_xor, __ATOMIC_RELAXED);
     tc->nr_nodes = nr;
     tc->cpu = TC_NO_CPU;
     tc->local_node = -1;

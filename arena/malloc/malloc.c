@@ -124,6 +124,10 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
                       : arena_alloc_slow(NSLAB_NODE_LOCAL, size, 1);
         if (UNLIKELY(!r))
             errno = ENOMEM;
+        /* a cache made before the policy was published hits from now on */
+        struct tcache *tc = arena_tls;
+        if (UNLIKELY(tc != &tcache_empty && tc->policy_xor != 0))
+            tc->policy_xor = 0;
         return r;
     }
     return process_alloc(size, 0, 0);
@@ -134,7 +138,7 @@ MALLOC_API void *malloc(size_t size)
     /* numa_malloc_local's hit path, missing unless the policy is local;
      * size 0 finds class 0's bin, which is always empty, and goes to
      * malloc_slow like every other miss */
-    void *r = arena_alloc_local_hit_x(size, __atomic_load_n(&process_cpu_xor, __ATOMIC_RELAXED));
+    void *r = arena_alloc_local_hit_policy(size);
     if (LIKELY(r != NULL))
         return r;
     return malloc_slow(size);
