@@ -225,24 +225,30 @@ struct slab {
 
 /* The header at the start of every chunk (kind SEG_CHUNK).
  * Per-page tables: pages not in a slab (header page, free pages) have
- * bin_off == CHUNK_NO_BIN, bin_base == CHUNK_NO_BASE and cls == 0.  A
- * block page's bin_off is the byte offset of its bin from the start of a
- * thread cache, node and class folded into one number (hdr.node *
- * sizeof(struct tc_node) + sc_binoff(class)).  The page's entries (pg[],
- * cls, head) are written under its class lock when the slab is carved or
- * released (bin_base with a relaxed atomic store, also when the chunk is
- * retired); the free fast path reads them without a lock (the block it
- * frees was handed to it through a lock or an acquire, after the write).
+ * bin_off == CHUNK_NO_BIN, bin_base == CHUNK_NO_BASE, test_mul == 0 and
+ * cls == 0.  A block page's bin_off is the byte offset of its bin from the
+ * start of a thread cache, node and class folded into one number
+ * (hdr.node * sizeof(struct tc_node) + sc_binoff(class)).  The page's
+ * entries (test_mul, bin_base, pg[], cls, head) are written under its
+ * class lock when the slab is carved or released (bin_base and bin_off
+ * with relaxed atomic stores, also when the chunk is retired); the free
+ * fast path reads them without a lock (the block it frees was handed to
+ * it through a lock or an acquire, after the write).
  * used_pages / committed_pages / aged_pages / free_pages / next / prev:
  * arena->chunk_lock. */
-/* What the free fast path reads of a page, in one 32-byte entry: a bin
- * offset that is the page's bin_off exactly when the pointer a is a block
- * start of the page's slab, and fails every cache's bound otherwise:
- *     off(a) = bin_base + ((a * mul mod 2^64) >> CHUNK_TEST_SHIFT)
+/* What the free fast path reads of a page: two words, test_mul[page] and
+ * bin_base[page], that give a bin offset that is the page's bin_off
+ * exactly when the pointer a is a block start of the page's slab, and
+ * fails every cache's bound otherwise:
+ *     off(a) = bin_base + ((a * test_mul mod 2^64) >> CHUNK_TEST_SHIFT)
  * Four instructions (copy, multiply, shift, add), the block-start test
  * and the bin offset load in one; the bound check that follows is the one
- * the free path always made.  Why it holds (L = CHUNK_TEST_SHIFT, d the
- * class size <= 2^16, S <= 2^19 the slab's bytes, start its first block):
+ * the free path always made.  (Two arrays of 8-byte words, not one array
+ * of entries: the fast path addresses them as base + page number * 8, the
+ * largest scale an x86 address has, with base = chunk index * (SEG_SIZE -
+ * 8 * ARENA_PAGES), one multiply, instead of masking the page number.)
+ * Why it holds (L = CHUNK_TEST_SHIFT, mul = test_mul, d the class size
+ * <= 2^16, S <= 2^19 the slab's bytes, start its first block):
  *   mul = ceil(j 2^64 / d) for a j < d coprime with d, so d mul = j 2^64
  *   + eps with 0 <= eps < d.  For a = start + q d + r (0 <= r < d):
  *   a mul = s + X (mod 2^64), s = start mul mod 2^64, X = q eps < S when
@@ -255,18 +261,17 @@ struct slab {
  *   - 1 up or down from bin_off, past every cache's bound (at most
  *   NSLAB_MAX_NODES * 4096 = 2^22).  Power-of-two classes take j = 1,
  *   eps = 0, s = 0 (a slab starts on a 64 KiB boundary).
+ *   Not told apart: the slab's unused tail (shorter than a block) starts
+ *   at q = capacity, a multiple of d, when d does not divide S; it passes
+ *   like a block start, as it passed the exact division test before.
  * The slow path's exact test (chunk_block_start) is a mul - start_mul <
  * 2^32 with the same mul: it holds for a retired chunk's pages too, whose
  * bin_base is CHUNK_NO_BASE. */
 struct chunk_pg {
-    uint64_t bin_base;  /* bin_off - (start_mul >> CHUNK_TEST_SHIFT), or
-                           CHUNK_NO_BASE */
-    uint64_t mul;       /* the slab's multiplier (above); 0 without blocks */
-    uint64_t start_mul; /* (uint64_t)slab start * mul */
+    uint64_t start_mul; /* (uint64_t)slab start * test_mul */
     uint32_t bin_off;   /* the page's bin offset in a cache, or CHUNK_NO_BIN */
     uint32_t reserved;
 };
-_Static_assert(sizeof(struct chunk_pg) == 32, "the free path shifts by 5");
 _Static_assert(((uint64_t)1 << (48 - CHUNK_TEST_SHIFT)) > 2 * (uint64_t)NSLAB_MAX_NODES * 4096 + 2,
                "a non-block-start moves past every cache's bound");
 
@@ -285,7 +290,12 @@ struct chunk {
                                           when its last block comes back.
                                           Written under every class lock
                                           and chunk_lock; read relaxed */
-    struct chunk_pg pg[ARENA_PAGES];   /* page -> bin offset and block test */
+    uint64_t test_mul[ARENA_PAGES];    /* page -> the slab's multiplier
+                                          (above); 0 without blocks */
+    uint64_t bin_base[ARENA_PAGES];    /* page -> bin_off - (start_mul >>
+                                          CHUNK_TEST_SHIFT), or
+                                          CHUNK_NO_BASE */
+    struct chunk_pg pg[ARENA_PAGES];   /* page -> bin offset, exact test */
     uint8_t cls[ARENA_PAGES];          /* page -> size class, 0 = none */
     uint8_t head[ARENA_PAGES];         /* page -> first page of its slab */
     uint64_t used_pages;               /* bit i: page i in use (bit 0 =
@@ -343,37 +353,53 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
  * anything else at least 2^47 either side. */
 static inline int chunk_block_start(const struct chunk *c, const void *p)
 {
-    const struct chunk_pg *pg = &c->pg[chunk_page(p)];
-    return (uint64_t)(uintptr_t)p * pg->mul - pg->start_mul < ((uint64_t)1 << 32);
+    unsigned i = chunk_page(p);
+    return (uint64_t)(uintptr_t)p * c->test_mul[i] - c->pg[i].start_mul < ((uint64_t)1 << 32);
 }
 
-/* The free fast path's bin offset for a, a pointer of the page at byte
- * po of chunk cb's pg[] (po = page * 32): the page's bin_off when a is a
- * block start of its slab, else above every cache's bound (struct
- * chunk_pg).  bin_base is read relaxed (a chunk's retirement rewrites it
- * while frees run).  On x86-64 the test is one asm statement that
- * addresses both fields as chunk + po + displacement: in C, GCC computes
- * their common address into a register first, and does not fold an
- * __atomic load into the add (two instructions more). */
-static inline size_t chunk_test_off(const char *cb, uintptr_t po, uintptr_t a)
+/* The free fast path's bin offset for a (struct chunk_pg): the page's
+ * bin_off when a is a block start of its slab, else above every cache's
+ * bound.  pn = a >> ARENA_PAGE_SHIFT, base = the chunk's address - (pn &
+ * ~(ARENA_PAGES - 1)) * 8, so that base + pn * 8 is the chunk plus the
+ * page's index * 8 (the fast path: chunk index * (SEG_SIZE - 8 *
+ * ARENA_PAGES)).  bin_base is read relaxed (a chunk's retirement rewrites
+ * it while frees run).  On x86-64 one asm statement addresses both words
+ * as base + pn * 8 + displacement: in C, GCC computes a common address
+ * into a register first, and does not fold an __atomic load into the add
+ * (two instructions more). */
+static inline size_t chunk_test_off(uintptr_t base, uintptr_t pn, uintptr_t a)
 {
-    const struct chunk_pg *pg =
-        (const struct chunk_pg *)(cb + offsetof(struct chunk, pg) + po);
 #ifdef ARENA_FOLD_ASM
     uint64_t x;
-    __asm__("imulq %c[mul](%[cb],%[po]), %[x]\n\t"
+    __asm__("imulq %c[mul](%[base],%[pn],8), %[x]\n\t"
             "shrq %[sh], %[x]\n\t"
-            "addq %c[base](%[cb],%[po]), %[x]"
+            "addq %c[bb](%[base],%[pn],8), %[x]"
             : [x] "=r"(x)
-            : "0"((uint64_t)a), [cb] "r"(cb), [po] "r"(po),
-              [mul] "i"(offsetof(struct chunk, pg) + offsetof(struct chunk_pg, mul)),
-              [base] "i"(offsetof(struct chunk, pg) + offsetof(struct chunk_pg, bin_base)),
-              [sh] "i"(CHUNK_TEST_SHIFT), "m"(*pg)
+            : "0"((uint64_t)a), [base] "r"(base), [pn] "r"(pn),
+              [mul] "i"(offsetof(struct chunk, test_mul)),
+              [bb] "i"(offsetof(struct chunk, bin_base)), [sh] "i"(CHUNK_TEST_SHIFT),
+              "m"(*(const uint64_t *)(base + pn * 8 + offsetof(struct chunk, test_mul))),
+              "m"(*(const uint64_t *)(base + pn * 8 + offsetof(struct chunk, bin_base)))
             : "cc");
     return x;
 #else
-    return __atomic_load_n(&pg->bin_base, __ATOMIC_RELAXED) +
-           (((uint64_t)a * pg->mul) >> CHUNK_TEST_SHIFT);
+    const uint64_t *mul = (const uint64_t *)(base + pn * 8 + offsetof(struct chunk, test_mul));
+    const uint64_t *bb = (const uint64_t *)(base + pn * 8 + offsetof(struct chunk, bin_base));
+    return __atomic_load_n(bb, __ATOMIC_RELAXED) + (((uint64_t)a * *mul) >> CHUNK_TEST_SHIFT);
+#endif
+}
+
+/* chunk_test_off's base for chunk index ci (a >> SEG_SHIFT): ci * (SEG_SIZE
+ * - 8 * ARENA_PAGES), one imul (GCC turns the product into shifts and a
+ * subtraction: three instructions). */
+static inline uintptr_t chunk_test_base(uintptr_t ci)
+{
+    const uintptr_t k = SEG_SIZE - 8 * (uintptr_t)ARENA_PAGES;
+#ifdef ARENA_FOLD_ASM
+    __asm__("imulq %[k], %[ci], %[ci]" : [ci] "+r"(ci) : [k] "i"(k) : "cc");
+    return ci;
+#else
+    return ci * k;
 #endif
 }
 
@@ -1107,7 +1133,7 @@ static inline void arena_free_push(struct tcache *tc, size_t off, void *p)
 /* The free hit path, without its slow path: push p into the calling
  * thread's bin and return 1 when p is a block start of a chunk whose node
  * the thread's cache covers and is not free already; else 0, nothing
- * touched.  Chunk map, the page's entry (the bin offset and the
+ * touched.  Chunk map, the page's two words (the bin offset and the
  * block-start test in one: struct chunk_pg), TLS, one bound check, the
  * free key, push, count. */
 static inline int arena_free_hit(void *p)
@@ -1118,16 +1144,10 @@ static inline int arena_free_hit(void *p)
      * the block was handed out (through a lock or an acquire), and it
      * cannot change while the block is live. */
     if (ARENA_LIKELY(i < CHUNK_MAP_ENTRIES && chunk_map[i] != 0)) {
-        /* the page's entry of pg[], addressed as bytes:
-         * ((a >> 16) & 63) * 32 == (a >> 11) & 0x7e0 */
-        uintptr_t po = (a >> (ARENA_PAGE_SHIFT - 5)) & ((ARENA_PAGES - 1) * 32);
-        /* the chunk, from i (shifting i back saves a copy of a; the empty
-         * asm keeps the compiler from turning it into a mask of a) */
-        uintptr_t ci = i;
-        __asm__("" : "+r"(ci));
         /* the page's bin offset if p is a block start, else past every
-         * bound (struct chunk_pg) */
-        size_t off = chunk_test_off((const char *)(ci << SEG_SHIFT), po, a);
+         * bound (struct chunk_pg): its words addressed from the chunk
+         * index (i, no longer needed) and the page number */
+        size_t off = chunk_test_off(chunk_test_base(i), a >> ARENA_PAGE_SHIFT, a);
         struct tcache *tc = arena_tls;
         if (ARENA_LIKELY(arena_below_relaxed(off, &tc->node_bytes))) {
             if (ARENA_UNLIKELY((uintptr_t)((void **)p)[1] == arena_key_of(p)))

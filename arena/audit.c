@@ -167,7 +167,7 @@ static void audit_chunks(struct audit *au)
             if (c->free_pages == ARENA_PAGES - 1)
                 bad(au, "chunk %p: retired and empty but still mapped", (void *)c);
             for (unsigned i = 0; i < ARENA_PAGES; i++)
-                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->pg[i].bin_base != CHUNK_NO_BASE)
+                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->bin_base[i] != CHUNK_NO_BASE)
                     bad(au, "chunk %p page %u: retired but frees still go to caches",
                         (void *)c, i);
         } else if (c->free_pages == ARENA_PAGES - 1) {
@@ -176,7 +176,7 @@ static void audit_chunks(struct audit *au)
         for (unsigned i = 0; i < ARENA_PAGES; i++) {
             int inuse = (c->used_pages >> i) & 1;
             if (i == 0 || !inuse) {
-                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->pg[i].bin_base != CHUNK_NO_BASE ||
+                if (c->pg[i].bin_off != CHUNK_NO_BIN || c->bin_base[i] != CHUNK_NO_BASE ||
                     c->cls[i])
                     bad(au, "chunk %p page %u: free or header page with class %u", (void *)c, i,
                         c->cls[i]);
@@ -227,7 +227,7 @@ static void audit_class(struct audit *au, unsigned cls)
                 mul = UINT64_MAX / sc_size[cls] + 1;
             if (f < 1 || f > i || s->cls != cls || i >= f + s->npages ||
                 c->pg[i].bin_off != (c->retired ? CHUNK_NO_BIN : bin_off) ||
-                c->pg[i].mul != mul || c->pg[i].bin_base != base ||
+                c->test_mul[i] != mul || c->bin_base[i] != base ||
                 c->pg[i].start_mul != (uint64_t)start * mul) {
                 bad(au, "chunk %p page %u: page tables disagree with slab at page %u",
                     (void *)c, i, f);

@@ -196,9 +196,9 @@ static int chunk_new(struct arena *a, struct chunk **out)
     if (held)
         capacity_release(a->node, c->held ? ARENA_PAGE_SIZE : held); /* the header page */
     for (unsigned i = 0; i < ARENA_PAGES; i++) {
-        c->pg[i].bin_base = CHUNK_NO_BASE;
+        c->bin_base[i] = CHUNK_NO_BASE;
         c->pg[i].bin_off = CHUNK_NO_BIN;
-        c->pg[i].mul = 0;
+        c->test_mul[i] = 0;
         c->pg[i].start_mul = 0;
     }
     c->used_pages = 1; /* the header page */

@@ -128,10 +128,10 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
     for (unsigned i = first; i < first + np; i++) {
         c->head[i] = (uint8_t)first;
         c->cls[i] = (uint8_t)cls;
-        c->pg[i].mul = mul;
+        c->test_mul[i] = mul;
         c->pg[i].start_mul = (uint64_t)(uintptr_t)s->start * mul;
         __atomic_store_n(&c->pg[i].bin_off, bin_off, __ATOMIC_RELAXED);
-        __atomic_store_n(&c->pg[i].bin_base, base, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->bin_base[i], base, __ATOMIC_RELAXED);
     }
     partial_add(ac, s);
     ac->slabs++;
@@ -147,9 +147,9 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
     ARENA_VG_ACCESSIBLE(s->start, (size_t)np * ARENA_PAGE_SIZE);
     partial_del(ac, s);
     for (unsigned i = first; i < first + np; i++) {
-        __atomic_store_n(&c->pg[i].bin_base, CHUNK_NO_BASE, __ATOMIC_RELAXED);
+        __atomic_store_n(&c->bin_base[i], CHUNK_NO_BASE, __ATOMIC_RELAXED);
         __atomic_store_n(&c->pg[i].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);
-        c->pg[i].mul = 0;
+        c->test_mul[i] = 0;
         c->pg[i].start_mul = 0;
         c->cls[i] = 0;
         c->head[i] = 0;
@@ -227,7 +227,7 @@ void slab_retire_chunk(struct arena *a, struct chunk *c)
         struct slab *s = &c->slabs[i];
         struct arena_class *ac = &a->cls[s->cls];
         for (unsigned k = i; k < i + s->npages; k++) {
-            __atomic_store_n(&c->pg[k].bin_base, CHUNK_NO_BASE, __ATOMIC_RELAXED);
+            __atomic_store_n(&c->bin_base[k], CHUNK_NO_BASE, __ATOMIC_RELAXED);
             __atomic_store_n(&c->pg[k].bin_off, CHUNK_NO_BIN, __ATOMIC_RELAXED);
         }
         if (s->kept) {

@@ -165,14 +165,15 @@ static void test_block_test(void **state)
             uint32_t bin_off = (uint32_t)((k & 1 ? NSLAB_MAX_NODES - 1 : 0) *
                                           sizeof(struct tc_node)) + sc_binoff(cls);
             for (unsigned i = first; i < first + np; i++) {
-                c->pg[i].mul = mul;
-                c->pg[i].bin_base = bin_off - (((uint64_t)start * mul) >> CHUNK_TEST_SHIFT);
+                c->test_mul[i] = mul;
+                c->bin_base[i] = bin_off - (((uint64_t)start * mul) >> CHUNK_TEST_SHIFT);
             }
             for (uint64_t n = 0; n < (uint64_t)np * ARENA_PAGE_SIZE; n += 16) {
                 for (unsigned u = 0; u < (n % 4096 == 0 ? 3u : 1u); u++) {
                     uint64_t a = start + n + (u == 0 ? 0 : u == 1 ? 8 : 1);
-                    uintptr_t po = (uintptr_t)(((a >> ARENA_PAGE_SHIFT) & (ARENA_PAGES - 1)) * 32);
-                    size_t off = chunk_test_off((const char *)c, po, (uintptr_t)a);
+                    uintptr_t pn = (uintptr_t)(a >> ARENA_PAGE_SHIFT);
+                    size_t off = chunk_test_off(
+                        (uintptr_t)c - (pn & ~(uintptr_t)(ARENA_PAGES - 1)) * 8, pn, (uintptr_t)a);
                     int is_start = u == 0 && n % d == 0 && n / d < cap;
                     /* not covered: the slab's unused tail, shorter than a
                      * block, starts at a multiple of the size (capacity *
@@ -193,9 +194,10 @@ static void test_block_test(void **state)
     /* at most one slab in 1000 without a multiplier (none expected) */
     assert_true(nomul * 1000 <= slabs);
     /* a page without blocks: every address past the bound */
-    c->pg[0].mul = 0;
-    c->pg[0].bin_base = CHUNK_NO_BASE;
-    assert_true(chunk_test_off((const char *)c, 0, (uintptr_t)SEG_SIZE) >= 2 * bound);
+    c->test_mul[0] = 0;
+    c->bin_base[0] = CHUNK_NO_BASE;
+    uintptr_t pn = SEG_SIZE >> ARENA_PAGE_SHIFT;
+    assert_true(chunk_test_off((uintptr_t)c - pn * 8, pn, (uintptr_t)SEG_SIZE) >= 2 * bound);
     free(c);
 }
 
