@@ -658,22 +658,18 @@ struct tcache {
 #define TC_NO_CPU (-3) /* never an rseq cpu_id (>= 0, -1, -2) */
 #define TC_NO_TAB UINT32_MAX
 
-/* The local table: in front of every mapped cache, for sizes below
- * TC_LOCAL_SIZES, the offset from the cache of the local node's bin of the
+/* The local table: in front of every mapped cache, for sizes up to
+ * SC_TABLE_MAX, the offset from the cache of the local node's bin of the
  * size's class (local_off + sc_table[size]), so the local hit paths find
  * their bin with one load indexed by the size (the shared sc_table needs
  * its address in a register first and the node's offset added: two
  * instructions more).  Written by the owner when it caches a new local
  * node (arena_thread_node_miss, before it publishes the cpu), read only
  * while `cpu` matches (never for the static empty cache, which has none).
- * It fills the space the mapping's page rounding left over anyway:
- * TC_TAB_BYTES + the header is one page, so nodes[] starts on the
- * second page and a cache still maps nr_nodes + 1 pages.  Sizes from
- * TC_LOCAL_SIZES to SC_TABLE_MAX are in the class of SC_TABLE_MAX, which
- * sc_table_mid finds (sizeclass.h; test_arena_sizeclass checks it). */
-#define TC_LOCAL_SIZES 1008
-#define TC_TAB_BYTES (TC_LOCAL_SIZES * sizeof(uint32_t))
-_Static_assert(TC_TAB_BYTES + SC_BIN_BASE == 4096, "the local table fills the first page");
+ * Cost: one page more per mapped cache (nr_nodes + 2 pages). */
+#define TC_LOCAL_SIZES (SC_TABLE_MAX + 1)
+#define TC_TAB_BYTES ((TC_LOCAL_SIZES * sizeof(uint32_t) + ARENA_CACHELINE - 1) & \
+                      ~(size_t)(ARENA_CACHELINE - 1))
 
 static inline uint32_t *tcache_local_tab(struct tcache *tc)
 {

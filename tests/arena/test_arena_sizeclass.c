@@ -209,9 +209,6 @@ static void test_block_test(void **state)
 static void test_local_table(void **state)
 {
     (void)state;
-    for (size_t s = TC_LOCAL_SIZES; s <= SC_TABLE_MAX; s++)
-        assert_int_equal(sc_table_mid[(s + ((size_t)1 << SC_MID_SHIFT) - 1) >> SC_MID_SHIFT],
-                         sc_table[s]);
     for (size_t s = 1; s <= SC_TABLE_MAX + 300; s++) {
         void *p = numa_malloc_local(s), *q = numa_malloc_local(s);
         assert_non_null(p);
