@@ -392,14 +392,14 @@ static inline size_t chunk_test_off(uintptr_t base, uintptr_t pn, uintptr_t a)
 /* chunk_test_off's base for chunk index ci (a >> SEG_SHIFT): ci * (SEG_SIZE
  * - 8 * ARENA_PAGES), one imul (GCC turns the product into shifts and a
  * subtraction: three instructions). */
+#define CHUNK_TEST_BASE_MUL (SEG_SIZE - 8 * (uintptr_t)ARENA_PAGES)
 static inline uintptr_t chunk_test_base(uintptr_t ci)
 {
-    const uintptr_t k = SEG_SIZE - 8 * (uintptr_t)ARENA_PAGES;
 #ifdef ARENA_FOLD_ASM
-    __asm__("imulq %[k], %[ci], %[ci]" : [ci] "+r"(ci) : [k] "i"(k) : "cc");
+    __asm__("imulq %[k], %[ci], %[ci]" : [ci] "+r"(ci) : [k] "i"(CHUNK_TEST_BASE_MUL) : "cc");
     return ci;
 #else
-    return ci * k;
+    return ci * CHUNK_TEST_BASE_MUL;
 #endif
 }
 
