@@ -300,7 +300,7 @@ static int page_in_clean_slab(const struct chunk *c, unsigned i, const uint8_t *
         return 0;
     const struct slab *s = &c->slabs[f];
     return s->cls == cls && i < (unsigned)f + s->npages &&
-           s->start == (const char *)c + (size_t)f * ARENA_PAGE_SIZE;
+           s->start == slab_span(c, f) + slab_slack(cls);
 }
 
 static void arena_child_repair(struct arena *a)

@@ -204,12 +204,15 @@ static inline uint64_t arena_add_relaxed(uint64_t x, const uint64_t *p)
  *   < fresh, and appears in no other list. */
 struct slab {
     void *free;              /* blocks returned to this slab (LIFO) */
-    char *start;             /* block 0 (== the first page's address) */
+    char *start;             /* block 0: the first page's address +
+                                slab_slack(cls), so that the last block
+                                ends at the slab's last byte */
     struct slab *next, *prev; /* the class's partial list */
     uint32_t used;           /* blocks out: in caches, remote stacks, in use */
     uint32_t fresh;          /* blocks [fresh, capacity) never handed out */
     uint32_t capacity;
-    uint32_t populated;      /* bytes from start known populated (slab.c:
+    uint32_t populated;      /* bytes from the first page's address
+                                known populated (slab.c:
                                 fresh blocks are handed out from populated
                                 pages, ARENA_POPULATE_STEP at a time) */
     uint8_t cls;
@@ -255,22 +258,30 @@ struct slab {
  * largest scale an x86 address has, with base = chunk index * (SEG_SIZE -
  * 8 * ARENA_PAGES), one multiply, instead of masking the page number.)
  * Why it holds (L = CHUNK_TEST_SHIFT, mul = test_mul, d the class size
- * <= 2^16, S <= 2^19 the slab's bytes, start its first block):
+ * <= 2^16, S <= 2^19 the slab's bytes, start its first block, which is
+ * the first page's address + slab_slack(cls), slack = S mod d < d, so
+ * that the capacity blocks end at the slab's last byte):
  *   mul = ceil(j 2^64 / d) for a j < d coprime with d, so d mul = j 2^64
- *   + eps with 0 <= eps < d.  For a = start + q d + r (0 <= r < d):
- *   a mul = s + X (mod 2^64), s = start mul mod 2^64, X = q eps < S when
- *   r == 0, and X in [2^64 / d, 2^64 - 2^64 / d + d + S), so X >= 2^48
- *   and 2^64 - X > 2^47, when r != 0 (r j mod d is not 0).
+ *   + eps with 0 <= eps < d.  Any a of the slab's pages is a = start +
+ *   q d + r with 0 <= r < d and -1 <= q < capacity (q == -1: the slack
+ *   before block 0); a mul = s + X (mod 2^64), s = start mul mod 2^64.
+ *   When r == 0, q >= 0 (the slack is shorter than d) and a is a block
+ *   start: X = q eps < S.  When r != 0: r mul mod 2^64 = ((r j mod d)
+ *   2^64 + r eps) / d with r j mod d not 0, in [2^64 / d, 2^64 - 2^64 / d
+ *   + d), and X = that + q eps with q eps in [-d, S), so X >= 2^48 - 2^17
+ *   and 2^64 - X > 2^48 - 2^20, both > 2^47.
  *   The slab's mul is picked (slab.c, slab_test_mul) so that
  *   (s mod 2^L) + (capacity - 1) eps < 2^L: then every block start gives
  *   (a mul) >> L == s >> L, and bin_base = bin_off - (s >> L) (mod 2^64)
- *   gives bin_off; any other a is moved by at least 2^(48 - L) - 1 = 2^24
- *   - 1 up or down from bin_off, past every cache's bound (at most
- *   NSLAB_MAX_NODES * 4096 = 2^22).  Power-of-two classes take j = 1,
- *   eps = 0, s = 0 (a slab starts on a 64 KiB boundary).
- *   Not told apart: the slab's unused tail (shorter than a block) starts
- *   at q = capacity, a multiple of d, when d does not divide S; it passes
- *   like a block start, as it passed the exact division test before.
+ *   gives bin_off; any other a of the slab's pages is moved by at least
+ *   2^(47 - L) - 1 = 2^23 - 1 up or down from bin_off, past every cache's
+ *   bound (at most NSLAB_MAX_NODES * 4096 = 2^22; down, it wraps past
+ *   2^63).  Power-of-two classes take j = 1, eps = 0, s = 0 (their slack
+ *   is 0: a slab starts on a 64 KiB boundary).  So every address of the
+ *   slab's pages but its block starts is refused: past the last block
+ *   begins the next page, with entries of its own.  (When block 0 was
+ *   the first page's address, the slab's unused tail began at q =
+ *   capacity, a multiple of d, and passed like a block start.)
  * The slow path's exact test (chunk_block_start) is a mul - start_mul <
  * 2^32 with the same mul: it holds for a retired chunk's pages too, whose
  * bin_base is CHUNK_NO_BASE. */
@@ -355,9 +366,28 @@ static inline struct slab *chunk_slab_of(struct chunk *c, const void *p)
     return &c->slabs[c->head[chunk_page(p)]];
 }
 
+/* The bytes of a class's slab before its first block: the slab's span mod
+ * the class size (0 for every size that divides the span, the powers of
+ * two among them), so that the last block ends at the slab's last byte
+ * and no address inside the slab's pages that is a multiple of the size
+ * away from the first block lies outside a block (struct chunk_pg).  A
+ * multiple of 16 (span and size are), and of the largest power of two
+ * that divides the size: a block is as aligned as at a page boundary. */
+static inline size_t slab_slack(unsigned cls)
+{
+    return (size_t)sc_pages[cls] * ARENA_PAGE_SIZE - (size_t)sc_capacity[cls] * sc_size[cls];
+}
+/* The address of page `first` of chunk c: a slab's span starts there, its
+ * block 0 slab_slack() later. */
+static inline char *slab_span(const struct chunk *c, unsigned first)
+{
+    return (char *)c + (size_t)first * ARENA_PAGE_SIZE;
+}
+
 /* Is p the start of a block of its slab (a page with blocks)?  The
  * struct chunk_pg comment says why: a block start leaves less than 2^19,
- * anything else at least 2^47 either side. */
+ * anything else of the slab's pages (the slack before block 0 included)
+ * more than 2^47 either side. */
 static inline int chunk_block_start(const struct chunk *c, const void *p)
 {
     unsigned i = chunk_page(p);

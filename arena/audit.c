@@ -217,7 +217,7 @@ static void audit_class(struct audit *au, unsigned cls)
                 continue;
             unsigned f = c->head[i];
             struct slab *s = &c->slabs[f];
-            uintptr_t start = (uintptr_t)((char *)c + (size_t)f * ARENA_PAGE_SIZE);
+            uintptr_t start = (uintptr_t)(slab_span(c, f) + slab_slack(cls));
             uint64_t mul = slab_test_mul(start, cls);
             uint32_t bin_off = a->node_off + sc_binoff(cls);
             uint64_t base = mul && !c->retired
@@ -236,7 +236,7 @@ static void audit_class(struct audit *au, unsigned cls)
             if (f != i)
                 continue;
             if (s->npages != sc_pages[cls] || s->capacity != sc_capacity[cls] ||
-                s->first != f || s->start != (char *)c + (size_t)f * ARENA_PAGE_SIZE ||
+                s->first != f || s->start != (char *)start ||
                 f + s->npages > ARENA_PAGES) {
                 bad(au, "slab %p: shape does not match class %u", (void *)s->start, cls);
                 continue;

@@ -110,7 +110,11 @@ static int slab_new(struct arena *a, struct arena_class *ac, unsigned cls)
     if (fresh && arena_populate_slabs())
         s->populated = (uint32_t)(((unsigned)__builtin_ctzll(fresh) - first) * ARENA_PAGE_SIZE);
     s->free = NULL;
-    s->start = (char *)c + (size_t)first * ARENA_PAGE_SIZE;
+    /* the blocks end at the slab's last byte (slab_slack): the remainder
+     * of the span goes before the first block, where every address fails
+     * the block-start test, not after the last, where the first address
+     * is a multiple of the size away from block 0 and would pass it */
+    s->start = slab_span(c, first) + slab_slack(cls);
     s->used = 0;
     s->fresh = 0;
     s->kept = 0;
@@ -143,8 +147,8 @@ static void slab_release(struct arena *a, struct arena_class *ac, struct slab *s
 {
     struct chunk *c = chunk_of(s->start);
     unsigned first = s->first, np = s->npages;
-    ARENA_ASAN_UNPOISON(s->start, (size_t)np * ARENA_PAGE_SIZE); /* no stale poison */
-    ARENA_VG_ACCESSIBLE(s->start, (size_t)np * ARENA_PAGE_SIZE);
+    ARENA_ASAN_UNPOISON(slab_span(c, first), (size_t)np * ARENA_PAGE_SIZE); /* no stale poison */
+    ARENA_VG_ACCESSIBLE(slab_span(c, first), (size_t)np * ARENA_PAGE_SIZE);
     partial_del(ac, s);
     for (unsigned i = first; i < first + np; i++) {
         __atomic_store_n(&c->bin_base[i], CHUNK_NO_BASE, __ATOMIC_RELAXED);
@@ -271,20 +275,24 @@ void arena_trim_slabs(struct arena *a)
 }
 
 /* Populate the slab's pages that the next `want` fresh blocks lie in, up
- * to ARENA_POPULATE_STEP past them (and at most the slab).  Class lock
- * held.  0, or ENOMEM (s->populated unchanged). */
-static int slab_populate(struct slab *s, size_t size, unsigned want)
+ * to ARENA_POPULATE_STEP past them (and at most the slab).  Offsets count
+ * from the first page (s->populated's), so the steps stay page aligned;
+ * block k ends at slack + (k + 1) * size.  Class lock held.  0, or ENOMEM
+ * (s->populated unchanged). */
+static int slab_populate(struct slab *s, size_t size, size_t slack, unsigned want)
 {
+    char *span_start = slab_span(chunk_of(s->start), s->first);
     size_t span = (size_t)s->npages * ARENA_PAGE_SIZE;
-    size_t end = (size_t)(s->fresh + want) * size;
-    if (end > (size_t)s->capacity * size)
-        end = (size_t)s->capacity * size;
+    size_t n = (size_t)s->fresh + want;
+    if (n > s->capacity)
+        n = s->capacity;
+    size_t end = slack + n * size;
     end = (end + ARENA_POPULATE_STEP - 1) & ~(ARENA_POPULATE_STEP - 1);
     if (end > span)
         end = span;
     if (end <= s->populated)
         return 0;
-    int e = os_commit(s->start + s->populated, end - s->populated, topology_get()->page_size,
+    int e = os_commit(span_start + s->populated, end - s->populated, topology_get()->page_size,
                       OS_COMMIT_POPULATE, NULL);
     if (e)
         return ENOMEM;
@@ -296,7 +304,7 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
                     int *err)
 {
     struct arena_class *ac = &a->cls[cls];
-    size_t size = sc_size[cls];
+    size_t size = sc_size[cls], slack = slab_slack(cls);
     void *h = NULL, *t = NULL;
     unsigned got = 0;
     int e = 0;
@@ -331,12 +339,15 @@ unsigned arena_take(struct arena *a, unsigned cls, unsigned n, void **head, void
             got++;
         }
         if (got < n && s->fresh < s->capacity &&
-            (size_t)(s->fresh + (n - got)) * size > s->populated && slab_populate(s, size, n - got)) {
+            slack + (size_t)(s->fresh + (n - got)) * size > s->populated &&
+            slab_populate(s, size, slack, n - got)) {
             e = ENOMEM; /* the node cannot back the slab's next pages now */
             if (got == before)
                 break;
         }
-        unsigned room = s->fresh < s->populated / size ? s->populated / (unsigned)size - s->fresh : 0;
+        /* fresh blocks that lie whole in populated pages */
+        size_t whole = s->populated > slack ? (s->populated - slack) / size : 0;
+        unsigned room = s->fresh < whole ? (unsigned)whole - s->fresh : 0;
         unsigned limit = got + room < n ? got + room : n;
         while (got < limit && s->fresh < s->capacity) {
             void *b = s->start + (size_t)s->fresh * size;

@@ -4,11 +4,14 @@
  * a header page or a freed large block give -EINVAL (errno EINVAL) and
  * touch nothing: the next allocations do not hand out the bad pointer, no
  * two live blocks overlap, and the audit stays clean.  nslab_realloc of an
- * interior or freed pointer: NULL, EINVAL, the block untouched.  Public
- * header only.
+ * interior or freed pointer: NULL, EINVAL, the block untouched.  Every
+ * address of a slab that is not one of its blocks (the bytes a class
+ * whose size does not divide the slab leaves over among them) is refused
+ * too.  Public header only.
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -181,6 +184,124 @@ static void test_realloc_interior(void **state)
     assert_int_equal(nslab_arena_audit(NULL), 0);
 }
 
+/* ---- every address of a slab that is no block of it ------------------ */
+
+/* The slab shape sizeclass.h documents: 64 KiB pages; a class of blocks
+ * up to 8 KiB takes 1 page, a larger one the fewest pages that hold 8
+ * blocks; capacity = its bytes / size. */
+#define SLAB_PAGE ((uintptr_t)64 << 10)
+static size_t slab_bytes(size_t d)
+{
+    size_t np = 1;
+    while (np * SLAB_PAGE / d < 8)
+        np++;
+    return np * SLAB_PAGE;
+}
+
+static int cmp_ptr(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
+    return a < b ? -1 : a > b;
+}
+
+#define SLAB_MAX_HELD 4096
+static char *held[SLAB_MAX_HELD];
+
+/* Allocate blocks of class size d (numa_malloc_local) until the sorted
+ * blocks hold a run of `cap` at stride d: a whole slab, all of its
+ * blocks handed to the caller (two slabs of the class cannot form such a
+ * run: d does not divide the slab, so the step between them is not d).
+ * *n: the blocks held; returns the run's first index, or -1. */
+static long hold_whole_slab(size_t d, size_t cap, size_t *n)
+{
+    size_t want = 2 * cap + 300;
+    assert_true(want <= SLAB_MAX_HELD);
+    for (*n = 0; *n < want; (*n)++) {
+        held[*n] = numa_malloc_local(d);
+        assert_non_null(held[*n]);
+        assert_int_equal(nslab_usable_size(held[*n]), d);
+    }
+    qsort(held, *n, sizeof held[0], cmp_ptr);
+    for (size_t i = 0, run = 1; i + 1 < *n; i++) {
+        run = held[i + 1] - held[i] == (ptrdiff_t)d ? run + 1 : 1;
+        if (run == cap)
+            return (long)(i + 2 - cap);
+    }
+    return -1;
+}
+
+/* For every class whose size does not divide its slab: with every block
+ * of one slab held, a free of each 16-byte aligned address of the slab's
+ * pages that is not one of those blocks (the remainder's bytes, wherever
+ * the layout puts them: a slab's unused tail used to start at capacity *
+ * size, a multiple of the size away from block 0, and passed as a block)
+ * and of a few unaligned ones gives -EINVAL; then the audit is clean and
+ * the next allocations hand out nothing inside the slab (its blocks are
+ * all held) and overlap nothing. */
+static void test_slab_remainder_free(void **state)
+{
+    (void)state;
+    unsigned tested = 0;
+    for (size_t prev = 0; prev < ((size_t)64 << 10);) {
+        char *probe = numa_malloc_local(prev + 1);
+        assert_non_null(probe);
+        size_t d = nslab_usable_size(probe);
+        assert_int_equal(nslab_free(probe), 0);
+        assert_true(d > prev);
+        prev = d;
+        size_t bytes = slab_bytes(d), cap = bytes / d;
+        if (bytes % d == 0)
+            continue;
+        size_t n;
+        long r = hold_whole_slab(d, cap, &n);
+        if (r < 0)
+            fail_msg("class %zu: no whole slab among %zu blocks", d, n);
+        char *first = held[r], *last = held[r + (long)cap - 1];
+        char *span = (char *)((uintptr_t)first & ~(SLAB_PAGE - 1));
+        /* the run lies in the slab's pages, and nothing else of them is a block */
+        assert_true(last + d <= span + bytes);
+        size_t bad = 0;
+        for (size_t off = 0; off < bytes; off += 16) {
+            char *a = span + off;
+            if (a >= first && a <= last && (size_t)(a - first) % d == 0)
+                continue; /* one of the held blocks */
+            for (int u = 0; u < (off % 4096 == 0 || off + 16 == bytes ? 3 : 1); u++) {
+                char *x = a + (u == 0 ? 0 : u == 1 ? 8 : 1);
+                errno = 0;
+                int e = nslab_free(x);
+                if (e != -EINVAL || errno != EINVAL) {
+                    if (bad++ < 4)
+                        printf("class %zu (slab %p, %zu bytes, capacity %zu): free(slab + %zu) "
+                               "gave %d\n",
+                               d, (void *)span, bytes, cap, (size_t)(x - span), e);
+                }
+            }
+        }
+        if (bad)
+            fail_msg("class %zu: %zu addresses of the slab that are no block were freed", d, bad);
+        assert_int_equal(nslab_arena_audit(stdout), 0);
+        /* nothing got into a bin or the slab: the next blocks are new */
+        static char *more[SLAB_MAX_HELD];
+        size_t m = 2 * cap + 64 < SLAB_MAX_HELD ? 2 * cap + 64 : SLAB_MAX_HELD;
+        for (size_t i = 0; i < m; i++) {
+            more[i] = numa_malloc_local(d);
+            assert_non_null(more[i]);
+            if (more[i] + d > span && more[i] < span + bytes)
+                fail_msg("class %zu: %p handed out inside the slab %p whose blocks are all held",
+                         d, (void *)more[i], (void *)span);
+            memset(more[i], 0xa5, d);
+        }
+        for (size_t i = 0; i < m; i++)
+            assert_int_equal(nslab_free(more[i]), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(nslab_free(held[i]), 0);
+        assert_int_equal(nslab_arena_audit(stdout), 0);
+        tested++;
+    }
+    printf("%u classes whose size does not divide their slab checked\n", tested);
+    assert_true(tested >= 40);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_header_page_free),
         cmocka_unit_test(test_double_free_large),
         cmocka_unit_test(test_realloc_interior),
+        cmocka_unit_test(test_slab_remainder_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -131,9 +131,14 @@ static void test_public_boundaries(void **state)
 /* The free fast path's bin offset (chunk_test_off, the code the fast path
  * runs) for addresses of slabs of every class, at chunk addresses spread
  * over the 47-bit user space and at every page a slab of the class can
- * start on: a block start gives exactly the page's bin offset, any other
- * 16-byte aligned address of the slab's pages (and a few unaligned ones)
- * an offset at or above 2^23, past the largest cache's bound. */
+ * start on, laid out as slab.c lays them out (block 0 at slab_slack(),
+ * the last block ending at the slab's last byte): a block start gives
+ * exactly the page's bin offset, any other 16-byte aligned address of the
+ * slab's pages (and a few unaligned ones) an offset at or above 2^23, past
+ * the largest cache's bound; so does the exact test (chunk_block_start).
+ * No address is left out: the slack before block 0 and the bytes a
+ * layout with block 0 at the first page would leave after the last block
+ * included. */
 static void test_block_test(void **state)
 {
     (void)state;
@@ -154,7 +159,14 @@ static void test_block_test(void **state)
             if (chunk < SEG_SIZE)
                 chunk = SEG_SIZE;
             unsigned first = 1 + (unsigned)((seed >> 7) % (ARENA_PAGES - np));
-            uintptr_t start = (uintptr_t)chunk + (uintptr_t)first * ARENA_PAGE_SIZE;
+            uintptr_t span = (uintptr_t)chunk + (uintptr_t)first * ARENA_PAGE_SIZE;
+            uint64_t slack = slab_slack(cls);
+            /* the blocks end at the slab's end; the slack is shorter than
+             * a block and keeps the class's alignment */
+            assert_int_equal(slack + cap * d, (uint64_t)np * ARENA_PAGE_SIZE);
+            assert_true(slack < d);
+            assert_int_equal(slack % (d & -d), 0);
+            uintptr_t start = span + slack;
             uint64_t mul = slab_test_mul(start, cls);
             slabs++;
             if (!mul) {
@@ -167,26 +179,33 @@ static void test_block_test(void **state)
             for (unsigned i = first; i < first + np; i++) {
                 c->test_mul[i] = mul;
                 c->bin_base[i] = bin_off - (((uint64_t)start * mul) >> CHUNK_TEST_SHIFT);
+                c->pg[i].start_mul = (uint64_t)start * mul;
             }
+            /* the span's every 16th byte, a few unaligned ones */
             for (uint64_t n = 0; n < (uint64_t)np * ARENA_PAGE_SIZE; n += 16) {
-                for (unsigned u = 0; u < (n % 4096 == 0 ? 3u : 1u); u++) {
-                    uint64_t a = start + n + (u == 0 ? 0 : u == 1 ? 8 : 1);
+                int edge = n % 4096 == 0 || n + 16 == (uint64_t)np * ARENA_PAGE_SIZE ||
+                           n + 16 == slack || n == cap * d;
+                for (unsigned u = 0; u < (edge ? 3u : 1u); u++) {
+                    uint64_t a = span + n + (u == 0 ? 0 : u == 1 ? 8 : 1);
                     uintptr_t pn = (uintptr_t)(a >> ARENA_PAGE_SHIFT);
                     size_t off = chunk_test_off(
                         (uintptr_t)c - (pn & ~(uintptr_t)(ARENA_PAGES - 1)) * 8, pn, (uintptr_t)a);
-                    int is_start = u == 0 && n % d == 0 && n / d < cap;
-                    /* not covered: the slab's unused tail, shorter than a
-                     * block, starts at a multiple of the size (capacity *
-                     * size) when the size does not divide the slab; it
-                     * passes the test like a block start (as it passed the
-                     * exact division test before it) */
-                    if (u == 0 && n == cap * d)
-                        continue;
+                    int is_start = u == 0 && n >= slack && (n - slack) % d == 0 &&
+                                   (n - slack) / d < cap;
                     if (is_start ? off != bin_off : off < 2 * bound)
-                        fail_msg("class %u (size %llu) slab at %#llx: address +%llu gives bin "
-                                 "offset %#llx (page's %#x)",
-                                 cls, (unsigned long long)d, (unsigned long long)start,
-                                 (unsigned long long)(a - start), (unsigned long long)off, bin_off);
+                        fail_msg("class %u (size %llu, slack %llu) slab at %#llx: address "
+                                 "+%llu gives bin offset %#llx (page's %#x)",
+                                 cls, (unsigned long long)d, (unsigned long long)slack,
+                                 (unsigned long long)span, (unsigned long long)(a - span),
+                                 (unsigned long long)off, bin_off);
+                    unsigned pi = (unsigned)(pn & (ARENA_PAGES - 1));
+                    int exact = (uint64_t)a * c->test_mul[pi] - c->pg[pi].start_mul <
+                                ((uint64_t)1 << 32);
+                    if (exact != is_start)
+                        fail_msg("class %u (size %llu) slab at %#llx: the exact test says %d "
+                                 "for +%llu",
+                                 cls, (unsigned long long)d, (unsigned long long)span, exact,
+                                 (unsigned long long)(a - span));
                 }
             }
         }

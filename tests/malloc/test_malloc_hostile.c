@@ -6,6 +6,9 @@
  * 0x..." to stderr and abort() (as glibc does), where the API returns
  * -EINVAL.  A foreign pointer (not the library's: a stack address) is
  * ignored, as documented (the dynamic loader's early blocks are such).
+ * free() of an address of a slab that is no block of it (the bytes a class
+ * whose size does not divide its slab leaves over), for every such class:
+ * "invalid pointer" too.
  *
  * Death tests: the test runs itself (/proc/self/exe CASE) in a child with
  * stderr on a pipe and core dumps off, and checks the child's signal and its
@@ -33,8 +36,60 @@ static int replacement_active(void)
 
 static void *volatile sink;
 
+/* The slab shape sizeclass.h documents: 64 KiB pages; a class of blocks
+ * up to 8 KiB takes 1 page, a larger one the fewest pages that hold 8
+ * blocks; capacity = its bytes / size. */
+#define SLAB_PAGE ((uintptr_t)64 << 10)
+static size_t slab_bytes(size_t d)
+{
+    size_t np = 1;
+    while (np * SLAB_PAGE / d < 8)
+        np++;
+    return np * SLAB_PAGE;
+}
+
+static int cmp_ptr(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Hold every block of one slab of class size d (malloc until the sorted
+ * blocks hold a run of capacity blocks at stride d: two slabs of a class
+ * whose size does not divide them cannot form one), then free an address
+ * of its pages that is none of them: which == 0 the lowest byte outside
+ * every block (before the first block or after the last), 1 the slab's
+ * address + capacity * size (where the unused tail began while block 0
+ * was the slab's first byte).  Returns 0 (and says so) if that free came
+ * back; 3 if no slab was found. */
+static int free_slab_rest(size_t d, int which)
+{
+    static char *held[4096];
+    size_t bytes = slab_bytes(d), cap = bytes / d, n = 2 * cap + 300;
+    if (bytes % d == 0 || n > 4096)
+        return 3;
+    for (size_t i = 0; i < n; i++)
+        if (!(held[i] = malloc(d)))
+            return 3;
+    qsort(held, n, sizeof held[0], cmp_ptr);
+    char *first = NULL;
+    for (size_t i = 0, run = 1; i + 1 < n && !first; i++) {
+        run = held[i + 1] - held[i] == (ptrdiff_t)d ? run + 1 : 1;
+        if (run == cap)
+            first = held[i + 2 - cap];
+    }
+    if (!first)
+        return 3;
+    char *span = (char *)((uintptr_t)first & ~(SLAB_PAGE - 1)), *bad = span + cap * d;
+    if (which == 0) /* the lowest byte of the slab outside its blocks */
+        bad = first > span ? span : first + cap * d;
+    free(bad);
+    printf("free(%p) of class %zu (slab %p) returned\n", (void *)bad, d, (void *)span);
+    return 0;
+}
+
 /* The scenarios, run in the child; each returns 0 only if nothing aborted. */
-static int run_case(const char *c)
+static int run_case(const char *c, const char *arg)
 {
     if (!strcmp(c, "double")) {
         char *keep = malloc(64), *p = malloc(64);
@@ -73,6 +128,8 @@ static int run_case(const char *c)
         sink = local;
         free(local + 16); /* not the library's: ignored */
         puts("OK");
+    } else if (!strcmp(c, "slab-rest-low") || !strcmp(c, "slab-rest-tail")) {
+        return free_slab_rest(strtoul(arg, NULL, 10), !strcmp(c, "slab-rest-tail"));
     } else if (!strcmp(c, "ok")) {
         char *p = malloc(64);
         free(p);
@@ -89,10 +146,10 @@ struct outcome {
     char err[1024];
 };
 
-static struct outcome spawn(const char *c)
+static struct outcome spawn_arg(const char *c, const char *arg)
 {
     struct outcome o = { 0 };
-    char *argv[] = { "test_malloc_hostile", (char *)c, NULL };
+    char *argv[] = { "test_malloc_hostile", (char *)c, (char *)arg, NULL };
     int st = testutil_child_exec("/proc/self/exe", argv, o.err, sizeof o.err);
     if (WIFSIGNALED(st))
         o.sig = WTERMSIG(st);
@@ -101,17 +158,53 @@ static struct outcome spawn(const char *c)
     return o;
 }
 
-/* The child aborted with exactly one line `want...0x<hex>` on stderr. */
-static void expect_abort(const char *c, const char *want)
+static struct outcome spawn(const char *c)
 {
-    struct outcome o = spawn(c);
+    return spawn_arg(c, NULL);
+}
+
+/* The child (case c, argument arg or NULL) aborted with exactly one line
+ * `want...0x<hex>` on stderr. */
+static void expect_abort_arg(const char *c, const char *arg, const char *want)
+{
+    struct outcome o = spawn_arg(c, arg);
     if (o.sig != SIGABRT || strncmp(o.err, want, strlen(want)) != 0)
-        fail_msg("%s: signal %d exit %d, stderr \"%s\" (wanted SIGABRT and \"%s...\")", c, o.sig,
-                 o.code, o.err, want);
+        fail_msg("%s %s: signal %d exit %d, stderr \"%s\" (wanted SIGABRT and \"%s...\")", c,
+                 arg ? arg : "", o.sig, o.code, o.err, want);
     const char *nl = strchr(o.err, '\n');
     assert_non_null(nl);
     assert_int_equal(nl[1], 0); /* one line only */
     assert_non_null(strstr(o.err, ": 0x"));
+}
+
+static void expect_abort(const char *c, const char *want)
+{
+    expect_abort_arg(c, NULL, want);
+}
+
+/* Every class whose size does not divide its slab (found through malloc
+ * and nslab_usable_size): free() of the lowest address of a slab that is
+ * no block, and of the slab + capacity * size, each abort. */
+static void test_slab_rest_free(void **s)
+{
+    (void)s;
+    unsigned tested = 0;
+    for (size_t prev = 0; prev < ((size_t)64 << 10);) {
+        void *p = malloc(prev + 1);
+        assert_non_null(p);
+        size_t d = nslab_usable_size(p);
+        free(p);
+        assert_true(d > prev);
+        prev = d;
+        if (slab_bytes(d) % d == 0)
+            continue;
+        char arg[32];
+        snprintf(arg, sizeof arg, "%zu", d);
+        expect_abort_arg("slab-rest-low", arg, "numaslab: free(): invalid pointer: ");
+        expect_abort_arg("slab-rest-tail", arg, "numaslab: free(): invalid pointer: ");
+        tested++;
+    }
+    assert_true(tested >= 40);
 }
 
 static void test_double_free(void **s)
@@ -173,7 +266,7 @@ static void test_clean_child(void **s)
 int main(int argc, char **argv)
 {
     if (argc > 1)
-        return run_case(argv[1]);
+        return run_case(argv[1], argc > 2 ? argv[2] : "0");
     /* the replacement must be the malloc in use, or nothing is tested */
     if (!replacement_active()) {
         printf("SKIP: the malloc replacement is not active\n");
@@ -188,6 +281,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_realloc_freed),
         cmocka_unit_test(test_double_free_large),
         cmocka_unit_test(test_foreign_ignored),
+        cmocka_unit_test(test_slab_rest_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
