@@ -192,7 +192,6 @@ static size_t pages_on(const struct nslab_pool *p, int node)
 void pool_drain(int node, const nslab_nodeset_t *to, int target, nslab_drain_report_t *rep)
 {
     (void)to; /* a pool lives on one node: the target */
-    size_t ps = topology_get()->page_size;
     pthread_mutex_lock(&drain_lock);
     unsigned long pass = ++drain_passes;
     struct nslab_pool *p;
@@ -206,21 +205,7 @@ void pool_drain(int node, const nslab_nodeset_t *to, int target, nslab_drain_rep
             e = 0; /* the census below says what stayed */
         size_t after = pages_on(p, node);
         pthread_mutex_unlock(&p->grow_lock);
-        size_t moved = before > after ? before - after : 0;
-        rep->pages_moved += moved;
-        rep->bytes_moved += (uint64_t)moved * ps;
-        rep->pages_left += after;
-        if (e == 0 && after)
-            e = EIO;
-        if (e) {
-            rep->pools_failed++;
-            if (!rep->error) {
-                rep->error = e;
-                rep->failed_pool = p;
-            }
-        } else {
-            rep->pools_moved++;
-        }
+        region_drain_account(rep, before, after, e, NULL, p);
     }
     pthread_mutex_unlock(&drain_lock);
 }

@@ -214,7 +214,6 @@ static int drained_policy(const struct nslab_region *r, int node, const nslab_no
 static void drain_one(struct nslab_region *r, int node, const nslab_nodeset_t *to, int target,
                       nslab_drain_report_t *rep)
 {
-    size_t ps = topology_get()->page_size;
     size_t before = region_pages_on(r, r->hdr.map_size, node);
     nslab_policy_t np;
     unsigned char w[NSLAB_MAX_NODES];
@@ -229,22 +228,26 @@ static void drain_one(struct nslab_region *r, int node, const nslab_nodeset_t *t
         if (e == 0)
             (void)region_evacuate(r, r->hdr.map_size, node, target);
     }
-    size_t after = region_pages_on(r, r->hdr.map_size, node);
+    region_drain_account(rep, before, region_pages_on(r, r->hdr.map_size, node), e, r, NULL);
+}
+
+void region_drain_account(nslab_drain_report_t *rep, size_t before, size_t after, int e,
+                          const void *region, const void *pool)
+{
     size_t moved = before > after ? before - after : 0;
     rep->pages_moved += moved;
-    rep->bytes_moved += (uint64_t)moved * ps;
+    rep->bytes_moved += (uint64_t)moved * topology_get()->page_size;
     rep->pages_left += after;
     if (e == 0 && after)
         e = EIO;
-    if (e) {
-        rep->regions_failed++;
-        if (!rep->error) {
-            rep->error = e;
-            rep->failed_region = r;
-        }
-    } else {
-        rep->regions_moved++;
+    if (e && !rep->error) {
+        rep->error = e;
+        rep->failed_region = pool ? NULL : region;
+        rep->failed_pool = pool;
     }
+    uint64_t *count = pool ? (e ? &rep->pools_failed : &rep->pools_moved)
+                           : (e ? &rep->regions_failed : &rep->regions_moved);
+    (*count)++;
 }
 
 void region_drain(int node, const nslab_nodeset_t *to, nslab_drain_report_t *rep)

@@ -191,6 +191,14 @@ typedef void (*region_drain_fn)(int node, const nslab_nodeset_t *to, int target,
                                 nslab_drain_report_t *rep);
 void region_set_drain(enum seg_kind kind, region_drain_fn fn);
 
+/* Add one region's or pool's move to *rep: `before` and `after` its base
+ * pages on the node, `e` the move's errno (0, or EIO turned 0 by the
+ * caller when the census should judge).  Pages left with e == 0 make it
+ * EIO.  Counts it moved or failed (as a pool if `pool` is non-NULL, else
+ * as region `region`); the first failure's errno and object are kept. */
+void region_drain_account(nslab_drain_report_t *rep, size_t before, size_t after, int e,
+                          const void *region, const void *pool);
+
 /* Move every registered region off `node` (region-drain.c's file comment
  * says how each policy is rewritten), then run every registered kind's
  * drain function.  `to`: a checked, non-empty set without `node`.  Adds to
