@@ -186,23 +186,6 @@ static void test_realloc_interior(void **state)
 
 /* ---- every address of a slab that is no block of it ------------------ */
 
-/* The slab shape sizeclass.h documents: 64 KiB pages; a class of blocks
- * up to 8 KiB takes 1 page, a larger one the fewest pages that hold 8
- * blocks; capacity = its bytes / size. */
-#define SLAB_PAGE ((uintptr_t)64 << 10)
-static size_t slab_bytes(size_t d)
-{
-    size_t np = 1;
-    while (np * SLAB_PAGE / d < 8)
-        np++;
-    return np * SLAB_PAGE;
-}
-
-static int cmp_ptr(const void *x, const void *y)
-{
-    uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
-    return a < b ? -1 : a > b;
-}
 
 #define SLAB_MAX_HELD 4096
 static char *held[SLAB_MAX_HELD];
@@ -221,7 +204,7 @@ static long hold_whole_slab(size_t d, size_t cap, size_t *n)
         assert_non_null(held[*n]);
         assert_int_equal(nslab_usable_size(held[*n]), d);
     }
-    qsort(held, *n, sizeof held[0], cmp_ptr);
+    qsort(held, *n, sizeof held[0], testutil_cmp_ptr);
     for (size_t i = 0, run = 1; i + 1 < *n; i++) {
         run = held[i + 1] - held[i] == (ptrdiff_t)d ? run + 1 : 1;
         if (run == cap)
@@ -249,7 +232,7 @@ static void test_slab_remainder_free(void **state)
         assert_int_equal(nslab_free(probe), 0);
         assert_true(d > prev);
         prev = d;
-        size_t bytes = slab_bytes(d), cap = bytes / d;
+        size_t bytes = testutil_slab_bytes(d), cap = bytes / d;
         if (bytes % d == 0)
             continue;
         size_t n;
@@ -257,7 +240,7 @@ static void test_slab_remainder_free(void **state)
         if (r < 0)
             fail_msg("class %zu: no whole slab among %zu blocks", d, n);
         char *first = held[r], *last = held[r + (long)cap - 1];
-        char *span = (char *)((uintptr_t)first & ~(SLAB_PAGE - 1));
+        char *span = (char *)((uintptr_t)first & ~(TESTUTIL_SLAB_PAGE - 1));
         /* the run lies in the slab's pages, and nothing else of them is a block */
         assert_true(last + d <= span + bytes);
         size_t bad = 0;

@@ -246,3 +246,17 @@ void testutil_reap_holder(pid_t pid, pthread_barrier_t *bar, pthread_t t)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
 }
+
+size_t testutil_slab_bytes(size_t size)
+{
+    size_t np = 1;
+    while (np * TESTUTIL_SLAB_PAGE / size < 8)
+        np++;
+    return np * TESTUTIL_SLAB_PAGE;
+}
+
+int testutil_cmp_ptr(const void *x, const void *y)
+{
+    uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
+    return a < b ? -1 : a > b;
+}

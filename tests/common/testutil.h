@@ -89,6 +89,16 @@ void testutil_reap_holder(pid_t pid, pthread_barrier_t *bar, pthread_t t);
 nslab_pool_opts_t testutil_pool_opts(size_t elt, size_t count, size_t max);
 nslab_pool_stats_t testutil_pool_stats(const nslab_pool_t *p);
 
+/* The slab shape the size classes document (arena/sizeclass.h), as a
+ * program sees it from outside: 64 KiB slab pages; a class of blocks up to
+ * 8 KiB takes one, a larger one the fewest that hold 8 blocks; capacity =
+ * testutil_slab_bytes(size) / size. */
+#define TESTUTIL_SLAB_PAGE ((uintptr_t)64 << 10)
+size_t testutil_slab_bytes(size_t size);
+
+/* qsort comparator of pointers by address. */
+int testutil_cmp_ptr(const void *x, const void *y);
+
 /* Scale a loop count down under sanitizers / valgrind (NUMASLAB_TEST_SCALE). */
 size_t testutil_scale(size_t n);
 

@@ -36,23 +36,6 @@ static int replacement_active(void)
 
 static void *volatile sink;
 
-/* The slab shape sizeclass.h documents: 64 KiB pages; a class of blocks
- * up to 8 KiB takes 1 page, a larger one the fewest pages that hold 8
- * blocks; capacity = its bytes / size. */
-#define SLAB_PAGE ((uintptr_t)64 << 10)
-static size_t slab_bytes(size_t d)
-{
-    size_t np = 1;
-    while (np * SLAB_PAGE / d < 8)
-        np++;
-    return np * SLAB_PAGE;
-}
-
-static int cmp_ptr(const void *x, const void *y)
-{
-    uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
-    return a < b ? -1 : a > b;
-}
 
 /* Hold every block of one slab of class size d (malloc until the sorted
  * blocks hold a run of capacity blocks at stride d: two slabs of a class
@@ -65,13 +48,13 @@ static int cmp_ptr(const void *x, const void *y)
 static int free_slab_rest(size_t d, int which)
 {
     static char *held[4096];
-    size_t bytes = slab_bytes(d), cap = bytes / d, n = 2 * cap + 300;
+    size_t bytes = testutil_slab_bytes(d), cap = bytes / d, n = 2 * cap + 300;
     if (bytes % d == 0 || n > 4096)
         return 3;
     for (size_t i = 0; i < n; i++)
         if (!(held[i] = malloc(d)))
             return 3;
-    qsort(held, n, sizeof held[0], cmp_ptr);
+    qsort(held, n, sizeof held[0], testutil_cmp_ptr);
     char *first = NULL;
     for (size_t i = 0, run = 1; i + 1 < n && !first; i++) {
         run = held[i + 1] - held[i] == (ptrdiff_t)d ? run + 1 : 1;
@@ -80,7 +63,7 @@ static int free_slab_rest(size_t d, int which)
     }
     if (!first)
         return 3;
-    char *span = (char *)((uintptr_t)first & ~(SLAB_PAGE - 1)), *bad = span + cap * d;
+    char *span = (char *)((uintptr_t)first & ~(TESTUTIL_SLAB_PAGE - 1)), *bad = span + cap * d;
     if (which == 0) /* the lowest byte of the slab outside its blocks */
         bad = first > span ? span : first + cap * d;
     free(bad);
@@ -196,7 +179,7 @@ static void test_slab_rest_free(void **s)
         free(p);
         assert_true(d > prev);
         prev = d;
-        if (slab_bytes(d) % d == 0)
+        if (testutil_slab_bytes(d) % d == 0)
             continue;
         char arg[32];
         snprintf(arg, sizeof arg, "%zu", d);
