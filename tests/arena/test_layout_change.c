@@ -27,15 +27,6 @@
 
 static const char *mode = "";
 
-/* The node of the page holding p, asked of the kernel here. */
-static int page_node(const void *p)
-{
-    void *pg = (void *)((uintptr_t)p & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
-    int status = -1;
-    if (move_pages(0, 1, &pg, NULL, &status, 0) != 0)
-        return -1000;
-    return status;
-}
 
 static void sleep_ms(long ms)
 {
@@ -51,7 +42,7 @@ struct hist {
 
 static void hist_add(struct hist *h, const void *p)
 {
-    int a = page_node(p), n = nslab_node_of(p);
+    int a = testutil_page_node(p), n = nslab_node_of(p);
     h->n++;
     if (a >= 0 && a < 8)
         h->actual[a]++;
@@ -340,7 +331,7 @@ static void test_cpuset_change(void **state)
         if (n == -EINVAL)
             break;
         rpages++;
-        rwrong += n != page_node(ra + off);
+        rwrong += n != testutil_page_node(ra + off);
     }
     printf("after: region pages nslab_node_of gets wrong: %zu of %zu\n", rwrong, rpages);
     assert_true(rpages >= 1000);
@@ -354,7 +345,7 @@ static void test_cpuset_change(void **state)
     printf("after: nslab_pool_node = %d\n", pn);
     assert_int_equal(hq.mismatch, 0);
     for (int i = 0; i < 512; i++)
-        assert_int_equal(page_node(buf[i]), pn);
+        assert_int_equal(testutil_page_node(buf[i]), pn);
 
     /* node 1 is gone for new memory; node 2 works */
     errno = 0;

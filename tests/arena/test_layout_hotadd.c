@@ -44,15 +44,6 @@
 
 static const char *mode = "";
 
-/* The node of the page holding p, asked of the kernel here. */
-static int page_node(const void *p)
-{
-    void *pg = (void *)((uintptr_t)p & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
-    int status = -1;
-    if (move_pages(0, 1, &pg, NULL, &status, 0) != 0)
-        return -1000;
-    return status;
-}
 
 /* Hot-add `size` (e.g. "256M") into `node` and online it in `state`
  * (vm-hotadd): its exit status. */
@@ -112,45 +103,27 @@ static int drive_until_noticed(int node, int appearing)
     return has_memory(appearing) ? 2000 : -1;
 }
 
-/* Every way to ask for memory on `node` fails with EXDEV (not allowed). */
-static void expect_exdev(int node)
+/* Every way to ask for memory on `node` fails with `err`: EXDEV (not
+ * allowed by the cpuset) or ENODEV (no memory). */
+static void expect_refused(int node, int err)
 {
     errno = 0;
     assert_null(numa_malloc_on(node, 64));
-    assert_int_equal(errno, EXDEV);
+    assert_int_equal(errno, err);
     errno = 0;
     assert_null(numa_malloc_on(node, (size_t)1 << 20));
-    assert_int_equal(errno, EXDEV);
-    nslab_policy_t bind = nslab_policy_bind(node);
-    errno = 0;
-    assert_null(nslab_region_create((size_t)1 << 20, &bind, NULL));
-    assert_int_equal(errno, EXDEV);
-    nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 2048, .count = 64);
-    errno = 0;
-    assert_null(nslab_pool_create(node, &po));
-    assert_int_equal(errno, EXDEV);
-}
-
-/* Every way to ask for memory on `node` fails with ENODEV (no memory). */
-static void expect_enodev(int node)
-{
-    errno = 0;
-    assert_null(numa_malloc_on(node, 64));
-    assert_int_equal(errno, ENODEV);
-    errno = 0;
-    assert_null(numa_malloc_on(node, (size_t)1 << 20));
-    assert_int_equal(errno, ENODEV);
+    assert_int_equal(errno, err);
     errno = 0;
     assert_null(numa_calloc_on(node, 16, 16));
-    assert_int_equal(errno, ENODEV);
+    assert_int_equal(errno, err);
     nslab_policy_t bind = nslab_policy_bind(node);
     errno = 0;
     assert_null(nslab_region_create((size_t)1 << 20, &bind, NULL));
-    assert_int_equal(errno, ENODEV);
+    assert_int_equal(errno, err);
     nslab_pool_opts_t po = NSLAB_POOL_OPTS_INIT(.elt_size = 2048, .count = 64);
     errno = 0;
     assert_null(nslab_pool_create(node, &po));
-    assert_int_equal(errno, ENODEV);
+    assert_int_equal(errno, err);
 }
 
 #define NBLOCKS 1000
@@ -168,7 +141,7 @@ static void expect_usable(int node, const char *what)
         if (!blk[i])
             fail_msg("%s: numa_malloc_on(%d, %zu): %s", what, node, sz, strerror(errno));
         memset(blk[i], 0x5a, sz);
-        wrong += page_node(blk[i]) != node;
+        wrong += testutil_page_node(blk[i]) != node;
         named_wrong += nslab_node_of(blk[i]) != node;
     }
     size_t big_sz = (size_t)2 << 20, page = (size_t)sysconf(_SC_PAGESIZE), big_wrong = 0;
@@ -176,7 +149,7 @@ static void expect_usable(int node, const char *what)
     assert_non_null(big);
     memset(big, 1, big_sz);
     for (size_t off = 0; off < big_sz; off += page)
-        big_wrong += page_node(big + off) != node;
+        big_wrong += testutil_page_node(big + off) != node;
 
     nslab_policy_t bind = nslab_policy_bind(node);
     nslab_region_t *r = nslab_region_create((size_t)8 << 20, &bind, NULL);
@@ -195,7 +168,7 @@ static void expect_usable(int node, const char *what)
     size_t pool_wrong = 0;
     for (int i = 0; i < 512; i++) {
         memset(buf[i], 3, 2048);
-        pool_wrong += page_node(buf[i]) != node;
+        pool_wrong += testutil_page_node(buf[i]) != node;
     }
     printf("%-44s %d blocks off node %d: %zu (nslab_node_of wrong %zu); 2 MiB block pages off: %zu;"
            " BIND region %zu of %zu pages on it; pool buffers off: %zu, nslab_pool_node %d\n",
@@ -246,7 +219,7 @@ static int first_request(enum first_kind kind, int node)
         if (!b)
             return 2;
         memset(b, 1, 4096);
-        int on = page_node(b);
+        int on = testutil_page_node(b);
         printf("first nslab_pool_create(%d) after the hot-add: made, buffer on node %d\n", node,
                on);
         return on == node && nslab_pool_node(p) == node ? 0 : 3;
@@ -320,7 +293,7 @@ static void test_hotadd(void **state)
     assert_int_equal(nslab_node_info(3, &info), -ENODEV);
     assert_int_equal(info.online, 0);
     assert_int_equal(nslab_node_distance(0, 3), -EINVAL);
-    expect_enodev(3);
+    expect_refused(3, ENODEV);
     /* blocks on node 0 made before, to check after */
     static void *old0[200];
     for (int i = 0; i < 200; i++)
@@ -352,7 +325,7 @@ static void test_hotadd(void **state)
            first ? "served" : strerror(errno));
     assert_non_null(first);
     memset(first, 1, 64);
-    assert_int_equal(page_node(first), 3);
+    assert_int_equal(testutil_page_node(first), 3);
     assert_int_equal(nslab_node_of(first), 3);
     assert_int_equal(nslab_free(first), 0);
     print_layout("after hot-adding 256 MiB to node 3:");
@@ -381,11 +354,11 @@ static void test_hotadd(void **state)
     assert_int_equal(nslab_node_info(2, &info), 0);
     assert_int_equal(info.has_memory, 0);
     assert_int_equal(info.local_node, 0);
-    expect_enodev(2);
+    expect_refused(2, ENODEV);
     void *before = numa_malloc_local(512);
     assert_non_null(before);
     memset(before, 7, 512);
-    assert_int_equal(page_node(before), 0);
+    assert_int_equal(testutil_page_node(before), 0);
     assert_int_equal(nslab_node_of(before), 0);
     /* a pool set made now has no pool on node 2; CPU 2 is served by the
      * nearest, node 0's */
@@ -409,13 +382,13 @@ static void test_hotadd(void **state)
     for (int i = 0; i < 500; i++) {
         assert_non_null(loc[i] = numa_malloc_local(128));
         memset(loc[i], 9, 128);
-        loc_wrong += page_node(loc[i]) != 2 || nslab_node_of(loc[i]) != 2;
+        loc_wrong += testutil_page_node(loc[i]) != 2 || nslab_node_of(loc[i]) != 2;
     }
     printf("%-44s 500 numa_malloc_local blocks off node 2: %zu\n", "CPU 2 after the refresh:",
            loc_wrong);
     assert_int_equal(loc_wrong, 0);
     /* what was allocated before stays true */
-    assert_int_equal(page_node(before), 0);
+    assert_int_equal(testutil_page_node(before), 0);
     assert_int_equal(nslab_node_of(before), 0);
     assert_int_equal(*(unsigned char *)before, 7);
     for (int i = 0; i < 500; i++)
@@ -435,7 +408,7 @@ static void test_hotadd(void **state)
     void *b2 = nslab_poolset_get(set_after);
     assert_non_null(b2);
     memset(b2, 4, 256);
-    assert_int_equal(page_node(b2), 2);
+    assert_int_equal(testutil_page_node(b2), 2);
     assert_int_equal(nslab_poolset_put(set_after, b2), 0);
     assert_int_equal(nslab_poolset_destroy(set_after), 0);
     assert_int_equal(nslab_poolset_destroy(set_before), 0);
@@ -452,7 +425,7 @@ static void test_hotadd(void **state)
     expect_usable(1, "node 1 (grown):");
 
     for (int i = 0; i < 200; i++) {
-        assert_int_equal(page_node(old0[i]), 0);
+        assert_int_equal(testutil_page_node(old0[i]), 0);
         assert_int_equal(nslab_node_of(old0[i]), 0);
         assert_int_equal(nslab_free(old0[i]), 0);
     }
@@ -471,8 +444,8 @@ static void test_hotadd_cpuset(void **state)
     nslab_nodeset_format(&allowed, a, sizeof a);
     print_layout("at start:");
     printf("%-44s %s\n", "allowed (cpuset mems 0-2):", a);
-    expect_enodev(3);
-    expect_enodev(2);
+    expect_refused(3, ENODEV);
+    expect_refused(2, ENODEV);
 
     /* node 3 appears outside the cpuset: the allowed nodes stay 0-1, so
      * only the look at the nodes with memory (every 16th check) sees it */
@@ -488,7 +461,7 @@ static void test_hotadd_cpuset(void **state)
     assert_int_equal(info.has_memory, 1);
     assert_int_equal(info.allowed, 0);
     assert_int_equal(nslab_nodes(NSLAB_NODES_ALLOWED, &allowed), 2);
-    expect_exdev(3);
+    expect_refused(3, EXDEV);
 
     /* node 2 gains memory inside the cpuset: the first request for it (a
      * BIND region: the policy layer's check) is served, no refresh */
@@ -508,7 +481,7 @@ static void test_hotadd_cpuset(void **state)
     printf("%-44s %s\n", "allowed:", a);
     assert_true(nslab_nodeset_has(&allowed, 2));
     expect_usable(2, "node 2 (was memoryless):");
-    expect_exdev(3);
+    expect_refused(3, EXDEV);
     assert_int_equal(nslab_arena_audit(stderr), 0);
 }
 

@@ -260,3 +260,12 @@ int testutil_cmp_ptr(const void *x, const void *y)
     uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
     return a < b ? -1 : a > b;
 }
+
+int testutil_page_node(const void *p)
+{
+    void *pg = (void *)((uintptr_t)p & ~(uintptr_t)(sysconf(_SC_PAGESIZE) - 1));
+    int status = -1;
+    if (move_pages(0, 1, &pg, NULL, &status, 0) != 0)
+        return -1000;
+    return status;
+}

@@ -42,6 +42,11 @@ int testutil_check(const void *p, size_t n, unsigned seed);
  * Returns the count of pages on `node`; *total gets the pages examined. */
 size_t testutil_pages_on(const void *p, size_t len, int node, size_t *total);
 
+/* The node of the page holding p (move_pages called directly): the node,
+ * or the page's negative status (-ENOENT: not present), or -1000 if the
+ * call itself failed. */
+int testutil_page_node(const void *p);
+
 /* Assert every page of [p, p+len) is on `node`. */
 #define assert_all_on_node(p, len, node)                                 \
     do {                                                                 \
