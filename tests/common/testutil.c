@@ -269,3 +269,15 @@ int testutil_page_node(const void *p)
         return -1000;
     return status;
 }
+
+char *testutil_topology_text(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&text, &len);
+    assert_non_null(mf);
+    assert_int_equal(nslab_topology_print(mf), 0);
+    assert_int_equal(fclose(mf), 0);
+    assert_non_null(text);
+    return text;
+}

@@ -104,6 +104,10 @@ size_t testutil_slab_bytes(size_t size);
 /* qsort comparator of pointers by address. */
 int testutil_cmp_ptr(const void *x, const void *y);
 
+/* nslab_topology_print's report as a malloc'ed string (asserted to
+ * succeed); free() it. */
+char *testutil_topology_text(void);
+
 /* Scale a loop count down under sanitizers / valgrind (NUMASLAB_TEST_SCALE). */
 size_t testutil_scale(size_t n);
 

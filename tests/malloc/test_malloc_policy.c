@@ -157,6 +157,28 @@ static int large_lazy(int node, int all)
     return 0;
 }
 
+/* Under an interleave policy a 16 MiB malloc is one interleaved region
+ * whose pages spread over the nodes with memory: each holds at least half
+ * its share, and a drained node `gone` (-1: none) none.  0, or 1 with a
+ * child check's message. */
+static int large_spread(int gone)
+{
+    size_t len = 16u << 20;
+    unsigned char *big = malloc_fn(len);
+    CHILD_CHECK(big && nslab_region_of(big) != NULL, "large block is not a region");
+    memset(big, 1, len);
+    for (int n = first_node; n >= 0; n = nslab_nodeset_next(&mem_nodes, n + 1)) {
+        size_t total, on = testutil_pages_on(big, len, n, &total);
+        printf("node %d: %zu of %zu pages of the large block\n", n, on, total);
+        if (n == gone)
+            CHILD_CHECK(on == 0, "drained node %d has %zu pages", n, on);
+        else
+            CHILD_CHECK(on * n_mem * 2 >= total, "node %d has %zu of %zu pages", n, on, total);
+    }
+    free_fn(big);
+    return 0;
+}
+
 static int child_main(const char *name)
 {
     nodes_init();
@@ -204,17 +226,7 @@ static int child_main(const char *name)
         }
         if (!weighted) {
             /* a large block is one interleaved region: its pages spread */
-            size_t len = 16u << 20;
-            unsigned char *big = malloc_fn(len);
-            CHILD_CHECK(big && nslab_region_of(big) != NULL, "large block is not a region");
-            memset(big, 1, len);
-            for (int n = first_node; n >= 0; n = nslab_nodeset_next(&mem_nodes, n + 1)) {
-                size_t total, on = testutil_pages_on(big, len, n, &total);
-                printf("node %d: %zu of %zu pages of the large block\n", n, on, total);
-                CHILD_CHECK(on * n_mem * 2 >= total, "node %d has %zu of %zu pages", n, on,
-                            total);
-            }
-            free_fn(big);
+            return large_spread(-1);
         }
         return 0;
     }
@@ -235,21 +247,7 @@ static int child_main(const char *name)
                 CHILD_CHECK(per_node[n] * (size_t)n_mem >= count / 2,
                             "node %d got only %zu small blocks", n, per_node[n]);
         }
-        size_t len = 16u << 20;
-        unsigned char *big = malloc_fn(len);
-        CHILD_CHECK(big && nslab_region_of(big) != NULL, "large block is not a region");
-        memset(big, 1, len);
-        for (int n = first_node; n >= 0; n = nslab_nodeset_next(&mem_nodes, n + 1)) {
-            size_t total, on = testutil_pages_on(big, len, n, &total);
-            printf("node %d: %zu of %zu pages of the large block\n", n, on, total);
-            if (n == gone)
-                CHILD_CHECK(on == 0, "drained node %d has %zu pages", n, on);
-            else
-                CHILD_CHECK(on * n_mem * 2 >= total, "node %d has %zu of %zu pages", n, on,
-                            total);
-        }
-        free_fn(big);
-        return 0;
+        return large_spread(gone);
     }
     return 99;
 }

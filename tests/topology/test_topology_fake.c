@@ -191,12 +191,7 @@ static void test_drained_node(void **state)
         assert_int_equal(nslab_node_info(1, &info), 0);
         assert_int_equal(info.local_node, 0);
         assert_int_equal(info.has_memory, 1);
-        char *text = NULL;
-        size_t len = 0;
-        FILE *mf = open_memstream(&text, &len);
-        assert_non_null(mf);
-        assert_int_equal(nslab_topology_print(mf), 0);
-        fclose(mf);
+        char *text = testutil_topology_text();
         assert_non_null(strstr(text, "node 1 class: normal, drained (local allocations -> node 0)"));
         assert_null(strstr(text, "node 2 class: normal, drained"));
         free(text);
@@ -317,12 +312,7 @@ static void test_eight_nodes_memoryless_memory_only(void **state)
     assert_int_equal(nslab_thread_bind(-2), -EINVAL);
 
     /* The report names each class. */
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mf = open_memstream(&text, &len);
-    assert_non_null(mf);
-    assert_int_equal(nslab_topology_print(mf), 0);
-    fclose(mf);
+    char *text = testutil_topology_text();
     assert_non_null(strstr(text, "available: 8 nodes (0-7)\n"));
     assert_non_null(strstr(text, "node 5 cpus: 10 11\n"));
     assert_non_null(strstr(text, "node 5 size: 0 MB\n"));
@@ -468,11 +458,7 @@ static void test_restricted_cpuset(void **state)
     assert_int_equal(nslab_thread_bind(2), -EXDEV);
     assert_int_equal(errno, EXDEV);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mf = open_memstream(&text, &len);
-    assert_int_equal(nslab_topology_print(mf), 0);
-    fclose(mf);
+    char *text = testutil_topology_text();
     assert_non_null(strstr(text, "node 2 class: normal, not in cpuset\n"));
     assert_non_null(strstr(text, "cpuset: mems allowed 0-1, cpus allowed 0-3\n"));
     free(text);

@@ -317,16 +317,6 @@ static void test_bind_thread(void **state)
     assert_int_equal(sched_setaffinity(0, sizeof old, &old), 0);
 }
 
-static char *print_to_string(void)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *mf = open_memstream(&text, &len);
-    assert_non_null(mf);
-    assert_int_equal(nslab_topology_print(mf), 0);
-    fclose(mf);
-    return text;
-}
 
 /* Does the report show each online node's size as libnuma reads it now?
  * (Memory can be ballooned between the two reads: the caller retries.) */
@@ -347,11 +337,11 @@ static int sizes_shown(const char *text)
 
 static void test_print(void **state)
 {
-    char *text = print_to_string();
+    char *text = testutil_topology_text();
     for (int tries = 0; tries < 5 && !sizes_shown(text); tries++) {
         free(text);
         assert_int_equal(nslab_topology_refresh(), 0);
-        text = print_to_string();
+        text = testutil_topology_text();
     }
     if (!sizes_shown(text))
         fail_msg("node sizes differ from libnuma's in:\n%s", text);
