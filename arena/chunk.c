@@ -73,6 +73,7 @@
 
 #include "debug.h"
 #include "os.h"
+#include "dlist.h"
 
 uint8_t chunk_map[CHUNK_MAP_ENTRIES];
 
@@ -254,11 +255,7 @@ int chunk_take_pages(struct arena *a, unsigned npages, int populate, struct chun
         if (e)
             return e;
         pthread_mutex_lock(&a->chunk_lock);
-        c->next = a->chunks;
-        c->prev = NULL;
-        if (a->chunks)
-            a->chunks->prev = c;
-        a->chunks = c;
+        NSLAB_DLIST_PUSH(a->chunks, c, prev, next);
         a->nchunks++;
         a->nempty++;
         i = 1;
@@ -338,12 +335,7 @@ static uint64_t purge_bound(struct arena *a)
  * it any more. */
 static void chunk_unlink_locked(struct arena *a, struct chunk *c)
 {
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        a->chunks = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    NSLAB_DLIST_UNLINK(a->chunks, c, prev, next);
     a->nchunks--;
     if (c->retired)
         a->retired_chunks--;

@@ -37,26 +37,17 @@
 #include "debug.h"
 
 #include "os.h"
+#include "dlist.h"
 
 static void partial_add(struct arena_class *ac, struct slab *s)
 {
-    s->prev = NULL;
-    s->next = ac->partial;
-    if (ac->partial)
-        ac->partial->prev = s;
-    ac->partial = s;
+    NSLAB_DLIST_PUSH(ac->partial, s, prev, next);
     s->in_partial = 1;
 }
 
 static void partial_del(struct arena_class *ac, struct slab *s)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        ac->partial = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    s->next = s->prev = NULL;
+    NSLAB_DLIST_UNLINK(ac->partial, s, prev, next);
     s->in_partial = 0;
 }
 

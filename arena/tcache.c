@@ -44,6 +44,7 @@
 #include "arena.h"
 #include "os.h"
 #include "process.h"
+#include "dlist.h"
 
 #include <errno.h>
 #include <string.h>
@@ -101,23 +102,13 @@ size_t tcache_node_bytes(void)
 static void registry_add(struct tcache *tc)
 {
     pthread_mutex_lock(&registry_lock);
-    tc->reg_prev = NULL;
-    tc->reg_next = registry;
-    if (registry)
-        registry->reg_prev = tc;
-    registry = tc;
+    NSLAB_DLIST_PUSH(registry, tc, reg_prev, reg_next);
     pthread_mutex_unlock(&registry_lock);
 }
 
 static void registry_del_locked(struct tcache *tc)
 {
-    if (tc->reg_prev)
-        tc->reg_prev->reg_next = tc->reg_next;
-    else
-        registry = tc->reg_next;
-    if (tc->reg_next)
-        tc->reg_next->reg_prev = tc->reg_prev;
-    tc->reg_next = tc->reg_prev = NULL;
+    NSLAB_DLIST_UNLINK(registry, tc, reg_prev, reg_next);
 }
 
 /* Unmap a cache (its local table in front of it included). */

@@ -32,6 +32,7 @@
 #include <sched.h>
 
 #include "topology.h"
+#include "dlist.h"
 
 __thread struct pool_thread pool_self
     __attribute__((tls_model("initial-exec"))) = {
@@ -60,11 +61,7 @@ void pool_registry_unlock(void)
 void pool_registry_add(struct nslab_pool *p)
 {
     pthread_mutex_lock(&registry_lock);
-    p->reg_prev = NULL;
-    p->reg_next = registry;
-    if (registry)
-        registry->reg_prev = p;
-    registry = p;
+    NSLAB_DLIST_PUSH(registry, p, reg_prev, reg_next);
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -86,13 +83,7 @@ int pool_registry_remove_if(struct nslab_pool *p, int (*fn)(struct nslab_pool *)
     pthread_mutex_lock(&registry_lock);
     int e = fn(p);
     if (e == 0) {
-        if (p->reg_prev)
-            p->reg_prev->reg_next = p->reg_next;
-        else
-            registry = p->reg_next;
-        if (p->reg_next)
-            p->reg_next->reg_prev = p->reg_prev;
-        p->reg_next = p->reg_prev = NULL;
+        NSLAB_DLIST_UNLINK(registry, p, reg_prev, reg_next);
     }
     pthread_mutex_unlock(&registry_lock);
     return e;

@@ -33,6 +33,7 @@
  * it is released.
  */
 #include "region-internal.h"
+#include "dlist.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,24 +48,14 @@ static region_drain_fn drain_table[SEG_KINDS];
 void region_registry_add(struct nslab_region *r)
 {
     pthread_mutex_lock(&reg_lock);
-    r->reg_prev = NULL;
-    r->reg_next = reg_head;
-    if (reg_head)
-        reg_head->reg_prev = r;
-    reg_head = r;
+    NSLAB_DLIST_PUSH(reg_head, r, reg_prev, reg_next);
     pthread_mutex_unlock(&reg_lock);
 }
 
 void region_registry_remove(struct nslab_region *r)
 {
     pthread_mutex_lock(&reg_lock);
-    if (r->reg_prev)
-        r->reg_prev->reg_next = r->reg_next;
-    else if (reg_head == r)
-        reg_head = r->reg_next;
-    if (r->reg_next)
-        r->reg_next->reg_prev = r->reg_prev;
-    r->reg_next = r->reg_prev = NULL;
+    NSLAB_DLIST_UNLINK(reg_head, r, reg_prev, reg_next);
     pthread_mutex_unlock(&reg_lock);
 }
 
