@@ -65,12 +65,7 @@ static int resolve_node(int *node, int local, int *fallback_only)
             *fallback_only = 1;
         return 0;
     }
-    int e = topology_check_node(t, *node);
-    /* a node that gained memory or joined the cpuset since the snapshot:
-     * usable at this first request for it */
-    if (e && topology_recheck_refused(e))
-        e = topology_check_node(topology_get(), *node);
-    return e;
+    return topology_check_node_fresh(&t, *node);
 }
 
 /* Allocate class cls (0: large, `size` and `align`; zero: it must read as

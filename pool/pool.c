@@ -394,11 +394,7 @@ NSLAB_API nslab_pool_t *nslab_pool_create(int node, const nslab_pool_opts_t *opt
         if (node < 0)
             return fail_null(ENODEV);
     }
-    if ((e = topology_check_node(t, node)) != 0 && topology_recheck_refused(e)) {
-        t = topology_get(); /* the node may have gained memory meanwhile */
-        e = topology_check_node(t, node);
-    }
-    if (e)
+    if ((e = topology_check_node_fresh(&t, node)) != 0)
         return fail_null(e);
     if ((e = layout(opts, &l)) != 0)
         return fail_null(e);

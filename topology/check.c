@@ -19,6 +19,16 @@ int topology_check_node(const struct topology *t, int node)
     return 0;
 }
 
+int topology_check_node_fresh(const struct topology **t, int node)
+{
+    int e = topology_check_node(*t, node);
+    if (e && topology_recheck_refused(e)) {
+        *t = topology_get();
+        e = topology_check_node(*t, node);
+    }
+    return e;
+}
+
 /* A set's error is its worst member's, in the order EINVAL (a member out of
  * range, or the set empty), ENODEV, EXDEV, so the answer does not depend on
  * which member comes first. */

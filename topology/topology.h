@@ -175,6 +175,12 @@ extern void (*topology_change_hook)(void);
  * cpuset). */
 int topology_check_node(const struct topology *t, int node);
 
+/* topology_check_node against *t, and for a refusal (ENODEV, EXDEV) once
+ * more against the layout read now (topology_recheck_refused): a node that
+ * gained memory or joined the cpuset since the snapshot is usable at the
+ * first request for it.  *t is the snapshot the answer is from. */
+int topology_check_node_fresh(const struct topology **t, int node);
+
 /* Check a node set the same way (every member), and that it is non-empty:
  * EINVAL for an empty set. */
 int topology_check_nodes(const struct topology *t, const nslab_nodeset_t *s);
